@@ -1,0 +1,129 @@
+"""The `tmaxedge` command: planning and one-off runs outside DVC."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+import yaml
+
+from tmaxedge import io, windows
+from tmaxedge.errors import DataError, ParamsError
+
+
+@click.group()
+def main() -> None:
+    """Walk-forward pricing of Kalshi daily-high-temperature markets."""
+    io.configure_logging()
+
+
+@main.command()
+@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"),
+              show_default=True, help="Feature folder whose event dates the plan covers.")
+@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE,
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
+def plan(features: Path, params_path: Path, out: Path) -> None:
+    """Write windows.yaml: the walk-forward windows the data and params.yaml windows.* allow."""
+    try:
+        params = io.load_params("windows", windows.WindowParams, params_path)
+        dates = event_date_range(features)
+        content = windows.make_plan(*dates, params)
+    except (DataError, ParamsError) as error:
+        sys.exit(f"{type(error).__name__}: {error}")
+    text = windows.PLAN_HEADER + yaml.safe_dump(content, sort_keys=False)
+    with io.atomic_path(out) as tmp:
+        tmp.write_text(text)
+    click.echo(f"{out}: {len(content['window_keys'])} windows, test weeks "
+               f"{content['window_keys'][0]} .. {content['window_keys'][-1]}")
+
+
+@main.command("walkforward")
+@click.option("--city", required=True, help="City code, e.g. chi.")
+@click.option("--bracket", required=True, type=click.Choice(["between", "greater", "less"]))
+@click.option("--model", required=True, help="Model type under params.yaml tune (ridge, elasticnet, lasso).")
+@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First test week on or after this date.")
+@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last test day on or before this date.")
+@click.option("--trials", type=int, default=None, help="Override tune.<model>.n_trials.")
+@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
+@click.option("--oracle", type=click.Path(path_type=Path), default=Path("data/raw/oracle.parquet"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/walkforward"), show_default=True)
+@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE, show_default=True)
+def walkforward_command(city, bracket, model, start, end, trials, features, oracle, out, params_path) -> None:
+    """Run one (city, bracket, model) walk-forward outside DVC, writing the stages' artifacts.
+
+    Windows are those of params.yaml windows.* whose test week lies in [START, END]; files go
+    to OUT/<model>/<window>/{tune,calibrate,evaluate}/<city>_<bracket>/ plus a summary.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from tmaxedge import artifacts, summarize, walkforward
+    from tmaxedge.calibrate import CalibrateParams
+    from tmaxedge.tune import ModelParams
+
+    try:
+        window_params = io.load_params("windows", windows.WindowParams, params_path)
+        model_params = io.load_model_params(model, ModelParams, params_path)
+        if trials is not None:
+            model_params = dataclasses.replace(model_params, n_trials=trials)
+        calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
+        keys = walkforward.window_keys_between(start.date(), end.date(), window_params)
+    except (DataError, ParamsError) as error:
+        sys.exit(f"{type(error).__name__}: {error}")
+    name = walkforward.group_name(city, bracket)
+    all_predictions = []
+    for key in tqdm(keys, desc=f"{model} {name}", unit="window"):
+        window = windows.make_window(key, window_params)
+        rows = io.read_features(features, window.train_start, window.test_end)
+        rows = rows[(rows["city"] == city) & (rows["strike_type"] == bracket)].reset_index(drop=True)
+        split = windows.split_of(rows["event_date"], window)
+        folder = out / model / key
+        result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params)
+        artifacts.write_tuned(folder / "tune" / name, result)
+        card = walkforward.uncalibrated_card(result)
+        if card is not None:
+            card, fitted, info = walkforward.calibrate_one(
+                rows[split.eq("calibrate").to_numpy()].reset_index(drop=True), card, calibrate_params
+            )
+            artifacts.write_calibrated(folder / "calibrate" / name, card, fitted, info)
+        else:
+            artifacts.write_uncalibrated(folder / "calibrate" / name, f"no model: {result.status}")
+        test = rows[split.eq("test").to_numpy()].reset_index(drop=True)
+        oracle_rows = io.read_oracle(oracle, test["ticker"].unique().tolist())
+        predictions, report = walkforward.evaluate_group(test, card, oracle_rows, model, key)
+        artifacts.write_evaluated(folder / "evaluate" / name, predictions, report)
+        all_predictions.append(predictions)
+    summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
+    io.write_json_atomic(summary, out / model / f"walkforward_summary_{name}.json")
+    click.echo(
+        f"{model} {name}: {len(keys)} windows, Brier {summary.get('brier_common', float('nan')):.4f} "
+        f"vs market {summary.get('market_brier', float('nan')):.4f}"
+    )
+
+
+def event_date_range(features: Path):
+    files = sorted(Path(features).glob("city=*/month=*/*.parquet"))
+    if not files:
+        raise DataError(f"{features}: no feature partitions found; run `dvc repro features` first.")
+    dates = pd.concat(
+        [pd.read_parquet(f, columns=["event_date"])["event_date"] for f in files], ignore_index=True
+    )
+    dates = pd.to_datetime(dates).dt.date
+    return dates.min(), dates.max()
+
+
+def _register_data_commands() -> None:
+    from tmaxedge.cli_data import fetch_group, import_group
+
+    main.add_command(import_group)
+    main.add_command(fetch_group)
+
+
+_register_data_commands()
+
+if __name__ == "__main__":
+    main()

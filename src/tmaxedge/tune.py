@@ -1,0 +1,204 @@
+"""Per-window hyperparameter search: Optuna TPE over C, class weights and (elastic net) l1_ratio.
+
+The objective is the out-of-fold log loss of GroupKFold(n_splits) grouped by event date on the
+fit split (the first ``1 - calibration_fraction`` of the training days); the out-of-fold Brier
+score is stored as a trial attribute. Trials run one at a time so a study repeats exactly from
+its seed; hopeless trials are pruned fold by fold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+import pandas as pd
+from scipy.special import expit
+from sklearn.model_selection import GroupKFold
+
+from tmaxedge.errors import ParamsError
+from tmaxedge.models import LinearFit, Preprocessor, brier, class_weights, fit_logistic, log_loss
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+MODEL_TYPES = ("ridge", "elasticnet", "lasso")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """params.yaml ``tune.<model>``: one model type's feature set and search space."""
+
+    feature_set: str
+    n_trials: int
+    l1_ratio: float | None = None  # fixed value, or None to tune it in [0, 1]
+    c_min: float = 1e-4
+    c_max: float = 1e4
+    class_weights: list[str] = field(default_factory=lambda: ["none", "balanced"])
+    n_splits: int = 4
+    sampler_seed: int = 1337
+    pruner: str = "median"
+    tune_every_minutes: int = 0  # 0: tune on every row; k: on rows k minutes apart
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1:
+            raise ParamsError(f"n_trials must be an int >= 1; got {self.n_trials}.")
+        if not 0 < self.c_min < self.c_max:
+            raise ParamsError(f"c_min and c_max must satisfy 0 < c_min < c_max; got {self.c_min}, {self.c_max}.")
+        if self.l1_ratio is not None and not 0 <= self.l1_ratio <= 1:
+            raise ParamsError(f"l1_ratio must be null (tuned) or a number in [0, 1]; got {self.l1_ratio}.")
+        bad = sorted(set(self.class_weights) - {"none", "balanced"})
+        if bad or not self.class_weights:
+            raise ParamsError(f"class_weights must be a non-empty list among ['balanced', 'none']; got {self.class_weights}.")
+        if self.n_splits < 2:
+            raise ParamsError(f"n_splits must be an int >= 2; got {self.n_splits}.")
+        if self.pruner not in ("median", "none"):
+            raise ParamsError(f"pruner must be a str among {{'median', 'none'}}; got {self.pruner!r}.")
+        if self.tune_every_minutes < 0:
+            raise ParamsError(f"tune_every_minutes must be an int >= 0; got {self.tune_every_minutes}.")
+
+
+@dataclass
+class TuneResult:
+    """The study's outcome for one (window, city, strike type)."""
+
+    status: str  # "ok" | "single_class" | "too_few_days"
+    best_params: dict
+    fit: LinearFit | None
+    preprocessor: Preprocessor | None
+    trials: pd.DataFrame
+
+
+def thin_rows(ts: pd.Series, every_minutes: int) -> np.ndarray:
+    """Mask of rows whose decision minute is a multiple of ``every_minutes`` (all rows for 0)."""
+    if every_minutes <= 1:
+        return np.ones(len(ts), dtype=bool)
+    minutes = (ts.astype("int64") // (60 * _unit_per_second(ts))).to_numpy()
+    return minutes % every_minutes == 0
+
+
+def _unit_per_second(ts: pd.Series) -> int:
+    unit = np.datetime_data(ts.dtype.base if hasattr(ts.dtype, "base") else ts.dtype)[0]
+    return {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+
+
+def tune_group(
+    x: np.ndarray,
+    y: np.ndarray,
+    event_dates: np.ndarray,
+    columns: list[str],
+    model: str,
+    params: ModelParams,
+    storage: optuna.storages.BaseStorage | None = None,
+    study_name: str | None = None,
+) -> TuneResult:
+    """Run the study on the fit split of one group and refit the best trial on all of it."""
+    n_days = len(np.unique(event_dates))
+    if len(np.unique(y)) < 2:
+        return _untuned("single_class", y, n_days)
+    if n_days < params.n_splits:
+        return _untuned("too_few_days", y, n_days)
+    preprocessor = Preprocessor.fit(x, columns)
+    z = preprocessor.transform(x)
+    folds = list(GroupKFold(n_splits=params.n_splits).split(z, y, groups=event_dates))
+    objective = CrossValidatedLogLoss(z, y, folds, model, params)
+    sampler = optuna.samplers.TPESampler(seed=params.sampler_seed)
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        if params.pruner == "median"
+        else optuna.pruners.NopPruner()
+    )
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=sampler,
+        pruner=pruner,
+        storage=storage,
+        study_name=study_name,
+        load_if_exists=storage is not None,
+    )
+    remaining = params.n_trials - sum(
+        t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        for t in study.trials
+    )
+    if remaining > 0:
+        study.optimize(objective, n_trials=remaining, n_jobs=1)
+    best = study.best_trial
+    c, weight_scheme, l1_ratio = objective.decode(best.params)
+    fit = fit_logistic(z, y, c, l1_ratio, class_weights(y, weight_scheme))
+    best_params = {
+        "status": "ok",
+        "C": c,
+        "class_weight": weight_scheme or "none",
+        "l1_ratio": l1_ratio,
+        "cv_log_loss": best.value,
+        "cv_brier": best.user_attrs.get("brier"),
+        "n_trials": len(study.trials),
+        "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        "n_rows": int(len(y)),
+        "n_days": int(n_days),
+        "n_nonzero_coef": int(np.sum(np.abs(fit.coef) > 1e-10)),
+    }
+    trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
+    trials["state"] = trials["state"].astype(str)
+    return TuneResult("ok", best_params, fit, preprocessor, trials)
+
+
+def _untuned(status: str, y: np.ndarray, n_days: int) -> TuneResult:
+    return TuneResult(
+        status,
+        {"status": status, "n_rows": int(len(y)), "n_days": int(n_days), "n_positive": int(y.sum())},
+        None,
+        None,
+        pd.DataFrame(),
+    )
+
+
+class CrossValidatedLogLoss:
+    """The Optuna objective, holding the standardised data and fixed folds of one group."""
+
+    def __init__(self, z, y, folds, model: str, params: ModelParams):
+        self.z, self.y, self.folds, self.model, self.params = z, y, folds, model, params
+        self.warm: dict[int, LinearFit] = {}
+
+    def suggest(self, trial: optuna.Trial) -> dict:
+        p = self.params
+        values = {
+            f"{self.model}_C": trial.suggest_float(f"{self.model}_C", p.c_min, p.c_max, log=True),
+            f"{self.model}_class_weight": trial.suggest_categorical(
+                f"{self.model}_class_weight", list(p.class_weights)
+            ),
+        }
+        if p.l1_ratio is None:
+            values[f"{self.model}_l1_ratio"] = trial.suggest_float(f"{self.model}_l1_ratio", 0.0, 1.0)
+        return values
+
+    def decode(self, values: dict) -> tuple[float, str | None, float]:
+        c = values[f"{self.model}_C"]
+        scheme = values[f"{self.model}_class_weight"]
+        l1_ratio = self.params.l1_ratio
+        if l1_ratio is None:
+            l1_ratio = values[f"{self.model}_l1_ratio"]
+        return c, (None if scheme == "none" else scheme), float(l1_ratio)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        c, scheme, l1_ratio = self.decode(self.suggest(trial))
+        oof = np.empty(len(self.y))
+        seen = np.zeros(len(self.y), dtype=bool)
+        for k, (train, valid) in enumerate(self.folds):
+            y_train = self.y[train]
+            weights = class_weights(y_train, scheme)
+            if len(np.unique(y_train)) < 2:
+                oof[valid] = np.clip(y_train.mean(), 1e-3, 1 - 1e-3)
+            else:
+                fit = fit_logistic(self.z[train], y_train, c, l1_ratio, weights, self.warm.get(k))
+                self.warm[k] = fit
+                oof[valid] = expit(fit.decision(self.z[valid]))
+            seen[valid] = True
+            trial.report(log_loss(self.y[seen], oof[seen]), k)
+            if k < len(self.folds) - 1 and trial.should_prune():
+                raise optuna.TrialPruned()
+        value = log_loss(self.y, oof)
+        trial.set_user_attr("brier", brier(self.y, oof))
+        if not math.isfinite(value):
+            raise optuna.TrialPruned()
+        return value

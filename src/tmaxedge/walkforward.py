@@ -1,0 +1,209 @@
+"""One walk-forward window, step by step, for every (city, strike type) group in it.
+
+The stages (tune, calibrate, evaluate) and the ``tmaxedge walkforward`` command both call these
+functions; they take frames and return results, and the callers do the reading and writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tmaxedge.calibrate import CalibrateParams, calibrate_model
+from tmaxedge.errors import ParamsError
+from tmaxedge.evaluate import reliability, score
+from tmaxedge.features import FEATURE_SETS
+from tmaxedge.models import Calibrator, LinearProbabilityModel, ModelCard, brier
+from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group
+from tmaxedge.windows import WindowParams, plan_window_keys
+
+GROUP_KEYS = ["city", "strike_type"]
+PREDICTION_COLUMNS = [
+    "model", "window", "city", "bracket", "timestamp", "market_ticker",
+    "p_model", "p_market", "y", "spread_cents", "minutes_to_close",
+]  # fmt: skip
+BOOK_COLUMNS = ["event_ticker", "yes_bid", "yes_ask"]
+
+
+@dataclass(frozen=True)
+class ComputeParams:
+    """params.yaml ``compute``: how many (city, strike type) jobs run at once, and where."""
+
+    n_jobs: int = 2
+    backend: str = "loky"
+    scheduler_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_jobs < 1:
+            raise ParamsError(f"n_jobs must be an int >= 1; got {self.n_jobs}.")
+        if self.backend not in ("loky", "sequential"):
+            raise ParamsError(
+                f"backend must be a str among {{'loky', 'sequential'}}; got {self.backend!r}."
+            )
+
+
+def window_keys_between(start: dt.date, end: dt.date, params: WindowParams) -> list[str]:
+    """Keys of the windows whose whole test period lies in ``[start, end]``, on the plan's grid
+    (test starts ``step_days`` apart from ``start``)."""
+    return plan_window_keys(start - dt.timedelta(days=params.first_test_offset_days), end, params)
+
+
+def group_name(city: str, strike_type: str) -> str:
+    return f"{city}_{strike_type}"
+
+
+def model_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:
+    """The feature set's columns that carry data in ``frame`` (weather columns are all null for
+    cities without weather features; a tail market has no floor or no cap)."""
+    if feature_set not in FEATURE_SETS:
+        raise ParamsError(
+            f"feature_set must be a str among {sorted(FEATURE_SETS)}; got {feature_set!r}."
+        )
+    return [c for c in FEATURE_SETS[feature_set] if frame[c].notna().any()]
+
+
+def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return frame[columns].to_numpy(dtype=float, na_value=np.nan)
+
+
+def groups_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Split rows by (city, strike type), in a fixed order."""
+    return {
+        group_name(city, strike): part.reset_index(drop=True)
+        for (city, strike), part in frame.groupby(GROUP_KEYS, sort=True)
+    }
+
+
+def run_jobs(function: Callable, jobs: Iterable, compute: ComputeParams) -> list:
+    """``[function(*job) for job in jobs]``, in parallel processes with one BLAS thread each.
+
+    Results come back in job order whatever the backend, so outputs do not depend on it.
+    """
+    jobs = list(jobs)
+    if compute.backend == "sequential" or compute.n_jobs == 1 or len(jobs) <= 1:
+        return [_single_threaded(function, *job) for job in jobs]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=compute.n_jobs, backend="loky")(
+        delayed(_single_threaded)(function, *job) for job in jobs
+    )
+
+
+def _single_threaded(function: Callable, *args):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return function(*args)
+
+
+def tune_one(part: pd.DataFrame, model: str, params: ModelParams) -> TuneResult:
+    """Study and final fit for one group's fit-split rows."""
+    part = part[thin_rows(part["ts"], params.tune_every_minutes)]
+    columns = model_columns(part, params.feature_set)
+    return tune_group(
+        design_matrix(part, columns),
+        part["y"].to_numpy(int),
+        part["event_date"].astype(str).to_numpy(),
+        columns,
+        model,
+        params,
+    )
+
+
+def tune_window(
+    fit_rows: pd.DataFrame, model: str, params: ModelParams, compute: ComputeParams
+) -> dict[str, TuneResult]:
+    parts = groups_of(fit_rows)
+    results = run_jobs(tune_one, [(part, model, params) for part in parts.values()], compute)
+    return dict(zip(parts, results, strict=True))
+
+
+def calibrate_one(
+    part: pd.DataFrame, card: ModelCard, params: CalibrateParams
+) -> tuple[ModelCard, object, dict]:
+    """Fit the calibrator of one group on its calibration-split rows."""
+    model = LinearProbabilityModel(card.preprocessor, card.linear).fit(None)
+    x = design_matrix(part, card.preprocessor.columns)
+    y = part["y"].to_numpy(int)
+    calibrator, fitted, info = calibrate_model(model, x, y, part["ticker"].nunique(), params)
+    return ModelCard(card.preprocessor, card.linear, calibrator), fitted, info
+
+
+def uncalibrated_card(result: TuneResult) -> ModelCard | None:
+    if result.fit is None:
+        return None
+    return ModelCard(result.preprocessor, result.fit, Calibrator("none"))
+
+
+def predict_group(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
+    """Calibrated P(YES) for each row; NaN for every row when the group has no model."""
+    if card is None:
+        return np.full(len(part), np.nan)
+    return card.predict(design_matrix(part, card.preprocessor.columns))
+
+
+def prediction_table(part: pd.DataFrame, p_model: np.ndarray, model: str, window: str) -> pd.DataFrame:
+    """The edge-diagnostics rows of one group: the brief's column names, then the event and
+    the book at the decision time (for the backtest)."""
+    return pd.DataFrame(
+        {
+            "model": model,
+            "window": window,
+            "city": part["city"].to_numpy(),
+            "bracket": part["strike_type"].to_numpy(),
+            "timestamp": part["ts"].to_numpy(),
+            "market_ticker": part["ticker"].to_numpy(),
+            "p_model": p_model,
+            "p_market": part["p_market"].to_numpy(float, na_value=np.nan),
+            "y": part["y"].to_numpy(int),
+            "spread_cents": part["spread_cents"].to_numpy(float, na_value=np.nan),
+            "minutes_to_close": part["minutes_to_close"].to_numpy(float, na_value=np.nan),
+            "event_ticker": part["event_ticker"].to_numpy(),
+            "yes_bid": part["yes_bid"].to_numpy(float, na_value=np.nan),
+            "yes_ask": part["yes_ask"].to_numpy(float, na_value=np.nan),
+        }
+    )[PREDICTION_COLUMNS + BOOK_COLUMNS]
+
+
+def attach_oracle(predictions: pd.DataFrame, oracle: pd.DataFrame | None) -> pd.DataFrame:
+    """Add ``p_oracle``: the simulator's P(YES) as of the last quote row at or before each
+    decision time (NaN on real data, which has no oracle)."""
+    if oracle is None or oracle.empty:
+        return predictions.assign(p_oracle=np.nan)
+    left = predictions.assign(_order=np.arange(len(predictions)))
+    left = left.sort_values("timestamp", kind="mergesort")
+    right = oracle.rename(columns={"ticker": "market_ticker", "ts": "timestamp"})
+    right = right.sort_values("timestamp", kind="mergesort")
+    right["timestamp"] = right["timestamp"].astype(left["timestamp"].dtype)
+    merged = pd.merge_asof(
+        left, right, on="timestamp", by="market_ticker", direction="backward"
+    )
+    merged = merged.sort_values("_order", kind="mergesort").drop(columns="_order")
+    return merged.rename(columns={"p_true": "p_oracle"}).reset_index(drop=True)
+
+
+def group_report(predictions: pd.DataFrame) -> dict:
+    """Scores and the 15-bin reliability table of one group's test predictions."""
+    result = score(predictions)
+    predicted = predictions["p_model"].notna().to_numpy()
+    table = reliability(
+        predictions["y"].to_numpy(float)[predicted], predictions["p_model"].to_numpy(float)[predicted]
+    )
+    oracle = predictions["p_oracle"].notna().to_numpy() if "p_oracle" in predictions else None
+    if oracle is not None and oracle.any():
+        y = predictions["y"].to_numpy(float)[oracle]
+        result["oracle_brier"] = brier(y, predictions["p_oracle"].to_numpy(float)[oracle])
+    return {"scores": result, "reliability": table.to_dict(orient="list")}
+
+
+def evaluate_group(
+    part: pd.DataFrame, card: ModelCard | None, oracle: pd.DataFrame | None, model: str, window: str
+) -> tuple[pd.DataFrame, dict]:
+    """Test predictions of one group (with the oracle where there is one) and their report."""
+    predictions = prediction_table(part, predict_group(part, card), model, window)
+    predictions = attach_oracle(predictions, oracle)
+    return predictions, group_report(predictions)

@@ -1,0 +1,43 @@
+"""Stage `ingest`: check the source tables against the data contract, write normalised copies."""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tmaxedge import config, contract, ingest, io
+from tmaxedge.errors import DataError, ParamsError
+
+log = logging.getLogger("tmaxedge")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("source", type=Path, help="folder with the tables (.parquet or .csv)")
+    parser.add_argument("out", type=Path, help="folder for the normalised tables (data/raw)")
+    parser.add_argument("metrics", type=Path, help="metrics JSON (metrics/ingest.json)")
+    args = parser.parse_args()
+    io.configure_logging()
+    try:
+        params = io.load_params("ingest", ingest.IngestParams)  # checked here, once
+        cities = config.parse_cities(io.load_section("cities"))
+        if Path(params.source) != args.source:
+            log.warning("reading %s, not params.yaml ingest.source %s", args.source, params.source)
+        out, source = args.out.resolve(), args.source.resolve()
+        if out == source or source in out.parents:
+            raise ParamsError(f"out folder {args.out} must lie outside the source {args.source}.")
+        paths = io.find_source_tables(args.source, contract.TABLES, contract.OPTIONAL_TABLES)
+        tables = {name: io.read_source_table(path) for name, path in paths.items()}
+        names = {name: path.name for name, path in paths.items()}
+        raw, metrics = ingest.validate_tables(tables, cities, str(args.source), names)
+    except (DataError, ParamsError) as error:  # validated everything first: nothing written
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    for name, frame in raw.items():
+        io.write_parquet_atomic(frame, args.out / f"{name}.parquet", sort_by=contract.KEYS[name])
+    io.write_json_atomic(metrics, args.metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Stage `summarize`: merge every window's test predictions into the walk-forward summaries."""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from tmaxedge import io, summarize
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", type=Path, help="models/<model>/<window>/evaluate/<group>/")
+    parser.add_argument("out", type=Path, help="folder for summaries and edge diagnostics")
+    parser.add_argument("metrics", type=Path)
+    args = parser.parse_args()
+    io.configure_logging()
+    files = sorted(args.models.glob("*/*/evaluate/*/preds_test.parquet"))
+    predictions = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    metrics = {}
+    with io.atomic_directory(args.out) as tmp:
+        for model, rows in predictions.groupby("model", sort=True):
+            summary = summarize.summarize_predictions(rows)
+            metrics[model] = summarize.flat_metrics(summary)
+            io.write_json_atomic(summary, tmp / "walkforward_summary" / model / "all.json")
+            for (city, bracket), part in rows.groupby(["city", "bracket"], sort=True):
+                io.write_json_atomic(
+                    summarize.summarize_predictions(part),
+                    tmp / "walkforward_summary" / model / f"{city}_{bracket}.json",
+                )
+            io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
+        io.write_parquet_atomic(
+            predictions, tmp / "edge_diagnostics.parquet",
+            sort_by=["model", "city", "bracket", "market_ticker", "timestamp"],
+        )
+    io.write_json_atomic(metrics, args.metrics)
+
+
+if __name__ == "__main__":
+    main()

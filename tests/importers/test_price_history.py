@@ -1,0 +1,107 @@
+"""Tests for importers.price_history: Kalshi website price-history CSV -> quotes + markets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from importer_support import EVENT, FIXTURES, MARKET_PAGES, read_out, rows, run, snapshot, starts, utc, write
+
+from tmaxedge import contract
+from tmaxedge.errors import DataError
+
+DOWNLOAD = FIXTURES / "kalshi-price-history-kxhighchi-25nov14-minute.csv"
+
+
+def test_import_price_history_rounds_half_up_and_stamps_the_period_end(tmp_path):
+    counts = run("kalshi-price-history", [DOWNLOAD], tmp_path)
+    tables = read_out(tmp_path)
+    quotes = tables["quotes"]
+    assert rows(quotes, ["ticker", "ts", "price"]) == {
+        (f"{EVENT}-T40", utc("2025-11-14 18:01"), 2),
+        (f"{EVENT}-T40", utc("2025-11-14 18:02"), 1),  # 1.29
+        (f"{EVENT}-B40.5", utc("2025-11-14 18:02"), 11),
+        (f"{EVENT}-B42.5", utc("2025-11-14 18:01"), 21),  # 20.50 rounds half up
+        (f"{EVENT}-B42.5", utc("2025-11-14 18:03"), 19),
+        (f"{EVENT}-B44.5", utc("2025-11-14 18:01"), 45),
+        (f"{EVENT}-B44.5", utc("2025-11-14 18:02"), 47),  # 46.51
+        (f"{EVENT}-B46.5", utc("2025-11-14 18:01"), 25),  # 25.49
+        (f"{EVENT}-T47", utc("2025-11-14 18:02"), 3),
+    }
+    assert quotes[["yes_bid", "yes_ask", "volume", "open_interest"]].isna().all().all()
+    assert counts["n_prices_rounded"] == 4
+
+
+def test_import_price_history_derives_markets_by_kalshi_naming(tmp_path):
+    run("kalshi-price-history", [DOWNLOAD], tmp_path)
+    markets = read_out(tmp_path)["markets"]
+    assert rows(markets, ["ticker", "strike_type", "floor_strike", "cap_strike", "result"]) == {
+        (f"{EVENT}-T40", "less", None, 40.0, None),  # 39° or below
+        (f"{EVENT}-B40.5", "between", 40.0, 41.0, None),
+        (f"{EVENT}-B42.5", "between", 42.0, 43.0, None),
+        (f"{EVENT}-B44.5", "between", 44.0, 45.0, None),
+        (f"{EVENT}-B46.5", "between", 46.0, 47.0, None),
+        (f"{EVENT}-T47", "greater", 47.0, None, None),  # 48° or above
+    }
+    # inferred window: 10:00 New York the day before, 23:59 New York on the event day
+    assert set(markets["open_time"]) == {utc("2025-11-13 15:00")}
+    assert set(markets["close_time"]) == {utc("2025-11-15 04:59")}
+    assert contract.events_not_partitioning(markets).empty
+
+
+def test_import_price_history_agrees_with_api_markets_and_takes_their_results(tmp_path):
+    run("kalshi-markets", MARKET_PAGES, tmp_path)
+    counts = run("kalshi-price-history", [DOWNLOAD], tmp_path)
+    markets = read_out(tmp_path)["markets"]
+    assert len(markets) == 6 and markets["result"].notna().all()
+    assert counts["markets"]["n_already_present"] == 6
+
+
+def test_import_price_history_takes_series_and_date_from_options_for_any_name(tmp_path):
+    source = write(tmp_path, "chart.csv", "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n")
+    run("kalshi-price-history", [source], tmp_path / "out", series="KXHIGHMIA",
+        event_date=dt.date(2026, 4, 20), with_markets=False)  # fmt: skip
+    tables = read_out(tmp_path / "out")
+    assert set(tables) == {"quotes"}
+    assert set(tables["quotes"]["ticker"]) == {"KXHIGHMIA-26APR20-T74", "KXHIGHMIA-26APR20-T73"}
+
+
+def test_import_price_history_stamps_hourly_points_an_hour_later(tmp_path):
+    source = write(tmp_path, "kalshi-price-history-kxhighmia-26apr20-hour.csv",
+                   "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n")  # fmt: skip
+    run("kalshi-price-history", [source], tmp_path / "out")
+    assert set(read_out(tmp_path / "out")["quotes"]["ts"]) == {utc("2026-04-20 13:00")}
+
+
+def test_import_price_history_refuses_a_different_close_time_than_known(tmp_path):
+    run("kalshi-markets", MARKET_PAGES, tmp_path)
+    before = snapshot(tmp_path)
+    with pytest.raises(DataError, match=starts(f"{tmp_path / 'markets.parquet'}: column 'ticker' must be unique")):
+        run("kalshi-price-history", [DOWNLOAD], tmp_path, close_time=utc("2025-11-15 05:59"))
+    assert snapshot(tmp_path) == before
+
+
+def test_import_price_history_refuses_two_resolutions_of_one_event(tmp_path):
+    text = "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n"
+    minute = write(tmp_path, "kalshi-price-history-kxhighmia-26apr20-minute.csv", text)
+    hour = write(tmp_path, "kalshi-price-history-kxhighmia-26apr20-hour.csv", text)
+    with pytest.raises(DataError, match=starts(f"{minute}: {hour} holds the same event at another")):
+        run("kalshi-price-history", [hour, minute], tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "timestamp,warm\n2026-04-20T12:00:00Z,4\n", "column(s) ['warm'] are not bracket labels"),
+        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "time,73° or below\n", "not a price-history download"),
+        ("chart.csv", "timestamp,73° or below\n2026-04-20T12:00:00Z,4\n", "cannot tell the event: pass --series and --event-date"),
+        ("kalshi-price-history-kxhighxyz-26apr20-minute.csv", "timestamp,73° or below\n", "series 'KXHIGHXYZ' is not among"),
+        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "timestamp,73° or below\n2026-04-20T12:00:00Z,101.5\n", "column '73° or below' must be a chart price"),
+        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "timestamp,73° or below\n2026-04-20 12:00,4\n", "column 'timestamp' must name its time zone"),
+    ],
+)  # fmt: skip
+def test_import_price_history_refuses_malformed_downloads(tmp_path, name, text, message):
+    source = write(tmp_path, name, text)
+    with pytest.raises(DataError, match=starts(f"{source}: {message}")):
+        run("kalshi-price-history", [source], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

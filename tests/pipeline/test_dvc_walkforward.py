@@ -1,0 +1,118 @@
+"""The walk-forward under real `dvc`: only the windows whose rows changed rerun.
+
+One tiny world (two cities, 16 event days, a few trials) in a temporary git repository, taken
+through the changes a user makes: nothing, a ridge parameter (as an experiment), one day of
+input, a week of new data.
+"""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from dvcrepo import DvcRepo, ran
+
+pytestmark = pytest.mark.pipeline
+
+TRIALS = {"n_trials": 3, "n_splits": 2, "tune_every_minutes": 0}
+TINY = {
+    "simulate": {"days": 16, "cities": ["chi", "nyc"], "start": "2024-05-01"},
+    "features": {"every_minutes": 60},
+    "windows": {"train_days": 10, "test_days": 3, "step_days": 3, "first_test_offset_days": 10},
+    "tune": {"ridge": TRIALS, "elasticnet": TRIALS},
+    "calibrate": {"isotonic_min": 1000},
+    "compute": {"n_jobs": 1},
+}
+FIRST_WINDOW, SECOND_WINDOW = "2024-05-11", "2024-05-14"
+
+
+def stages(window, models=("ridge", "elasticnet")):
+    return {f"{s}@{m}-{window}" for s in ("tune", "calibrate", "evaluate") for m in models}
+
+
+def keep_event_days(folder, last_day):
+    """Cut a saved source to the events up to ``last_day`` (as if it had been saved earlier)."""
+    markets = pd.read_parquet(folder / "markets.parquet")
+    kept = markets[pd.to_datetime(markets["event_date"]).dt.date <= last_day]
+    kept.to_parquet(folder / "markets.parquet", index=False)
+    for name in ["quotes", "oracle"]:
+        table = pd.read_parquet(folder / f"{name}.parquet")
+        table[table["ticker"].isin(kept["ticker"])].to_parquet(folder / f"{name}.parquet", index=False)
+    settlements = pd.read_parquet(folder / "settlements.parquet")
+    settlements = settlements[pd.to_datetime(settlements["date"]).dt.date <= last_day]
+    settlements.to_parquet(folder / "settlements.parquet", index=False)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """Simulated once, then run from a user's saved copy cut at 2024-05-13 (one window)."""
+    repo = DvcRepo(tmp_path_factory.mktemp("walkforward"), TINY)
+    repo.repro("simulate")
+    shutil.copytree(repo.root / "data" / "synthetic", repo.root / "saved_full")
+    shutil.copytree(repo.root / "data" / "synthetic", repo.root / "data" / "external")
+    keep_event_days(repo.root / "data" / "external", pd.Timestamp("2024-05-13").date())
+    repo.set_params({"ingest": {"source": "data/external"}})
+    repo.repro("features")
+    repo.plan()
+    repo.first_run = repo.repro()
+    repo.commit("first run")
+    return repo
+
+
+def test_first_repro_runs_the_single_planned_window(repo):
+    assert "window_keys:\n- '2024-05-11'\n" in (repo.root / "windows.yaml").read_text()
+    assert stages(FIRST_WINDOW) | {"windows", "summarize"} <= repo.first_run
+    metrics = json.loads((repo.root / "metrics" / "walkforward.json").read_text())
+    assert set(metrics) == {"ridge", "elasticnet"}
+    assert metrics["ridge"]["n_windows"] == 1
+
+
+def test_second_repro_runs_nothing(repo):
+    assert repo.repro() == set()
+
+
+def test_exp_run_on_a_ridge_parameter_reruns_only_ridge_stages(repo):
+    output = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001").stdout
+    assert ran(output) == stages(FIRST_WINDOW, ["ridge"]) | {"summarize"}
+    diff = repo.dvc("metrics", "diff", "HEAD").stdout
+    assert "ridge.brier" in diff and "elasticnet.brier" not in diff
+    repo.set_params({"tune": {"ridge": {"c_max": 10000.0}}})
+    repo.repro()  # back to the committed params: the run cache restores the committed results
+    assert repo.dvc("metrics", "diff", "HEAD").stdout.strip() == ""
+
+
+def edit_one_quote(folder):
+    """Raise one ask of a 2024-05-12 market at 15:00 UTC on its event day: only the first
+    window reads that day."""
+    quotes_file = folder / "quotes.parquet"
+    quotes = pd.read_parquet(quotes_file)
+    at = quotes["ticker"].str.contains("24MAY12") & (
+        quotes["ts"] == pd.Timestamp("2024-05-12 15:00", tz="UTC")
+    )
+    row = quotes.index[at & quotes["yes_ask"].between(quotes["yes_bid"].fillna(0) + 1, 98)][0]
+    quotes.loc[row, "yes_ask"] += 1
+    quotes.to_parquet(quotes_file, index=False)
+
+
+def test_changing_one_day_of_input_reruns_only_windows_containing_it(repo):
+    edit_one_quote(repo.root / "data" / "external")
+    assert repo.repro() == {"ingest", "features", "windows"} | stages(FIRST_WINDOW) | {"summarize"}
+    repo.commit("one day edited")
+
+
+def test_appending_days_and_replanning_runs_only_the_new_window(repo):
+    shutil.rmtree(repo.root / "data" / "external")
+    shutil.copytree(repo.root / "saved_full", repo.root / "data" / "external")
+    edit_one_quote(repo.root / "data" / "external")  # the user's earlier correction stays
+    repo.dvc("repro", "features")
+    repo.plan()
+    assert f"- '{SECOND_WINDOW}'" in (repo.root / "windows.yaml").read_text()
+    assert repo.repro() == {"windows"} | stages(SECOND_WINDOW) | {"summarize"}
+
+
+def test_stale_plan_stops_the_windows_stage_with_a_clear_message(repo):
+    repo.set_params({"windows": {"test_days": 2}})
+    result = repo.dvc("repro", "windows", check=False)
+    assert result.returncode != 0
+    assert "windows.yaml is stale" in result.stderr + result.stdout
+    repo.set_params({"windows": {"test_days": 3}})

@@ -1,0 +1,135 @@
+"""Solvers reach scikit-learn's optimum; the JSON model predicts what the fitted objects predict."""
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+
+from tmaxedge.calibrate import CalibrateParams, calibrate_model, choose_method
+from tmaxedge.models import (
+    Calibrator,
+    LinearProbabilityModel,
+    ModelCard,
+    Preprocessor,
+    class_weights,
+    fit_logistic,
+)
+
+
+def logistic_data(n=3000, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)) * rng.uniform(0.5, 3, d) + rng.uniform(-2, 2, d)
+    beta = np.array([1.5, -1.0, 0.0, 0.5, 0.0, 0.25])[:d]
+    p = 1 / (1 + np.exp(-(x - x.mean(0)) @ beta + 1.2))
+    y = (rng.uniform(size=n) < p).astype(int)
+    return x, y
+
+
+def sklearn_objective(z, y, coef, intercept, c, l1_ratio, weights):
+    score = z @ coef + intercept
+    losses = np.logaddexp(0, score) - y * score
+    penalty = l1_ratio * np.abs(coef).sum() + (1 - l1_ratio) / 2 * (coef**2).sum()
+    return c * (weights * losses).sum() + penalty
+
+
+@pytest.mark.parametrize(
+    "c, l1_ratio, scheme",
+    [
+        (0.01, 0.0, None),        # ridge, strong penalty
+        (10.0, 0.0, "balanced"),  # ridge, weak penalty, class weights
+        (0.005, 0.5, None),       # elastic net
+        (0.002, 1.0, "balanced"), # lasso, zeroes some coefficients
+        (1.0, 0.3, None),
+    ],
+)
+def test_fit_logistic_matches_sklearn_optimum(c, l1_ratio, scheme):
+    x, y = logistic_data()
+    z = Preprocessor.fit(x, [f"x{i}" for i in range(x.shape[1])]).transform(x)
+    weights = class_weights(y, scheme)
+    ours = fit_logistic(z, y, c, l1_ratio, weights)
+    reference = LogisticRegression(
+        C=c, l1_ratio=l1_ratio, solver="saga" if l1_ratio > 0 else "lbfgs",
+        class_weight=scheme, max_iter=20000, tol=1e-10,
+    ).fit(z, y)
+    np.testing.assert_allclose(ours.coef, reference.coef_[0], atol=2e-4)
+    assert ours.intercept == pytest.approx(reference.intercept_[0], abs=2e-4)
+    ours_value = sklearn_objective(z, y, ours.coef, ours.intercept, c, l1_ratio, weights)
+    reference_value = sklearn_objective(
+        z, y, reference.coef_[0], reference.intercept_[0], c, l1_ratio, weights
+    )
+    assert ours_value <= reference_value * (1 + 1e-6)
+
+
+def test_fit_logistic_warm_start_reaches_the_same_optimum():
+    x, y = logistic_data(seed=3)
+    z = Preprocessor.fit(x, list("abcdef")).transform(x)
+    weights = class_weights(y, None)
+    cold = fit_logistic(z, y, 0.01, 0.6, weights)
+    nearby = fit_logistic(z, y, 0.1, 0.2, weights)
+    warm = fit_logistic(z, y, 0.01, 0.6, weights, start=nearby)
+    np.testing.assert_allclose(warm.coef, cold.coef, atol=1e-5)
+
+
+def test_class_weights_balanced_matches_sklearn_formula():
+    y = np.array([1, 0, 0, 0])
+    np.testing.assert_allclose(class_weights(y, "balanced"), [2.0, 2 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(class_weights(y, None), 1.0)
+
+
+def test_preprocessor_imputes_training_medians_and_ignores_all_nan_columns():
+    x = np.array([[1.0, np.nan], [3.0, np.nan], [np.nan, np.nan]])
+    pre = Preprocessor.fit(x, ["a", "b"])
+    assert pre.medians.tolist() == [2.0, 0.0]
+    z = pre.transform(np.array([[np.nan, 5.0]]))
+    assert np.isfinite(z).all()
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_model_card_json_predicts_like_the_calibrated_sklearn_model(method):
+    x, y = logistic_data(n=4000, seed=5)
+    pre = Preprocessor.fit(x[:2000], list("abcdef"))
+    linear = fit_logistic(pre.transform(x[:2000]), y[:2000], 1.0, 0.0, class_weights(y[:2000], None))
+    model = LinearProbabilityModel(pre, linear).fit(None)
+    params = CalibrateParams(isotonic_min=1 if method == "isotonic" else 10**9, clip=1e-6)
+    calibrator, fitted, info = calibrate_model(model, x[2000:3000], y[2000:3000], 1000, params)
+    assert info["method"] == method
+    card = ModelCard.from_dict(ModelCard(pre, linear, calibrator).to_dict())
+    expected = np.clip(fitted.predict_proba(x[3000:])[:, 1], 1e-6, 1 - 1e-6)
+    np.testing.assert_allclose(card.predict(x[3000:]), expected, atol=1e-9)
+
+
+def test_calibrate_model_is_the_frozen_sklearn_calibration():
+    x, y = logistic_data(n=3000, seed=8)
+    pre = Preprocessor.fit(x[:1500], list("abcdef"))
+    linear = fit_logistic(pre.transform(x[:1500]), y[:1500], 0.5, 0.0, class_weights(y[:1500], None))
+    model = LinearProbabilityModel(pre, linear).fit(None)
+    direct = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid").fit(x[1500:], y[1500:])
+    calibrator, _, _ = calibrate_model(model, x[1500:], y[1500:], 10, CalibrateParams(clip=1e-9))
+    np.testing.assert_allclose(
+        calibrator(model.decision_function(x[:100])), direct.predict_proba(x[:100])[:, 1], atol=1e-9
+    )
+    # the frozen model itself is untouched by calibration
+    np.testing.assert_array_equal(model.linear.coef, linear.coef)
+
+
+def test_calibrate_model_without_both_classes_keeps_the_raw_model():
+    x, y = logistic_data(n=200)
+    pre = Preprocessor.fit(x, list("abcdef"))
+    linear = fit_logistic(pre.transform(x), y, 1.0, 0.0, class_weights(y, None))
+    model = LinearProbabilityModel(pre, linear).fit(None)
+    calibrator, fitted, info = calibrate_model(model, x[:5], np.zeros(5, int), 5, CalibrateParams())
+    assert fitted is None and info["method"] == "none" and info["reason"] == "single class"
+    assert calibrator.method == "none"
+
+
+def test_choose_method_counts_outcomes_not_rows():
+    params = CalibrateParams(isotonic_min=1000)
+    assert choose_method(999, params) == "sigmoid"
+    assert choose_method(1000, params) == "isotonic"
+
+
+def test_calibrator_clips_away_from_zero_and_one():
+    calibrator = Calibrator("sigmoid", a=-50.0, b=0.0, clip=0.001)
+    p = calibrator(np.array([-10.0, 10.0]))
+    assert p.min() == pytest.approx(0.001) and p.max() == pytest.approx(0.999)

@@ -1,0 +1,160 @@
+"""One window's tune → calibrate → evaluate on a tiny simulated world."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from worlds import simulated_tables, write_feature_folder
+
+from tmaxedge import artifacts, cli, io, walkforward, windows
+from tmaxedge.calibrate import CalibrateParams
+from tmaxedge.models import ModelCard
+from tmaxedge.tune import ModelParams
+
+WINDOW_PARAMS = windows.WindowParams(10, 3, 3, 0.2, 0, 10)
+RIDGE = ModelParams("ridge_safe", n_trials=4, l1_ratio=0.0, n_splits=2)
+ELASTICNET = ModelParams("rich", n_trials=4, l1_ratio=None, n_splits=2)
+SEQUENTIAL = walkforward.ComputeParams(n_jobs=1, backend="sequential")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("features")
+    tables = simulated_tables(days=16)
+    write_feature_folder(tables, folder)
+    return folder, tables
+
+
+def window_rows(folder, key="2024-05-11"):
+    window = windows.make_window(key, WINDOW_PARAMS)
+    rows = io.read_features(folder, window.train_start, window.test_end)
+    split = windows.split_of(rows["event_date"], window)
+    return window, {name: rows[split.eq(name).to_numpy()].reset_index(drop=True)
+                    for name in ["fit", "calibrate", "test"]}
+
+
+def test_tune_window_gives_every_group_a_result_and_reports_single_class(world):
+    folder, _ = world
+    _, rows = window_rows(folder)
+    results = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
+    assert set(results) == {f"{c}_{s}" for c in ["chi", "nyc"] for s in ["between", "greater", "less"]}
+    for name, result in results.items():
+        part = rows["fit"][(rows["fit"]["city"] + "_" + rows["fit"]["strike_type"]) == name]
+        if part["y"].nunique() < 2:
+            assert result.status == "single_class" and result.fit is None
+        else:
+            assert result.status == "ok" and result.best_params["n_trials"] == 4
+
+
+def test_nyc_model_uses_no_weather_columns(world):
+    folder, _ = world
+    _, rows = window_rows(folder)
+    results = walkforward.tune_window(rows["fit"], "elasticnet", ELASTICNET, SEQUENTIAL)
+    nyc = results["nyc_between"]
+    chi = results["chi_between"]
+    assert "temp_now" not in nyc.preprocessor.columns and "running_max" not in nyc.preprocessor.columns
+    assert "temp_now" in chi.preprocessor.columns and "running_max" in chi.preprocessor.columns
+
+
+def test_tune_is_deterministic_and_backend_independent(world):
+    folder, _ = world
+    _, rows = window_rows(folder)
+    first = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
+    parallel = walkforward.tune_window(rows["fit"], "ridge", RIDGE, walkforward.ComputeParams(n_jobs=2))
+    for name in first:
+        assert first[name].best_params == parallel[name].best_params
+        if first[name].fit is not None:
+            np.testing.assert_array_equal(first[name].fit.coef, parallel[name].fit.coef)
+
+
+def test_window_steps_predict_only_from_the_past_and_score_the_test_week(world):
+    folder, tables = world
+    window, rows = window_rows(folder)
+    assert rows["fit"]["event_date"].max() < window.fit_end <= rows["calibrate"]["event_date"].min()
+    assert rows["calibrate"]["event_date"].max() < window.test_start <= rows["test"]["event_date"].min()
+    results = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
+    part = walkforward.groups_of(rows["test"])["chi_between"]
+    card, _, info = walkforward.calibrate_one(
+        walkforward.groups_of(rows["calibrate"])["chi_between"],
+        walkforward.uncalibrated_card(results["chi_between"]),
+        CalibrateParams(),
+    )
+    assert info["method"] == "sigmoid"  # a few market-days: far below isotonic_min
+    predictions, report = walkforward.evaluate_group(part, card, tables["oracle"], "ridge", window.key)
+    assert list(predictions.columns[:11]) == walkforward.PREDICTION_COLUMNS
+    assert predictions["p_model"].between(0.001, 0.999).all()
+    assert predictions["p_oracle"].notna().all()
+    scores = report["scores"]
+    assert scores["coverage"] == 1.0 and scores["n_rows"] == len(part)
+    assert len(report["reliability"]["n"]) == 15 and sum(report["reliability"]["n"]) == len(part)
+
+
+def test_evaluate_group_without_a_model_predicts_nothing(world):
+    folder, _ = world
+    window, rows = window_rows(folder)
+    part = walkforward.groups_of(rows["test"])["chi_less"]
+    predictions, report = walkforward.evaluate_group(part, None, None, "ridge", window.key)
+    assert predictions["p_model"].isna().all() and predictions["p_oracle"].isna().all()
+    assert report["scores"]["coverage"] == 0.0
+
+
+def test_artifacts_round_trip_through_json(world, tmp_path):
+    folder, _ = world
+    _, rows = window_rows(folder)
+    result = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)["chi_between"]
+    artifacts.write_tuned(tmp_path / "tune", result)
+    card = artifacts.read_tuned(tmp_path / "tune")
+    calibrated, fitted, info = walkforward.calibrate_one(
+        walkforward.groups_of(rows["calibrate"])["chi_between"], card, CalibrateParams()
+    )
+    artifacts.write_calibrated(tmp_path / "calibrate", calibrated, fitted, info)
+    loaded = artifacts.read_calibrated(tmp_path / "calibrate")
+    test = walkforward.groups_of(rows["test"])["chi_between"]
+    x = walkforward.design_matrix(test, loaded.preprocessor.columns)
+    import joblib
+
+    from_pickle = joblib.load(tmp_path / "calibrate" / "model.joblib").predict_proba(x)[:, 1]
+    np.testing.assert_allclose(loaded.predict(x), np.clip(from_pickle, 0.001, 0.999), atol=1e-12)
+    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == ["best_params.json", "fit.json", "trials.csv"]
+
+
+def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
+    folder, tables = world
+    oracle = tmp_path / "oracle.parquet"
+    tables["oracle"].to_parquet(oracle, index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "windows: {train_days: 10, test_days: 3, step_days: 3, calibration_fraction: 0.2,"
+        " embargo_days: 0, first_test_offset_days: 10}\n"
+        "tune: {ridge: {feature_set: ridge_safe, n_trials: 40, l1_ratio: 0.0, n_splits: 2}}\n"
+        "calibrate: {isotonic_min: 1000, clip: 0.001}\n"
+    )
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(cli.main, [
+        "walkforward", "--city", "chi", "--bracket", "between", "--model", "ridge",
+        "--start", "2024-05-11", "--end", "2024-05-16", "--trials", "3",
+        "--features", str(folder), "--oracle", str(oracle), "--out", str(out),
+        "--params", str(params),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for key in ["2024-05-11", "2024-05-14"]:
+        best = io.read_json(out / "ridge" / key / "tune" / "chi_between" / "best_params.json")
+        assert best["n_trials"] == 3
+        assert (out / "ridge" / key / "calibrate" / "chi_between" / "model.json").exists()
+        assert (out / "ridge" / key / "evaluate" / "chi_between" / "preds_test.csv").exists()
+    summary = io.read_json(out / "ridge" / "walkforward_summary_chi_between.json")
+    assert summary["n_windows"] == 2 and "gap_closed" in summary
+
+
+def test_atomic_directory_keeps_the_old_output_when_a_step_dies(tmp_path):
+    target = tmp_path / "out"
+    with io.atomic_directory(target) as tmp:
+        io.write_json_atomic({"v": 1}, tmp / "a.json")
+    with pytest.raises(RuntimeError):
+        with io.atomic_directory(target) as tmp:
+            io.write_json_atomic({"v": 2}, tmp / "a.json")
+            raise RuntimeError("killed mid-stage")
+    assert io.read_json(target / "a.json") == {"v": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -33,17 +33,9 @@ import pyarrow.parquet as pq
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 from tmaxedge import features  # noqa: E402
-from tmaxedge.config import City  # noqa: E402
+from tmaxedge.config import City, DEFAULT_CITIES  # noqa: E402
 
-CITIES = {
-    "aus": City("aus", "KXHIGHAUS", "America/Chicago", True),
-    "chi": City("chi", "KXHIGHCHI", "America/Chicago", True),
-    "den": City("den", "KXHIGHDEN", "America/Denver", True),
-    "lax": City("lax", "KXHIGHLAX", "America/Los_Angeles", True),
-    "mia": City("mia", "KXHIGHMIA", "America/New_York", True),
-    "nyc": City("nyc", "KXHIGHNY", "America/New_York", False),
-    "phl": City("phl", "KXHIGHPHIL", "America/New_York", True),
-}
+CITIES = DEFAULT_CITIES
 START = dt.date(2024, 4, 1)
 NS = features.NS_PER_MINUTE
 

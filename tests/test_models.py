@@ -133,3 +133,29 @@ def test_calibrator_clips_away_from_zero_and_one():
     calibrator = Calibrator("sigmoid", a=-50.0, b=0.0, clip=0.001)
     p = calibrator(np.array([-10.0, 10.0]))
     assert p.min() == pytest.approx(0.001) and p.max() == pytest.approx(0.999)
+
+
+@pytest.mark.parametrize("n", [2_000, 20_000])
+@pytest.mark.parametrize("l1_ratio", [0.3, 0.997])
+def test_fit_logistic_meets_the_optimality_conditions_on_many_collinear_rows(n, l1_ratio):
+    # many rows make the loss terms large next to the penalty: the active-set search must still
+    # let informative coefficients in (it once stopped at all zeros here, with 20k rows)
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal((n, 3))
+    x = np.hstack([base, base + 0.01 * rng.standard_normal((n, 3)), rng.standard_normal((n, 4))])
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(base @ [2.0, -1.0, 0.5]) + 1.5))).astype(int)
+    z = Preprocessor.fit(x, [f"x{i}" for i in range(10)]).transform(x)
+    weights = class_weights(y, None)
+    c = 1.2
+    fit = fit_logistic(z, y, c, l1_ratio, weights)
+    assert np.count_nonzero(fit.coef) >= 3
+    design = np.hstack([np.ones((n, 1)), z])
+    theta = np.r_[fit.intercept, fit.coef]
+    p = 1 / (1 + np.exp(-(design @ theta)))
+    lam = 1 / c
+    gradient = design.T @ (p - y) + np.r_[0.0, lam * (1 - l1_ratio) * fit.coef]
+    tol = 1e-6 * n
+    assert abs(gradient[0]) < tol
+    active = fit.coef != 0
+    np.testing.assert_array_less(np.abs(gradient[1:][active] + lam * l1_ratio * np.sign(fit.coef[active])), tol)
+    np.testing.assert_array_less(np.abs(gradient[1:][~active]), lam * l1_ratio + tol)

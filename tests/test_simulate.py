@@ -1,6 +1,7 @@
 """The embedded simulator: a world with a correct oracle and a beatable, imperfect market."""
 
 import dataclasses
+import functools
 import re
 
 import numpy as np
@@ -219,3 +220,43 @@ def test_simulate_market_params_reject_out_of_range():
 def test_simulate_knows_every_default_city():
     assert set(CLIMATES) == {"aus", "chi", "den", "lax", "mia", "nyc", "phl"}
     assert dataclasses.is_dataclass(CLIMATES["chi"])
+
+
+@functools.lru_cache(maxsize=None)
+def nowcast_improvement(**market):
+    """Fit a weather nowcast + market logistic on 100 days, return its test Brier gain over the
+    market mid on the next 30 (weather cities only, every 10 minutes)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tmaxedge import features, nowcast
+
+    tables = run(cities=("chi", "lax", "mia"), days=130, seed=5, start="2024-04-01", **market)
+    params = features.FeatureParams(every_minutes=10, eligible_start_hour=6)
+    parts = []
+    for part in features.iter_partitions(tables["markets"], tables["weather"], tables["settlements"], CITIES):
+        quotes = tables["quotes"][tables["quotes"]["ticker"].isin(part.tickers)]
+        parts.append(features.build_partition(part.markets, quotes, part.weather, part.settlements, part.city, params))
+    rows = pd.concat(parts, ignore_index=True).dropna(subset=["p_market", "running_max", "temp_now"])
+    is_train = pd.to_datetime(rows["event_date"]) < pd.Timestamp("2024-07-10")
+    train, test = [], []
+    for _, city_rows in rows.groupby("city"):
+        fitted = nowcast.fit_tables(city_rows[is_train[city_rows.index]])
+        train.append(nowcast.add_columns(city_rows[is_train[city_rows.index]], fitted, leave_own_day_out=True))
+        test.append(nowcast.add_columns(city_rows[~is_train[city_rows.index]], fitted))
+    train, test = pd.concat(train), pd.concat(test)
+    columns = ["mid_logit"] + nowcast.COLUMNS
+    model = LogisticRegression(C=10).fit(train[columns], train["y"])
+    p = model.predict_proba(test[columns])[:, 1]
+    y = test["y"].to_numpy()
+    return 1 - np.mean((p - y) ** 2) / np.mean((test["p_market"].to_numpy() - y) ** 2)
+
+
+def test_simulate_market_is_beatable_by_a_weather_model_by_more_than_two_percent():
+    # out of sample: fitted on the first 100 days, scored on the next 30
+    assert nowcast_improvement() > 0.02
+
+
+def test_simulate_efficient_market_leaves_less_for_the_same_weather_model():
+    default = nowcast_improvement()
+    efficient = nowcast_improvement(lag_minutes=5, longshot_slope=0.95, noise_sd=0.1)
+    assert efficient < default

@@ -50,3 +50,15 @@ def parse_cities(raw: dict[str, Any], where: str = "params.yaml: cities") -> dic
             raise ParamsError(f"{where}.{code}.weather_features must be true or false.")
         cities[code] = City(code, str(entry["series"]), entry["tz"], entry["weather_features"])
     return cities
+
+
+# the cities of params.yaml as shipped, for tools that run without a params file
+DEFAULT_CITIES: dict[str, City] = {
+    "aus": City("aus", "KXHIGHAUS", "America/Chicago", True),
+    "chi": City("chi", "KXHIGHCHI", "America/Chicago", True),
+    "den": City("den", "KXHIGHDEN", "America/Denver", True),
+    "lax": City("lax", "KXHIGHLAX", "America/Los_Angeles", True),
+    "mia": City("mia", "KXHIGHMIA", "America/New_York", True),
+    "nyc": City("nyc", "KXHIGHNY", "America/New_York", False),
+    "phl": City("phl", "KXHIGHPHIL", "America/New_York", True),
+}

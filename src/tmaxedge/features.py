@@ -64,8 +64,9 @@ EMA_MINUTES = (5, 15)
 
 KEY_COLUMNS = [
     "ticker", "event_ticker", "city", "event_date", "strike_type", "floor_strike", "cap_strike",
-    "ts", "close_time", "y", "p_market", "quote_ts", "weather_ts",
+    "ts", "close_time", "y", "tmax_f", "p_market", "quote_ts", "weather_ts",
 ]  # fmt: skip
+LABEL_COLUMNS = ["y", "tmax_f"]  # outcomes: for fitting and scoring, never a feature
 _BASELINE = [
     "yes_mid", "yes_bid", "yes_ask", "spread_cents", "minutes_to_close", "temp_now",
     "temp_to_floor", "temp_to_cap", "hour_of_day_local", "day_of_week",
@@ -76,10 +77,11 @@ _RICH = _RIDGE_SAFE + [
     "temp_accel", "sin_hour", "cos_hour", "temp_x_spread_pct", "temp_x_log_minutes",
     "running_max", "running_max_to_floor", "running_max_to_cap",
 ]  # fmt: skip
+MARKET_LOGIT = "mid_logit"  # log-odds of the mid: the market's own forecast on the model's scale
 FEATURE_SETS: dict[str, list[str]] = {
     "baseline": _BASELINE, "ridge_safe": _RIDGE_SAFE, "rich": _RICH
 }
-COLUMNS = KEY_COLUMNS + _RICH
+COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT]
 _WEATHER = [
     "temp_now", "temp_to_floor", "temp_to_cap", "temp_5m_ema", "temp_15m_ema", "temp_accel",
     "temp_x_spread_pct", "temp_x_log_minutes", "running_max", "running_max_to_floor",
@@ -154,7 +156,7 @@ def build_partition(
                          other[["ticker", "city"]], len(markets))  # fmt: skip
 
     grid = _market_grid(markets, city, params)
-    label = _labels(markets, settlements, city)
+    label, high = _labels(markets, settlements, city)
     book = _book_features(quotes, markets["ticker"], grid)
     if city.weather_features:
         _require(weather, WEATHER_COLUMNS, "weather")
@@ -162,7 +164,7 @@ def build_partition(
     else:
         temp = {name: np.full(grid.n_rows, np.nan) for name in ("temp_now", "ema5", "ema15", "max")}
         temp["weather_ns"] = np.full(grid.n_rows, NAT)
-    return _assemble(markets, grid, label, book, temp)
+    return _assemble(markets, grid, label, high, book, temp)
 
 
 @dataclass(frozen=True)
@@ -215,8 +217,10 @@ def _market_grid(markets: pd.DataFrame, city: City, params: FeatureParams) -> _G
     )  # fmt: skip
 
 
-def _labels(markets: pd.DataFrame, settlements: pd.DataFrame, city: City) -> np.ndarray:
-    """y per market from the official high and the YES rule; DataError if one is missing."""
+def _labels(
+    markets: pd.DataFrame, settlements: pd.DataFrame, city: City
+) -> tuple[np.ndarray, np.ndarray]:
+    """y and the official high per market (YES rule); DataError if a settlement is missing."""
     own = settlements[settlements["city"] == city.code]
     days = pd.Index(_to_days(own["date"]))
     if not days.is_unique:
@@ -240,7 +244,7 @@ def _labels(markets: pd.DataFrame, settlements: pd.DataFrame, city: City) -> np.
             [kind == "between", kind == "greater", kind == "less"],
             [(floor <= high) & (high <= cap), high > floor, high < cap],
         )
-    return yes.astype(np.int8)
+    return yes.astype(np.int8), high
 
 
 def fill_one_sided_book(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -358,6 +362,7 @@ def _assemble(
     markets: pd.DataFrame,
     grid: _Grid,
     label: np.ndarray,
+    high: np.ndarray,
     book: dict[str, np.ndarray],
     temp: dict[str, np.ndarray],
 ) -> pd.DataFrame:
@@ -380,7 +385,7 @@ def _assemble(
     columns.update(
         event_date=pd.arrays.ArrowExtensionArray(pa.array(day.astype(np.int32), pa.date32())),
         floor_strike=floor, cap_strike=cap, ts=_timestamps(row_ns),
-        close_time=_timestamps(grid.close_ns[m]), y=label[m], p_market=p_market,
+        close_time=_timestamps(grid.close_ns[m]), y=label[m], tmax_f=high[m], p_market=p_market,
         quote_ts=_timestamps(book["quote_ns"]), weather_ts=_timestamps(temp["weather_ns"]),
         yes_mid=mid, yes_bid=book["yes_bid"], yes_ask=book["yes_ask"], spread_cents=spread,
         minutes_to_close=minutes_to_close, temp_now=now, temp_to_floor=now - floor,
@@ -394,6 +399,7 @@ def _assemble(
         temp_x_spread_pct=now * spread_pct, temp_x_log_minutes=now * log_minutes,
         running_max=running, running_max_to_floor=running - floor,
         running_max_to_cap=cap - running,
+        mid_logit=np.log(np.clip(mid, 0.5, 99.5) / (100 - np.clip(mid, 0.5, 99.5))),
     )  # fmt: skip
     return pd.DataFrame({name: columns[name] for name in COLUMNS})
 

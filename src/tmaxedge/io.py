@@ -180,10 +180,13 @@ def _json_default(value: Any) -> Any:
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``target``; on success it replaces ``target``.
 
-    A crash leaves the old ``target`` (or none) in place, never a half-written one.
+    A crash leaves the old ``target`` (or none) in place, never a half-written one; the
+    temporary folders a killed run left behind are removed when the next run starts.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        _remove_tree(leftover)  # from a run that was killed before it could clean up
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     old = target.parent / f".{target.name}.old"
     try:

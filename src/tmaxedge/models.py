@@ -182,17 +182,14 @@ def _lasso_newton_step(
 
     x = theta.copy()
     sign = np.sign(x) * penalised
+    # optimality is judged relative to the size of the problem's terms (they grow with the rows)
+    tol = 1e-9 * max(1.0, float(np.abs(linear).max()), l1)
+    active = ~penalised | (x != 0)
     for _ in range(20 * d):
-        active = ~penalised | (x != 0)
         grad = hessian @ x + linear
-        optimal_active = np.abs(grad[active] + l1 * sign[active]) <= 1e-12 * max(1.0, l1)
-        if optimal_active.all():
-            violation = np.where(penalised & (x == 0), np.abs(grad) - l1, -np.inf)
-            j = int(np.argmax(violation))
-            if violation[j] <= 1e-12 * max(1.0, l1):
+        if np.all(np.abs(grad[active] + l1 * sign[active]) <= tol):
+            if not _let_in_worst_violator(x, grad, sign, active, penalised, l1, tol):
                 break
-            sign[j] = -np.sign(grad[j])
-            active[j] = True
         index = np.flatnonzero(active)
         proposal = x.copy()
         proposal[index] = np.linalg.solve(
@@ -200,10 +197,26 @@ def _lasso_newton_step(
         )
         x_next = _best_before_sign_flip(x, proposal, index, penalised, model)
         if x_next is x:
-            break
+            # the active set is solved as well as floating point allows: let a violator in
+            if not _let_in_worst_violator(x, grad, sign, active, penalised, l1, tol):
+                break
+            continue
         x = x_next
         sign = np.sign(x) * penalised
+        active = ~penalised | (x != 0)
     return x
+
+
+def _let_in_worst_violator(x, grad, sign, active, penalised, l1, tol) -> bool:
+    """Activate the zero coefficient whose gradient most exceeds the L1 bound (in place);
+    False when every zero coefficient is optimal."""
+    violation = np.where(penalised & ~active, np.abs(grad) - l1, -np.inf)
+    j = int(np.argmax(violation))
+    if violation[j] <= tol:
+        return False
+    sign[j] = -np.sign(grad[j])
+    active[j] = True
+    return True
 
 
 def _best_before_sign_flip(x, proposal, index, penalised, model):
@@ -299,6 +312,7 @@ class ModelCard:
     preprocessor: Preprocessor
     linear: LinearFit
     calibrator: Calibrator
+    nowcast: dict | None = None  # tmaxedge.nowcast tables fitted in the training window
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         score = self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))
@@ -310,6 +324,7 @@ class ModelCard:
             "coef": self.linear.coef.tolist(),
             "intercept": self.linear.intercept,
             "calibrator": self.calibrator.to_dict(),
+            "nowcast": self.nowcast,
         }
 
     @classmethod
@@ -318,4 +333,5 @@ class ModelCard:
             Preprocessor.from_dict(d["preprocessor"]),
             LinearFit(np.asarray(d["coef"], float), float(d["intercept"])),
             Calibrator(**d["calibrator"]),
+            d.get("nowcast"),
         )

@@ -23,6 +23,9 @@ from tmaxedge.models import LinearFit, Preprocessor, brier, class_weights, fit_l
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 MODEL_TYPES = ("ridge", "elasticnet", "lasso")
+# beyond the brief's feature sets: the market's log-odds, and the weather nowcast of the bin
+# (tmaxedge.nowcast), fitted inside each training window
+EXTRA_FEATURES = ("mid_logit", "nowcast")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class ModelParams:
     sampler_seed: int = 1337
     pruner: str = "median"
     tune_every_minutes: int = 0  # 0: tune on every row; k: on rows k minutes apart
+    extra_features: list[str] = field(default_factory=list)  # among EXTRA_FEATURES
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -54,6 +58,11 @@ class ModelParams:
             raise ParamsError(f"n_splits must be an int >= 2; got {self.n_splits}.")
         if self.pruner not in ("median", "none"):
             raise ParamsError(f"pruner must be a str among {{'median', 'none'}}; got {self.pruner!r}.")
+        unknown = sorted(set(self.extra_features) - set(EXTRA_FEATURES))
+        if unknown:
+            raise ParamsError(
+                f"extra_features must be a list among {sorted(EXTRA_FEATURES)}; got {unknown}."
+            )
         if self.tune_every_minutes < 0:
             raise ParamsError(f"tune_every_minutes must be an int >= 0; got {self.tune_every_minutes}.")
 
@@ -67,6 +76,7 @@ class TuneResult:
     fit: LinearFit | None
     preprocessor: Preprocessor | None
     trials: pd.DataFrame
+    nowcast: dict | None = None
 
 
 def thin_rows(ts: pd.Series, every_minutes: int) -> np.ndarray:
@@ -91,8 +101,12 @@ def tune_group(
     params: ModelParams,
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
+    study_rows: np.ndarray | None = None,
 ) -> TuneResult:
-    """Run the study on the fit split of one group and refit the best trial on all of it."""
+    """Run the study on the fit split of one group and refit the best trial on all of it.
+
+    ``study_rows`` (a mask) restricts the study, not the final fit, to a subset of the rows.
+    """
     n_days = len(np.unique(event_dates))
     if len(np.unique(y)) < 2:
         return _untuned("single_class", y, n_days)
@@ -100,8 +114,13 @@ def tune_group(
         return _untuned("too_few_days", y, n_days)
     preprocessor = Preprocessor.fit(x, columns)
     z = preprocessor.transform(x)
-    folds = list(GroupKFold(n_splits=params.n_splits).split(z, y, groups=event_dates))
-    objective = CrossValidatedLogLoss(z, y, folds, model, params)
+    if study_rows is None:
+        study_rows = np.ones(len(y), dtype=bool)
+    z_study, y_study = z[study_rows], y[study_rows]
+    folds = list(
+        GroupKFold(n_splits=params.n_splits).split(z_study, y_study, groups=event_dates[study_rows])
+    )
+    objective = CrossValidatedLogLoss(z_study, y_study, folds, model, params)
     sampler = optuna.samplers.TPESampler(seed=params.sampler_seed)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
@@ -135,8 +154,10 @@ def tune_group(
         "n_trials": len(study.trials),
         "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         "n_rows": int(len(y)),
+        "n_study_rows": int(study_rows.sum()),
         "n_days": int(n_days),
         "n_nonzero_coef": int(np.sum(np.abs(fit.coef) > 1e-10)),
+        "columns": list(columns),
     }
     trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
     trials["state"] = trials["state"].astype(str)

@@ -16,7 +16,8 @@ import pandas as pd
 from tmaxedge.calibrate import CalibrateParams, calibrate_model
 from tmaxedge.errors import ParamsError
 from tmaxedge.evaluate import reliability, score
-from tmaxedge.features import FEATURE_SETS
+from tmaxedge import nowcast
+from tmaxedge.features import FEATURE_SETS, MARKET_LOGIT
 from tmaxedge.models import Calibrator, LinearProbabilityModel, ModelCard, brier
 from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group
 from tmaxedge.windows import WindowParams, plan_window_keys
@@ -56,14 +57,19 @@ def group_name(city: str, strike_type: str) -> str:
     return f"{city}_{strike_type}"
 
 
-def model_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:
-    """The feature set's columns that carry data in ``frame`` (weather columns are all null for
-    cities without weather features; a tail market has no floor or no cap)."""
+def model_columns(frame: pd.DataFrame, feature_set: str, extra: list[str] = ()) -> list[str]:
+    """The feature set's columns (and the extra features') that carry data in ``frame``: weather
+    columns are all null for cities without weather features, a tail has no floor or no cap."""
     if feature_set not in FEATURE_SETS:
         raise ParamsError(
             f"feature_set must be a str among {sorted(FEATURE_SETS)}; got {feature_set!r}."
         )
-    return [c for c in FEATURE_SETS[feature_set] if frame[c].notna().any()]
+    wanted = list(FEATURE_SETS[feature_set])
+    if "mid_logit" in extra:
+        wanted.append(MARKET_LOGIT)
+    if "nowcast" in extra:
+        wanted += nowcast.COLUMNS
+    return [c for c in wanted if frame[c].notna().any()]
 
 
 def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -102,16 +108,22 @@ def _single_threaded(function: Callable, *args):
 
 def tune_one(part: pd.DataFrame, model: str, params: ModelParams) -> TuneResult:
     """Study and final fit for one group's fit-split rows."""
-    part = part[thin_rows(part["ts"], params.tune_every_minutes)]
-    columns = model_columns(part, params.feature_set)
-    return tune_group(
+    tables = None
+    if "nowcast" in params.extra_features:
+        tables = nowcast.fit_tables(part)
+        part = nowcast.add_columns(part, tables, leave_own_day_out=True)
+    columns = model_columns(part, params.feature_set, params.extra_features)
+    result = tune_group(
         design_matrix(part, columns),
         part["y"].to_numpy(int),
         part["event_date"].astype(str).to_numpy(),
         columns,
         model,
         params,
+        study_rows=thin_rows(part["ts"], params.tune_every_minutes),
     )
+    result.nowcast = tables
+    return result
 
 
 def tune_window(
@@ -127,23 +139,28 @@ def calibrate_one(
 ) -> tuple[ModelCard, object, dict]:
     """Fit the calibrator of one group on its calibration-split rows."""
     model = LinearProbabilityModel(card.preprocessor, card.linear).fit(None)
-    x = design_matrix(part, card.preprocessor.columns)
+    x = design_matrix(with_nowcast(part, card), card.preprocessor.columns)
     y = part["y"].to_numpy(int)
     calibrator, fitted, info = calibrate_model(model, x, y, part["ticker"].nunique(), params)
-    return ModelCard(card.preprocessor, card.linear, calibrator), fitted, info
+    return ModelCard(card.preprocessor, card.linear, calibrator, card.nowcast), fitted, info
 
 
 def uncalibrated_card(result: TuneResult) -> ModelCard | None:
     if result.fit is None:
         return None
-    return ModelCard(result.preprocessor, result.fit, Calibrator("none"))
+    return ModelCard(result.preprocessor, result.fit, Calibrator("none"), result.nowcast)
+
+
+def with_nowcast(part: pd.DataFrame, card: ModelCard) -> pd.DataFrame:
+    """The rows with the card's nowcast columns added, when the model uses them."""
+    return part if card.nowcast is None else nowcast.add_columns(part, card.nowcast)
 
 
 def predict_group(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
     """Calibrated P(YES) for each row; NaN for every row when the group has no model."""
     if card is None:
         return np.full(len(part), np.nan)
-    return card.predict(design_matrix(part, card.preprocessor.columns))
+    return card.predict(design_matrix(with_nowcast(part, card), card.preprocessor.columns))
 
 
 def prediction_table(part: pd.DataFrame, p_model: np.ndarray, model: str, window: str) -> pd.DataFrame:

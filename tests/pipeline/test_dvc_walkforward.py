@@ -5,8 +5,14 @@ through the changes a user makes: nothing, a ridge parameter (as an experiment),
 input, a week of new data.
 """
 
+import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -22,7 +28,9 @@ TINY = {
     "tune": {"ridge": TRIALS, "elasticnet": TRIALS},
     "calibrate": {"isotonic_min": 1000},
     "compute": {"n_jobs": 1},
+    "gate": {"enforce": False},  # a 16-day world proves nothing; the verdict is tested below
 }
+DOWNSTREAM = {"summarize", "backtest", "gate", "report", "verdict"}
 FIRST_WINDOW, SECOND_WINDOW = "2024-05-11", "2024-05-14"
 
 
@@ -73,12 +81,58 @@ def test_second_repro_runs_nothing(repo):
 
 def test_exp_run_on_a_ridge_parameter_reruns_only_ridge_stages(repo):
     output = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001").stdout
-    assert ran(output) == stages(FIRST_WINDOW, ["ridge"]) | {"summarize"}
+    assert ran(output) == stages(FIRST_WINDOW, ["ridge"]) | DOWNSTREAM
     diff = repo.dvc("metrics", "diff", "HEAD").stdout
     assert "ridge.brier" in diff and "elasticnet.brier" not in diff
     repo.set_params({"tune": {"ridge": {"c_max": 10000.0}}})
     repo.repro()  # back to the committed params: the run cache restores the committed results
     assert repo.dvc("metrics", "diff", "HEAD").stdout.strip() == ""
+
+
+def tree_digest(path):
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def test_forced_rerun_of_a_window_gives_identical_bytes(repo):
+    window_dir = repo.root / "models" / "elasticnet" / FIRST_WINDOW
+    before = tree_digest(window_dir)
+    metrics = (repo.root / "metrics" / "walkforward.json").read_bytes()
+    for step in ["tune", "calibrate", "evaluate"]:
+        repo.dvc("repro", "--force", "--single-item", f"{step}@elasticnet-{FIRST_WINDOW}")
+    repo.repro()
+    assert tree_digest(window_dir) == before
+    assert (repo.root / "metrics" / "walkforward.json").read_bytes() == metrics
+
+
+def test_killed_tune_stage_reruns_to_the_same_result(repo):
+    stage = f"tune@ridge-{FIRST_WINDOW}"
+    output = repo.root / "models" / "ridge" / FIRST_WINDOW / "tune"
+    before = tree_digest(output)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
+        cwd=repo.root, env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    # kill while the stage writes its results into the temporary folder beside the output
+    while not list(output.parent.glob(".tune.*.tmp")) and time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        time.sleep(0.01)
+    killed_mid_stage = process.poll() is None
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert killed_mid_stage
+    repo.repro()  # completes the pipeline (rerunning or restoring whatever the kill left)
+    assert tree_digest(output) == before
+    assert repo.repro() == set()
+    # the killed run's temporary folder is removed the next time the stage writes
+    repo.dvc("repro", "--force", "--single-item", stage)
+    assert not list(output.parent.glob(".tune.*"))
+    assert tree_digest(output) == before
 
 
 def edit_one_quote(folder):
@@ -96,7 +150,7 @@ def edit_one_quote(folder):
 
 def test_changing_one_day_of_input_reruns_only_windows_containing_it(repo):
     edit_one_quote(repo.root / "data" / "external")
-    assert repo.repro() == {"ingest", "features", "windows"} | stages(FIRST_WINDOW) | {"summarize"}
+    assert repo.repro() == {"ingest", "features", "windows"} | stages(FIRST_WINDOW) | DOWNSTREAM
     repo.commit("one day edited")
 
 
@@ -107,7 +161,19 @@ def test_appending_days_and_replanning_runs_only_the_new_window(repo):
     repo.dvc("repro", "features")
     repo.plan()
     assert f"- '{SECOND_WINDOW}'" in (repo.root / "windows.yaml").read_text()
-    assert repo.repro() == {"windows"} | stages(SECOND_WINDOW) | {"summarize"}
+    assert repo.repro() == {"windows"} | stages(SECOND_WINDOW) | DOWNSTREAM
+
+
+def test_enforced_gate_fails_the_run_after_writing_metrics_and_report(repo):
+    repo.set_params({"gate": {"enforce": True, "brier_improvement": 0.5}})
+    result = repo.dvc("repro", check=False)
+    assert result.returncode != 0
+    assert "gate failed: ridge brier" in result.stderr + result.stdout
+    gate = json.loads((repo.root / "metrics" / "gate.json").read_text())
+    assert gate["ridge"]["brier_check"] is False
+    assert "brier" in (repo.root / "reports" / "report.md").read_text().lower()
+    repo.set_params({"gate": {"enforce": False, "brier_improvement": 0.02}})
+    assert repo.dvc("repro", check=False).returncode == 0
 
 
 def test_stale_plan_stops_the_windows_stage_with_a_clear_message(repo):

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tmaxedge import contract, io
+from tmaxedge import config, contract, io
 from tmaxedge.config import City
 from tmaxedge.errors import DataError, data_error
 from tmaxedge.ingest import check_schema, coerce_table
@@ -31,16 +31,8 @@ log = logging.getLogger("tmaxedge")
 
 SOURCE = "source"  # extra column: the file a row came from (never written)
 IMPORT_TABLES = ("markets", "quotes", "weather", "settlements")
-# the cities of params.yaml as shipped; the CLI reads params.yaml `cities` when it exists
-DEFAULT_CITIES: dict[str, City] = {
-    "aus": City("aus", "KXHIGHAUS", "America/Chicago", True),
-    "chi": City("chi", "KXHIGHCHI", "America/Chicago", True),
-    "den": City("den", "KXHIGHDEN", "America/Denver", True),
-    "lax": City("lax", "KXHIGHLAX", "America/Los_Angeles", True),
-    "mia": City("mia", "KXHIGHMIA", "America/New_York", True),
-    "nyc": City("nyc", "KXHIGHNY", "America/New_York", False),
-    "phl": City("phl", "KXHIGHPHIL", "America/New_York", True),
-}
+# the CLI reads params.yaml `cities` when it exists, else these
+DEFAULT_CITIES: dict[str, City] = config.DEFAULT_CITIES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""A weather-only nowcast of each bin: how far the day's high still ends above a reading.
+
+From training rows of one city, collect per half-hour of the climate day the residual
+``official high - reading`` (the reading being the running maximum or the current temperature at
+the first decision of that half-hour), one per event day. At a decision, the bin's probability
+is the smoothed share of those residuals that, added to the reading and rounded, land in the
+bin. It is fitted on the training window only and uses nothing but the reading at the decision;
+on the training rows themselves each row's own day is left out (cross-fitting), so the model
+that weighs the nowcast never sees it computed from its own label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import logit
+
+BUCKET_HOURS = 0.5
+READINGS = {"running_max": "nowcast_max_logit", "temp_now": "nowcast_now_logit"}
+COLUMNS = list(READINGS.values())
+CLIP = 0.005
+
+
+def _bucket(hour_of_day: pd.Series) -> np.ndarray:
+    return np.floor(hour_of_day.to_numpy(float) / BUCKET_HOURS).astype(int)
+
+
+def fit_tables(rows: pd.DataFrame) -> dict[str, dict[str, list]]:
+    """Per reading and half-hour bucket: the training days and their residuals.
+
+    ``rows`` are one city's feature rows with ``tmax_f`` (the settled high, a label column).
+    Returns plain lists so the tables can be written as JSON beside the model.
+    """
+    tables = {}
+    for reading in READINGS:
+        frame = pd.DataFrame(
+            {
+                "bucket": _bucket(rows["hour_of_day_local"]),
+                "day": pd.to_datetime(rows["event_date"]).dt.strftime("%Y-%m-%d").to_numpy(),
+                "residual": rows["tmax_f"].to_numpy(float) - rows[reading].to_numpy(float),
+            }
+        ).dropna(subset=["residual"])
+        frame = frame.drop_duplicates(["bucket", "day"]).sort_values(["bucket", "day"])
+        tables[reading] = {
+            str(bucket): [part["day"].tolist(), part["residual"].round(6).tolist()]
+            for bucket, part in frame.groupby("bucket")
+        }
+    return tables
+
+
+def add_columns(
+    rows: pd.DataFrame, tables: dict[str, dict[str, list]], leave_own_day_out: bool = False
+) -> pd.DataFrame:
+    """``rows`` with the nowcast log-odds columns (NaN where there is no reading or no table)."""
+    kind = rows["strike_type"].to_numpy()
+    floor = rows["floor_strike"].to_numpy(float)
+    cap = rows["cap_strike"].to_numpy(float)
+    low = np.where(kind == "between", floor, np.where(kind == "greater", floor + 1, -np.inf))
+    high = np.where(kind == "between", cap, np.where(kind == "less", cap - 1, np.inf))
+    buckets = _bucket(rows["hour_of_day_local"])
+    days = pd.to_datetime(rows["event_date"]).dt.strftime("%Y-%m-%d").to_numpy()
+    added = {}
+    for reading, column in READINGS.items():
+        value = rows[reading].to_numpy(float)
+        probability = np.full(len(rows), np.nan)
+        for bucket in np.unique(buckets):
+            entry = tables.get(reading, {}).get(str(bucket))
+            if entry is None:
+                continue
+            draw_days, draws = np.asarray(entry[0]), np.asarray(entry[1], float)
+            index = np.flatnonzero(buckets == bucket)
+            outcome = np.floor(value[index, None] + draws[None, :] + 0.5)
+            counted = np.ones(outcome.shape, dtype=bool)
+            if leave_own_day_out:
+                counted = days[index, None] != draw_days[None, :]
+            yes = (outcome >= low[index, None]) & (outcome <= high[index, None]) & counted
+            n_draws = counted.sum(axis=1)
+            probability[index] = np.where(n_draws > 0, (yes.sum(axis=1) + 0.5) / (n_draws + 1), np.nan)
+        probability[np.isnan(value)] = np.nan
+        added[column] = logit(np.clip(probability, CLIP, 1 - CLIP))
+    return rows.assign(**added)

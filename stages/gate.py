@@ -1,0 +1,48 @@
+"""Stage `gate`: check every model type against the release gates and choose the one to promote.
+
+Always exits 0 after writing metrics/gate.json and models/promoted.json, so the report can
+explain a failure; the `verdict` stage is the one that fails the run.
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from tmaxedge import gate, io
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("walkforward", type=Path, help="metrics/walkforward.json")
+    parser.add_argument("models", type=Path, help="models/<model>/<window>/calibrate/<group>/")
+    parser.add_argument("backtest", type=Path, help="metrics/backtest.json")
+    parser.add_argument("trades", type=Path, help="data/backtest/trades.parquet")
+    parser.add_argument("diagnostics", type=Path, help="data/walkforward/edge_diagnostics.parquet")
+    parser.add_argument("gate_metrics", type=Path, help="metrics/gate.json")
+    parser.add_argument("promoted", type=Path, help="models/promoted.json")
+    args = parser.parse_args()
+    io.configure_logging()
+    params = io.load_params("gate", gate.GateParams)  # checked here, once
+    walkforward = io.read_json(args.walkforward)
+    backtest = io.read_json(args.backtest)
+    files = sorted(args.models.glob("*/*/calibrate/*/model.json"))
+    norms = gate.coefficient_norms(
+        (f.parts[-5], f.parts[-4], f.parts[-2], io.read_json(f)) for f in files
+    )
+    io.log.info("read %d model.json files under %s", len(files), args.models)
+    orders = pd.read_parquet(args.trades, columns=["model", "side", "edge_cents"])
+    io.log.info("read %s: %d orders", args.trades, len(orders))
+    diagnostics = pd.read_parquet(args.diagnostics, columns=["model", "minutes_to_close"])
+    io.log.info("read %s: %d rows", args.diagnostics, len(diagnostics))
+    gates = gate.evaluate_gates(walkforward, norms, orders, diagnostics, params)
+    promotion = gate.choose_promotion(gates, walkforward, backtest)
+    io.write_json_atomic(gate.flat_gate_metrics(gates), args.gate_metrics)
+    io.write_json_atomic({**promotion, "gates": gates}, args.promoted)
+    for model, result in gates.items():
+        io.log.info("gate %s: %s", model, "passed" if result["passed"] else "failed")
+    io.log.info("promoted: %s", promotion["promoted"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""Release gates and promotion: behaviour on small hand-made metrics, orders and coefficients."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmaxedge import io
+from tmaxedge.errors import ParamsError
+from tmaxedge.gate import (
+    CHECKS,
+    DEFAULT_BETA_MAX,
+    ENFORCED_CHECKS,
+    GateParams,
+    check_beta_norm,
+    check_brier,
+    check_coverage,
+    check_edge_two_sided,
+    check_log_loss_vs_market,
+    check_no_future_features,
+    choose_promotion,
+    coefficient_norms,
+    count_rows_after_close,
+    evaluate_gates,
+    failed_checks,
+    flat_gate_metrics,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = GateParams()
+
+
+def walkforward(brier=0.090, market_brier=0.100, log_loss=0.30, market_log_loss=0.32,
+                coverage=0.99):  # fmt: skip
+    return {"brier": brier, "brier_common": brier, "market_brier": market_brier,
+            "log_loss": log_loss, "log_loss_common": log_loss,
+            "market_log_loss": market_log_loss, "coverage": coverage}  # fmt: skip
+
+
+def orders(model="ridge", n_yes=5, n_no=5, edge_yes=4.0, edge_no=6.0):
+    side = ["yes"] * n_yes + ["no"] * n_no
+    edge = [edge_yes] * n_yes + [edge_no] * n_no
+    return pd.DataFrame({"model": model, "side": side, "edge_cents": edge})
+
+
+def norms(model="ridge", values=(("aus_between", 1.0), ("aus_greater", 2.0), ("aus_less", 3.0))):
+    records = []
+    for i, (group, norm) in enumerate(values):
+        coef = [0.0] * 3
+        coef[i % 3] = norm  # ||coef||2 == norm
+        records.append((model, "2024-07-01", group, {"coef": coef}))
+    return coefficient_norms(records)
+
+
+def diagnostics(model="ridge", minutes_to_close=(30.0, 5.0, 0.0)):
+    return pd.DataFrame({"model": model, "minutes_to_close": list(minutes_to_close)})
+
+
+# --- params --------------------------------------------------------------------------------------
+
+
+def test_gate_params_defaults_hold_the_documented_thresholds():
+    assert (PARAMS.brier_improvement, PARAMS.coverage, PARAMS.one_sided_max) == (0.02, 0.95, 0.95)
+    assert PARAMS.beta_max == DEFAULT_BETA_MAX
+    assert set(PARAMS.beta_max) == {"between", "greater", "less"}
+    assert PARAMS.enforce is True
+
+
+def test_gate_params_from_yaml_converts_int_limits_to_float(tmp_path):
+    (tmp_path / "params.yaml").write_text(
+        "gate:\n  brier_improvement: 0.02\n  coverage: 1\n"
+        "  beta_max: {between: 5, greater: 7.5, less: 9}\n  one_sided_max: 0.9\n  enforce: false\n"
+    )
+    params = io.load_params("gate", GateParams, tmp_path / "params.yaml")
+    assert params.beta_max == {"between": 5.0, "greater": 7.5, "less": 9.0}
+    assert (params.coverage, params.enforce) == (1.0, False)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"brier_improvement": 1.0}, "gate.brier_improvement must be a number in [0, 1); got 1.0."),
+        ({"brier_improvement": -0.1}, "gate.brier_improvement must be a number in [0, 1)"),
+        ({"coverage": 1.5}, "gate.coverage must be a number in [0, 1]; got 1.5."),
+        ({"one_sided_max": 0.4}, "gate.one_sided_max must be a number in [0.5, 1]; got 0.4."),
+        ({"enforce": "yes"}, "gate.enforce must be true or false; got 'yes'."),
+        ({"beta_max": {"between": 1, "greater": 1}},  # a strike type missing
+         "gate.beta_max must have exactly the keys ['between', 'greater', 'less']; "
+         "got ['between', 'greater']."),
+        ({"beta_max": {"between": 1, "greater": 0, "less": 1}},  # zero limit
+         "gate.beta_max.greater must be a number in (0, inf); got 0."),
+        ({"beta_max": {"between": 1, "greater": 1, "less": "big"}},  # not a number
+         "gate.beta_max.less must be a number in (0, inf); got 'big'."),
+        ({"beta_max": 25}, "gate.beta_max must be a mapping; got 25."),
+        ({"beta": 25}, "gate: unknown key(s) ['beta']"),
+    ],
+)
+def test_gate_params_reject_bad_values_naming_the_key(tmp_path, raw, message):
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        io.params_from_mapping(raw, GateParams, "params.yaml: gate")
+
+
+# --- one test group per check --------------------------------------------------------------------
+
+
+def test_check_brier_fails_and_says_how_much_worse_when_model_is_worse():
+    result = check_brier("ridge", walkforward(brier=0.0739, market_brier=0.0711), 0.02)
+    assert result["passed"] is False
+    assert result["value"] == pytest.approx(1 - 0.0739 / 0.0711)
+    assert result["threshold"] == 0.02
+    assert result["message"] == ("ridge Brier 0.0739 is 3.9% worse than the market's 0.0711; "
+                                 "the gate needs 2.0% better.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "brier, passed",
+    [
+        (0.098, True),  # exactly 2% better: on the boundary, passes
+        (0.0981, False),  # 1.9% better: not enough
+        (0.0700, True),  # 30% better
+        (0.1000, False),  # tied with the market
+    ],
+)
+def test_check_brier_needs_the_required_improvement(brier, passed):
+    result = check_brier("ridge", walkforward(brier=brier, market_brier=0.100), 0.02)
+    assert result["passed"] is passed
+
+
+def test_check_brier_uses_common_rows_not_all_rows():
+    metrics = {**walkforward(brier=0.05, market_brier=0.10), "brier_common": 0.12}
+    assert check_brier("ridge", metrics, 0.02)["passed"] is False
+
+
+def test_check_brier_fails_without_common_rows():
+    result = check_brier("ridge", {"brier_common": None, "market_brier": None}, 0.02)
+    assert (result["passed"], result["value"]) == (False, None)
+    assert "cannot be compared" in result["message"]
+
+
+def test_check_log_loss_vs_market_is_informational_only():
+    gates = evaluate_gates({"ridge": walkforward(log_loss=0.40, market_log_loss=0.32)}, norms(),
+                           orders(), diagnostics(), PARAMS)  # fmt: skip
+    assert gates["ridge"]["checks"]["log_loss_vs_market"]["passed"] is False
+    assert gates["ridge"]["passed"] is True
+    message = check_log_loss_vs_market("ridge", walkforward(log_loss=0.40, market_log_loss=0.32))
+    assert message["message"].startswith("ridge log loss 0.4000 is 25.0% worse than the market's")
+
+
+@pytest.mark.parametrize(
+    "coverage, passed",
+    [(0.95, True), (0.9499, False), (1.0, True), (None, False)],  # boundary passes; null fails
+)
+def test_check_coverage_boundary(coverage, passed):
+    assert check_coverage("ridge", walkforward(coverage=coverage), 0.95)["passed"] is passed
+
+
+def test_check_coverage_message():
+    result = check_coverage("elasticnet", walkforward(coverage=0.9), 0.95)
+    assert result["message"] == ("elasticnet predicts on 90.0% of eligible test rows; "
+                                 "the gate needs at least 95.0%.")  # fmt: skip
+
+
+def test_count_rows_after_close_counts_negative_and_missing_minutes():
+    frame = pd.concat([diagnostics("ridge", (10.0, 0.0, -1.0, np.nan)),
+                       diagnostics("lasso", (5.0,))])  # fmt: skip
+    counts = count_rows_after_close(frame)
+    assert counts.to_dict("records") == [
+        {"model": "lasso", "n_rows_after_close": 0, "n_rows": 1},
+        {"model": "ridge", "n_rows_after_close": 2, "n_rows": 4},
+    ]
+
+
+def test_check_no_future_features_fails_on_one_row_after_close():
+    # Prove the guard can fail: one decision stamped a minute after the close.
+    gates = evaluate_gates({"ridge": walkforward()}, norms(), orders(),
+                           diagnostics(minutes_to_close=(5.0, 0.0, -1.0)), PARAMS)  # fmt: skip
+    check = gates["ridge"]["checks"]["no_future_features"]
+    assert (check["passed"], check["value"], check["threshold"]) == (False, 1, 0)
+    assert check["message"].startswith("1 of 3 ridge test rows are stamped after their market's")
+    assert gates["ridge"]["passed"] is False
+
+
+def test_check_no_future_features_passes_at_the_close_and_fails_without_rows():
+    assert check_no_future_features("ridge", 0, 3)["passed"] is True
+    assert check_no_future_features("ridge", 0, 0)["passed"] is False
+
+
+def test_coefficient_norms_is_the_l2_norm_per_group():
+    table = coefficient_norms([("ridge", "w1", "aus_less", {"coef": [3.0, -4.0]}),
+                               ("ridge", "w1", "new_york_between", {"coef": [0.0]})])  # fmt: skip
+    assert table[["group", "strike", "norm"]].to_dict("records") == [
+        {"group": "aus_less", "strike": "less", "norm": 5.0},
+        {"group": "new_york_between", "strike": "between", "norm": 0.0},
+    ]
+
+
+@pytest.mark.parametrize(
+    "greater_norm, passed",
+    [(10.0, True), (10.01, False), (0.5, True)],  # on the limit passes
+)
+def test_check_beta_norm_limit_per_strike_type(greater_norm, passed):
+    table = norms(values=(("aus_between", 1.0), ("aus_greater", greater_norm)))
+    result = check_beta_norm("ridge", table, {"between": 10.0, "greater": 10.0, "less": 10.0})
+    assert result["passed"] is passed
+
+
+def test_check_beta_norm_uses_the_limit_of_each_strike_type():
+    table = norms(values=(("aus_between", 3.0), ("aus_greater", 20.0), ("chi_less", 4.0)))
+    limits = {"between": 2.0, "greater": 25.0, "less": 5.0}
+    result = check_beta_norm("ridge", table, limits)
+    assert (result["passed"], result["value"], result["threshold"]) == (False, 3.0, 2.0)
+    assert result["message"] == (
+        "ridge coefficient norm ||beta||2 exceeds its limit in 1 of 3 fitted groups: "
+        "between up to 3.00 (aus_between, window 2024-07-01; limit 2)."
+    )
+
+
+def test_check_beta_norm_fails_without_models_or_with_unknown_strike():
+    assert check_beta_norm("ridge", norms(values=()), DEFAULT_BETA_MAX)["passed"] is False
+    result = check_beta_norm("ridge", norms(values=(("aus_above", 1.0),)), DEFAULT_BETA_MAX)
+    assert result["passed"] is False
+    assert "['above']" in result["message"]
+
+
+@pytest.mark.parametrize(
+    "n_yes, n_no, passed",
+    [
+        (5, 95, True),  # 95% NO: exactly on the limit
+        (4, 96, False),  # 96% NO
+        (96, 4, False),  # 96% YES: either side counts
+        (50, 50, True),
+        (0, 10, False),  # all NO
+        (0, 0, False),  # no orders: no edge to speak of
+    ],
+)
+def test_check_edge_two_sided_share_on_one_side(n_yes, n_no, passed):
+    assert check_edge_two_sided("ridge", orders(n_yes=n_yes, n_no=n_no), 0.95)["passed"] is passed
+
+
+def test_check_edge_two_sided_message_gives_share_and_mean_edge_per_side():
+    result = check_edge_two_sided("ridge", orders(n_yes=1, n_no=3, edge_yes=3.0, edge_no=5.0), 0.95)
+    assert result["value"] == 0.75
+    assert result["message"] == (
+        "ridge placed 4 orders: 25.0% YES (mean edge 3.0c), 75.0% NO (mean edge 5.0c); "
+        "the gate allows at most 95.0% on one side."
+    )
+
+
+# --- all gates and gate.json ---------------------------------------------------------------------
+
+
+def two_models(ridge=None, lasso=None):
+    metrics = {"ridge": ridge or walkforward(), "lasso": lasso or walkforward()}
+    table = pd.concat([norms("ridge"), norms("lasso")], ignore_index=True)
+    trades = pd.concat([orders("ridge"), orders("lasso"), orders("market", n_yes=10, n_no=0)])
+    diag = pd.concat([diagnostics("ridge"), diagnostics("lasso")])
+    return evaluate_gates(metrics, table, trades, diag, PARAMS)
+
+
+def test_evaluate_gates_runs_every_check_per_model_and_ignores_the_market_baseline():
+    gates = two_models(lasso=walkforward(brier=0.0995))
+    assert set(gates) == {"ridge", "lasso"}
+    assert set(gates["ridge"]["checks"]) == set(CHECKS)
+    assert gates["ridge"]["passed"] is True
+    assert gates["lasso"]["passed"] is False
+    failing = {name for name, c in gates["lasso"]["checks"].items() if not c["passed"]}
+    assert failing == {"brier"}
+
+
+def test_evaluate_gates_fails_a_model_with_no_orders_or_no_models():
+    gates = evaluate_gates({"ridge": walkforward()}, norms("other"), orders("other"),
+                           diagnostics(), PARAMS)  # fmt: skip
+    failing = {name for name, c in gates["ridge"]["checks"].items() if not c["passed"]}
+    assert failing == {"beta_norm", "edge_two_sided"}
+
+
+def test_flat_gate_metrics_is_flat_booleans_values_and_messages():
+    flat = flat_gate_metrics(two_models(lasso=walkforward(brier=0.0995)))
+    assert set(flat["ridge"]) == {
+        "passed", "messages",
+        "brier_check", "brier_improvement",
+        "log_loss_vs_market_check", "log_loss_improvement",
+        "coverage_check", "coverage",
+        "no_future_features_check", "n_rows_after_close",
+        "beta_norm_check", "beta_norm_max",
+        "edge_two_sided_check", "one_sided_share",
+    }  # fmt: skip
+    assert flat["lasso"]["brier_check"] is False
+    assert flat["lasso"]["brier_improvement"] == 0.005
+    assert failed_checks(flat) == [("lasso", "brier", flat["lasso"]["messages"]["brier"])]
+    json.dumps(flat)  # plain JSON types only
+
+
+# --- promotion -----------------------------------------------------------------------------------
+
+
+def test_choose_promotion_none_wins_names_why_each_failed():
+    metrics = {"ridge": walkforward(brier=0.0995), "lasso": walkforward(log_loss=0.33)}
+    gates = two_models(**metrics)
+    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 100.0},
+                                               "lasso": {"net_pnl": 50.0}})  # fmt: skip
+    assert result["promoted"] is None
+    assert result["reason"] == (
+        "no edge found: lasso: log loss 0.3300 is not below the market's 0.3200; "
+        "ridge: fails gate brier."
+    )
+
+
+def test_choose_promotion_the_one_that_wins_both_is_promoted():
+    metrics = {"ridge": walkforward(), "lasso": walkforward(log_loss=0.33)}
+    gates = two_models(**metrics)
+    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 10.0},
+                                               "lasso": {"net_pnl": 500.0}})  # fmt: skip
+    assert result["promoted"] == "ridge"
+    assert result["candidates"]["lasso"]["eligible"] is False
+
+
+def test_choose_promotion_better_scores_but_negative_pnl_is_not_promoted():
+    metrics = {"ridge": walkforward(brier=0.09), "lasso": walkforward(brier=0.05)}
+    gates = two_models(**metrics)
+    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 20.0},
+                                               "lasso": {"net_pnl": -5.0}})  # fmt: skip
+    assert result["promoted"] == "ridge"
+    alone = choose_promotion({"lasso": gates["lasso"]}, metrics, {"lasso": {"net_pnl": -5.0}})
+    assert alone["promoted"] is None
+    assert alone["reason"] == "no edge found: lasso: backtest net P&L $-5.00 is not above zero."
+
+
+def test_choose_promotion_zero_pnl_or_missing_backtest_is_not_promoted():
+    metrics = {"ridge": walkforward(), "lasso": walkforward()}
+    gates = two_models(**metrics)
+    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 0.0}})
+    assert result["promoted"] is None
+    assert result["candidates"]["ridge"]["reasons"] == ["backtest net P&L $0.00 is not above zero"]
+    assert result["candidates"]["lasso"]["reasons"] == ["no backtest net P&L"]
+
+
+def test_choose_promotion_highest_pnl_wins_and_a_tie_goes_to_lower_brier_then_name():
+    metrics = {"ridge": walkforward(brier=0.09), "lasso": walkforward(brier=0.08)}
+    gates = two_models(**metrics)
+    richer = {"ridge": {"net_pnl": 300.0}, "lasso": {"net_pnl": 200.0}}
+    assert choose_promotion(gates, metrics, richer)["promoted"] == "ridge"  # despite higher Brier
+    tie = {"ridge": {"net_pnl": 300.0}, "lasso": {"net_pnl": 300.0}}
+    assert choose_promotion(gates, metrics, tie)["promoted"] == "lasso"  # lower Brier
+    same = {"ridge": walkforward(), "lasso": walkforward()}
+    assert choose_promotion(two_models(**same), same, tie)["promoted"] == "lasso"  # by name
+
+
+# --- the stage scripts ---------------------------------------------------------------------------
+
+
+def params_yaml(enforce=True, coverage=0.95):
+    return (f"gate:\n  brier_improvement: 0.02\n  coverage: {coverage}\n"
+            "  beta_max: {between: 10.0, greater: 10.0, less: 10.0}\n"
+            f"  one_sided_max: 0.95\n  enforce: {'true' if enforce else 'false'}\n")  # fmt: skip
+
+
+def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / "stages" / script), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def write_gate_json(tmp_path: Path, gates: dict) -> None:
+    (tmp_path / "gate.json").write_text(json.dumps(flat_gate_metrics(gates)))
+
+
+def test_verdict_exits_1_naming_each_failed_check(tmp_path):
+    (tmp_path / "params.yaml").write_text(params_yaml())
+    gates = two_models(lasso=walkforward(brier=0.0995, coverage=0.5))
+    write_gate_json(tmp_path, gates)
+    result = run("verdict.py", ["gate.json"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "gate failed: lasso brier — lasso Brier 0.0995 is 0.5% better than the market's 0.1000; "
+        "the gate needs 2.0% better.",
+        "gate failed: lasso coverage — lasso predicts on 50.0% of eligible test rows; "
+        "the gate needs at least 95.0%.",
+    ]
+
+
+def test_verdict_exits_0_with_a_summary_when_all_pass(tmp_path):
+    (tmp_path / "params.yaml").write_text(params_yaml())
+    write_gate_json(tmp_path, two_models())
+    result = run("verdict.py", ["gate.json"], tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"gate passed: lasso, ridge pass all {len(ENFORCED_CHECKS)} checks\n"
+
+
+def test_verdict_exits_0_when_not_enforced_even_with_failures(tmp_path):
+    (tmp_path / "params.yaml").write_text(params_yaml(enforce=False))
+    write_gate_json(tmp_path, two_models(lasso=walkforward(brier=0.0995)))
+    result = run("verdict.py", ["gate.json"], tmp_path)
+    assert result.returncode == 0
+    assert result.stderr.startswith("gate would fail: lasso brier — ")
+    assert "gate.enforce is false" in result.stdout
+
+
+def test_verdict_refuses_bad_params(tmp_path):
+    (tmp_path / "params.yaml").write_text(params_yaml(coverage=2))
+    write_gate_json(tmp_path, two_models())
+    result = run("verdict.py", ["gate.json"], tmp_path)
+    assert result.returncode == 1
+    expected = "ParamsError: params.yaml: gate.coverage must be a number in [0, 1]; got 2"
+    assert expected in result.stderr
+
+
+def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
+    (tmp_path / "params.yaml").write_text(params_yaml())
+    io.write_json_atomic({"ridge": walkforward(brier=0.0995)}, tmp_path / "walkforward.json")
+    io.write_json_atomic({"ridge": {"net_pnl": 10.0}}, tmp_path / "backtest.json")
+    for window, group, coef in [("w1", "aus_less", [3.0, 4.0]), ("w2", "chi_greater", [12.0])]:
+        io.write_json_atomic({"coef": coef}, tmp_path / "models" / "ridge" / window / "calibrate"
+                             / group / "model.json")  # fmt: skip
+    orders("ridge").to_parquet(tmp_path / "trades.parquet")
+    diagnostics("ridge").to_parquet(tmp_path / "diag.parquet")
+    args = ["walkforward.json", "models", "backtest.json", "trades.parquet", "diag.parquet",
+            "out/gate.json", "out/promoted.json"]  # fmt: skip
+    result = run("gate.py", args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    flat = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert {k: v for k, v in flat["ridge"].items() if k.endswith("_check")} == {
+        "brier_check": False, "log_loss_vs_market_check": True, "coverage_check": True,
+        "no_future_features_check": True, "beta_norm_check": False, "edge_two_sided_check": True,
+    }  # fmt: skip
+    assert flat["ridge"]["beta_norm_max"] == 12.0
+    promoted = json.loads((tmp_path / "out" / "promoted.json").read_text())
+    assert promoted["promoted"] is None
+    assert promoted["reason"].startswith("no edge found: ridge: fails gate brier, fails gate beta")
+    first = (tmp_path / "out" / "gate.json").read_bytes()
+    assert run("gate.py", args, tmp_path).returncode == 0
+    assert (tmp_path / "out" / "gate.json").read_bytes() == first  # same inputs, same bytes

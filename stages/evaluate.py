@@ -1,9 +1,11 @@
-"""Stage `evaluate@<model>-<window>`: test-week predictions, scores and reliability per group."""
+"""Stage `evaluate@<model>-<window>`: test-week predictions (pooled and made coherent as params
+say), scores and reliability per group."""
 
 import argparse
 from pathlib import Path
 
 from tmaxedge import artifacts, io, walkforward, windows
+from tmaxedge.coherence import CoherenceParams
 
 
 def main() -> None:
@@ -16,17 +18,17 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     io.configure_logging()
+    coherent = io.load_params("coherence", CoherenceParams)
     window = windows.window_from_manifest(io.read_json(args.manifest))
     rows = io.read_features(args.features, window.test_start, window.test_end)
     oracle = io.read_oracle(args.oracle, rows["ticker"].unique().tolist())
-    scores = {}
+    parts = walkforward.groups_of(rows)
+    cards = {name: artifacts.read_calibrated(args.calibrated / name) for name in parts}
+    results = walkforward.evaluate_window(parts, cards, oracle, args.model, window.key, coherent)
     with io.atomic_directory(args.out) as tmp:
-        for name, part in walkforward.groups_of(rows).items():
-            card = artifacts.read_calibrated(args.calibrated / name)
-            predictions, report = walkforward.evaluate_group(part, card, oracle, args.model, window.key)
+        for name, (predictions, report) in results.items():
             artifacts.write_evaluated(tmp / name, predictions, report)
-            scores[name] = report["scores"]
-        io.write_json_atomic(scores, tmp / "scores.json")
+        io.write_json_atomic({name: report["scores"] for name, (_, report) in results.items()}, tmp / "scores.json")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--promoted", type=Path, help="models/promoted.json; absent = no decision")
     parser.add_argument("--sensitivity", type=Path, help="a sensitivity run's walkforward.json")
     parser.add_argument("--sensitivity-label", default="windows.train_days=120")
+    parser.add_argument("--pool-weights", type=Path, help="data/walkforward/pool_weights.csv")
     args = parser.parse_args()
     io.configure_logging()
     inputs = read_inputs(args)
@@ -85,6 +86,7 @@ def read_inputs(args: argparse.Namespace) -> report.ReportInputs:
         promoted=_optional_json(args.promoted),
         sensitivity=_optional_json(args.sensitivity),
         sensitivity_label=args.sensitivity_label,
+        pool_weights=_optional_csv(args.pool_weights),
     )
 
 
@@ -99,6 +101,12 @@ def _present_columns(path: Path) -> list[str]:
             f"{path}: column(s) {missing} missing; the report needs {report.DIAGNOSTIC_COLUMNS}."
         )
     return [c for c in report.DIAGNOSTIC_COLUMNS if c in names]
+
+
+def _optional_csv(path: Path | None) -> pd.DataFrame | None:
+    if path is None or not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"window": str})
 
 
 def _optional_json(path: Path | None) -> dict | None:

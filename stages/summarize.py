@@ -29,6 +29,11 @@ def main() -> None:
                     tmp / "walkforward_summary" / model / f"{city}_{bracket}.json",
                 )
             io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
+        records = [
+            (*path.relative_to(args.models).parts[:2], path.parent.name, io.read_json(path))
+            for path in sorted(args.models.glob("*/*/calibrate/*/calibration_fit.json"))
+        ]
+        io.write_csv_atomic(summarize.pool_weight_table(records), tmp / "pool_weights.csv")
         io.write_parquet_atomic(
             predictions, tmp / "edge_diagnostics.parquet",
             sort_by=["model", "city", "bracket", "market_ticker", "timestamp"],

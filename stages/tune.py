@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from tmaxedge import artifacts, io, walkforward, windows
+from tmaxedge.gate import GateParams
 from tmaxedge.tune import ModelParams
 
 
@@ -19,7 +20,9 @@ def main() -> None:
     compute = io.load_params("compute", walkforward.ComputeParams)
     window = windows.window_from_manifest(io.read_json(args.manifest))
     rows = io.read_features(args.features, window.train_start, window.fit_end)
-    results = walkforward.tune_window(rows, args.model, params, compute)
+    # the search keeps to the gate's coefficient-norm limits, so a tuned model can pass it
+    beta_max = io.load_params("gate", GateParams).beta_max
+    results = walkforward.tune_window(rows, args.model, params, compute, beta_max)
     with io.atomic_directory(args.out) as tmp:
         for name, result in results.items():
             artifacts.write_tuned(tmp / name, result)

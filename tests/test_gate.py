@@ -65,7 +65,7 @@ def diagnostics(model="ridge", minutes_to_close=(30.0, 5.0, 0.0)):
 
 
 def test_gate_params_defaults_hold_the_documented_thresholds():
-    assert (PARAMS.brier_improvement, PARAMS.coverage, PARAMS.one_sided_max) == (0.02, 0.95, 0.95)
+    assert (PARAMS.brier_improvement, PARAMS.coverage, PARAMS.one_sided_max) == (0.02, 0.95, 0.99)
     assert PARAMS.beta_max == DEFAULT_BETA_MAX
     assert set(PARAMS.beta_max) == {"between", "greater", "less"}
     assert PARAMS.enforce is True

@@ -1,5 +1,7 @@
 """Solvers reach scikit-learn's optimum; the JSON model predicts what the fitted objects predict."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
@@ -7,14 +9,15 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
 from tmaxedge.calibrate import CalibrateParams, calibrate_model, choose_method
+from tmaxedge.errors import ParamsError
 from tmaxedge.models import (
     Calibrator,
-    LinearProbabilityModel,
     ModelCard,
     Preprocessor,
     class_weights,
     fit_logistic,
 )
+from tmaxedge.sklearn_model import LinearProbabilityModel
 
 
 def logistic_data(n=3000, d=6, seed=0):
@@ -90,9 +93,8 @@ def test_model_card_json_predicts_like_the_calibrated_sklearn_model(method):
     x, y = logistic_data(n=4000, seed=5)
     pre = Preprocessor.fit(x[:2000], list("abcdef"))
     linear = fit_logistic(pre.transform(x[:2000]), y[:2000], 1.0, 0.0, class_weights(y[:2000], None))
-    model = LinearProbabilityModel(pre, linear).fit(None)
     params = CalibrateParams(isotonic_min=1 if method == "isotonic" else 10**9, clip=1e-6)
-    calibrator, fitted, info = calibrate_model(model, x[2000:3000], y[2000:3000], 1000, params)
+    calibrator, fitted, info = calibrate_model(pre, linear, x[2000:3000], y[2000:3000], 1000, params)
     assert info["method"] == method
     card = ModelCard.from_dict(ModelCard(pre, linear, calibrator).to_dict())
     expected = np.clip(fitted.predict_proba(x[3000:])[:, 1], 1e-6, 1 - 1e-6)
@@ -105,7 +107,7 @@ def test_calibrate_model_is_the_frozen_sklearn_calibration():
     linear = fit_logistic(pre.transform(x[:1500]), y[:1500], 0.5, 0.0, class_weights(y[:1500], None))
     model = LinearProbabilityModel(pre, linear).fit(None)
     direct = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid").fit(x[1500:], y[1500:])
-    calibrator, _, _ = calibrate_model(model, x[1500:], y[1500:], 10, CalibrateParams(clip=1e-9))
+    calibrator, _, _ = calibrate_model(pre, linear, x[1500:], y[1500:], 10, CalibrateParams(clip=1e-9))
     np.testing.assert_allclose(
         calibrator(model.decision_function(x[:100])), direct.predict_proba(x[:100])[:, 1], atol=1e-9
     )
@@ -117,16 +119,36 @@ def test_calibrate_model_without_both_classes_keeps_the_raw_model():
     x, y = logistic_data(n=200)
     pre = Preprocessor.fit(x, list("abcdef"))
     linear = fit_logistic(pre.transform(x), y, 1.0, 0.0, class_weights(y, None))
-    model = LinearProbabilityModel(pre, linear).fit(None)
-    calibrator, fitted, info = calibrate_model(model, x[:5], np.zeros(5, int), 5, CalibrateParams())
+    calibrator, fitted, info = calibrate_model(pre, linear, x[:5], np.zeros(5, int), 5, CalibrateParams())
     assert fitted is None and info["method"] == "none" and info["reason"] == "single class"
     assert calibrator.method == "none"
 
 
-def test_choose_method_counts_outcomes_not_rows():
+def test_choose_method_counts_outcomes_not_rows_and_a_fixed_method_wins():
     params = CalibrateParams(isotonic_min=1000)
     assert choose_method(999, params) == "sigmoid"
     assert choose_method(1000, params) == "isotonic"
+    assert choose_method(10**6, CalibrateParams(method="sigmoid")) == "sigmoid"
+
+
+def test_calibrate_method_none_keeps_the_raw_model():
+    x, y = logistic_data(n=400)
+    pre = Preprocessor.fit(x, list("abcdef"))
+    linear = fit_logistic(pre.transform(x), y, 1.0, 0.0, class_weights(y, None))
+    calibrator, fitted, info = calibrate_model(pre, linear, x, y, 400, CalibrateParams(method="none"))
+    assert fitted is None and calibrator.method == "none" and info["method"] == "none"
+    with pytest.raises(ParamsError, match="method must be"):
+        CalibrateParams(method="platt")
+
+
+def test_predicting_from_model_json_imports_neither_sklearn_nor_optuna():
+    import subprocess
+    import sys
+
+    code = ("import sys; import tmaxedge.artifacts, tmaxedge.walkforward; "
+            "print(sorted(m for m in ('sklearn', 'optuna') if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_calibrator_clips_away_from_zero_and_one():
@@ -159,3 +181,58 @@ def test_fit_logistic_meets_the_optimality_conditions_on_many_collinear_rows(n, 
     active = fit.coef != 0
     np.testing.assert_array_less(np.abs(gradient[1:][active] + lam * l1_ratio * np.sign(fit.coef[active])), tol)
     np.testing.assert_array_less(np.abs(gradient[1:][~active]), lam * l1_ratio + tol)
+
+
+def test_tune_group_refuses_a_group_with_too_few_yes_days():
+    from tmaxedge.tune import ModelParams, tune_group
+
+    rng = np.random.default_rng(0)
+    dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 30)
+    y = np.zeros(len(dates), int)
+    y[(dates == "2024-06-03") | (dates == "2024-06-11")] = 1  # a tail that won on two days
+    x = rng.normal(size=(len(y), 3))
+    params = ModelParams("ridge_safe", n_trials=2, l1_ratio=0.0, min_class_days=3)
+    result = tune_group(x, y, dates, ["a", "b", "c"], "ridge", params)
+    assert result.status == "too_few_class_days" and result.fit is None
+    assert (result.best_params["yes_days"], result.best_params["no_days"]) == (2, 18)
+    fitted = tune_group(x, y, dates, ["a", "b", "c"], "ridge", dataclasses.replace(params, min_class_days=2))
+    assert fitted.status == "ok" and fitted.best_params["yes_days"] == 2
+
+
+def test_tune_group_keeps_to_the_coefficient_norm_limit():
+    from tmaxedge.tune import ModelParams, tune_group
+
+    rng = np.random.default_rng(1)
+    dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 50)
+    base = rng.normal(size=len(dates))
+    x = np.column_stack([base + rng.normal(0, 0.01, len(dates)) for _ in range(4)])  # collinear
+    y = (rng.random(len(dates)) < 1 / (1 + np.exp(-3 * base))).astype(int)
+    params = ModelParams("ridge_safe", n_trials=12, l1_ratio=0.0, c_min=1e-4, c_max=1e4)
+    free = tune_group(x, y, dates, list("abcd"), "ridge", params)
+    limit = free.best_params["beta_norm"] * 0.8
+    bound = tune_group(x, y, dates, list("abcd"), "ridge", params, beta_max=limit)
+    assert bound.best_params["beta_feasible"] is True
+    assert bound.best_params["C"] < free.best_params["C"]
+    assert bound.trials["user_attrs_beta_norm"].max() > limit  # the search saw infeasible trials
+    impossible = tune_group(x, y, dates, list("abcd"), "ridge", params, beta_max=1e-6)
+    assert impossible.best_params["beta_feasible"] is False
+    complete = impossible.trials[impossible.trials["state"] == "COMPLETE"]
+    smallest = complete.loc[complete["user_attrs_beta_norm"].idxmin()]
+    assert impossible.best_params["C"] == smallest["params_ridge_C"]
+
+
+def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
+    from tmaxedge.tune import ModelParams, tune_group
+
+    rng = np.random.default_rng(2)
+    dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 40)
+    x = rng.normal(size=(len(dates), 3))
+    y = (rng.random(len(dates)) < 1 / (1 + np.exp(-x @ [1.0, -0.5, 0.2]))).astype(int)
+    params = ModelParams("ridge_safe", n_trials=6, l1_ratio=0.0)
+    once = tune_group(x, y, dates, list("abc"), "ridge", params)
+    # every row three times, the study on one copy: the study and its final fit are the same
+    thrice = tune_group(np.vstack([x] * 3), np.tile(y, 3), np.tile(dates, 3), list("abc"), "ridge",
+                        params, study_rows=np.arange(3 * len(y)) < len(y))  # fmt: skip
+    assert thrice.best_params["C"] == once.best_params["C"]
+    assert np.isclose(thrice.best_params["C_fit"], once.best_params["C"] / 3)
+    np.testing.assert_allclose(thrice.fit.coef, once.fit.coef, atol=1e-7)

@@ -2,6 +2,7 @@
 and the HTML as headless Chromium renders it."""
 
 import base64
+import dataclasses
 import importlib.util
 import io as bytes_io
 import re
@@ -508,3 +509,27 @@ def test_read_inputs_names_the_missing_input(tmp_path):
     )
     with pytest.raises(DataError, match=re.escape(expected)):
         stage.read_inputs(namespace)
+
+
+def test_report_shows_each_forecast_step_and_the_pooling_weights():
+    inputs = inputs_in_memory()
+    walkforward = {
+        m: {**v, "brier_unpooled": 0.0801, "brier_improvement_unpooled": -0.0312, "log_loss_unpooled": 0.25,
+            "brier_incoherent": 0.0760, "brier_improvement_incoherent": 0.0214, "log_loss_incoherent": 0.24}
+        for m, v in inputs.walkforward.items()
+    }  # fmt: skip
+    weights = pd.DataFrame({
+        "model": "ridge", "window": ["2024-06-30", "2024-07-07"], "group": "chi_less",
+        "strike": "less", "scope": "less", "w": [0.2, 0.6], "n_rows": 100,
+    })  # fmt: skip
+    inputs = dataclasses.replace(inputs, walkforward=walkforward, pool_weights=weights)
+    text = render_markdown(build_report(inputs))
+    section = text[text.index("## Pooling with the market"):]
+    rows = {tuple(r[:2]): r for r in markdown_tables(section)[0][1:]}
+    assert rows[("ridge", "model alone")][2:4] == ["0.08010", "-3.12%"]
+    assert rows[("ridge", "pooled with the market")][2:4] == ["0.07600", "+2.14%"]
+    final = rows[("ridge", "final: pooled, then coherent")]
+    assert final[2] == f"{walkforward['ridge']['brier_common']:.5f}"
+    assert markdown_tables(section)[1][1] == ["ridge", "less", "0.40", "0.20", "0.60", "2"]
+    plain = dataclasses.replace(inputs_in_memory(), pool_weights=None)
+    assert "## Pooling with the market" not in render_markdown(build_report(plain))

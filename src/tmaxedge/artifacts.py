@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import joblib
 import pandas as pd
 
 from tmaxedge import io
@@ -35,6 +34,8 @@ def write_calibrated(folder: Path, card: ModelCard, fitted, info: dict) -> None:
     io.write_json_atomic(info, folder / "calibration_fit.json")
     io.write_json_atomic(card.to_dict(), folder / "model.json")
     if fitted is not None:
+        import joblib
+
         with io.atomic_path(folder / "model.joblib") as target:
             joblib.dump(fitted, target)
 

@@ -54,7 +54,9 @@ def plan(features: Path, params_path: Path, out: Path) -> None:
 def walkforward_command(city, bracket, model, start, end, trials, features, oracle, out, params_path) -> None:
     """Run one (city, bracket, model) walk-forward outside DVC, writing the stages' artifacts.
 
-    Windows are those of params.yaml windows.* whose test week lies in [START, END]; files go
+    Windows are those of params.yaml windows.* whose test week lies in [START, END]; one group
+    alone has no other cities to share a pooling weight with, nor an event's other markets to
+    make coherent, so its w is its own and coherence does not apply. Files go
     to OUT/<model>/<window>/{tune,calibrate,evaluate}/<city>_<bracket>/ plus a summary.
     """
     import dataclasses
@@ -63,6 +65,8 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
 
     from tmaxedge import artifacts, summarize, walkforward
     from tmaxedge.calibrate import CalibrateParams
+    from tmaxedge.gate import GateParams
+    from tmaxedge.pool import PoolParams
     from tmaxedge.tune import ModelParams
 
     try:
@@ -71,6 +75,8 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
         if trials is not None:
             model_params = dataclasses.replace(model_params, n_trials=trials)
         calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
+        pool_params = io.load_params("pool", PoolParams, params_path)
+        beta_max = io.load_params("gate", GateParams, params_path).beta_max.get(bracket)
         keys = walkforward.window_keys_between(start.date(), end.date(), window_params)
     except (DataError, ParamsError) as error:
         sys.exit(f"{type(error).__name__}: {error}")
@@ -82,19 +88,19 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
         rows = rows[(rows["city"] == city) & (rows["strike_type"] == bracket)].reset_index(drop=True)
         split = windows.split_of(rows["event_date"], window)
         folder = out / model / key
-        result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params)
+        result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params, beta_max)
         artifacts.write_tuned(folder / "tune" / name, result)
-        card = walkforward.uncalibrated_card(result)
+        card, fitted, info = walkforward.calibrate_window(
+            {name: rows[split.eq("calibrate").to_numpy()].reset_index(drop=True)},
+            {name: walkforward.uncalibrated_card(result)}, calibrate_params, pool_params,
+        )[name]
         if card is not None:
-            card, fitted, info = walkforward.calibrate_one(
-                rows[split.eq("calibrate").to_numpy()].reset_index(drop=True), card, calibrate_params
-            )
             artifacts.write_calibrated(folder / "calibrate" / name, card, fitted, info)
         else:
             artifacts.write_uncalibrated(folder / "calibrate" / name, f"no model: {result.status}")
         test = rows[split.eq("test").to_numpy()].reset_index(drop=True)
         oracle_rows = io.read_oracle(oracle, test["ticker"].unique().tolist())
-        predictions, report = walkforward.evaluate_group(test, card, oracle_rows, model, key)
+        predictions, report = walkforward.evaluate_window({name: test}, {name: card}, oracle_rows, model, key)[name]
         artifacts.write_evaluated(folder / "evaluate" / name, predictions, report)
         all_predictions.append(predictions)
     summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
@@ -121,6 +127,8 @@ def _register_data_commands() -> None:
 
     main.add_command(import_group)
     main.add_command(fetch_group)
+    from tmaxedge.cli_study import study_group
+    main.add_command(study_group)
 
 
 _register_data_commands()

@@ -47,7 +47,7 @@ class GateParams:
     brier_improvement: float = 0.02  # model Brier <= (1 - this) x market Brier on common rows
     coverage: float = 0.95  # share of eligible test rows with a model prediction
     beta_max: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BETA_MAX))
-    one_sided_max: float = 0.95  # largest share of a model's orders allowed on one side
+    one_sided_max: float = 0.99  # largest share of a model's orders allowed on one side
     enforce: bool = True  # false: the verdict stage reports failures but exits 0
 
     def __post_init__(self) -> None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 PROB_CLIP = 1e-6
 
@@ -276,35 +275,6 @@ class Calibrator:
         return {"method": self.method, "x": self.x, "y": self.y, "a": self.a, "b": self.b, "clip": self.clip}
 
 
-class LinearProbabilityModel(ClassifierMixin, BaseEstimator):
-    """A fitted preprocessing + logistic model as a scikit-learn classifier.
-
-    It is built from fitted parts (never ``fit`` on data itself), so that scikit-learn's
-    ``CalibratedClassifierCV`` can wrap it in a ``FrozenEstimator``.
-    """
-
-    def __init__(self, preprocessor: Preprocessor | None = None, linear: LinearFit | None = None):
-        self.preprocessor = preprocessor
-        self.linear = linear
-
-    def fit(self, x, y=None):  # noqa: D401 - the model arrives fitted
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self.linear is not None
-
-    def decision_function(self, x) -> np.ndarray:
-        return self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))
-
-    def predict_proba(self, x) -> np.ndarray:
-        p = expit(self.decision_function(x))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, x) -> np.ndarray:
-        return (self.decision_function(x) > 0).astype(int)
-
-
 @dataclass
 class ModelCard:
     """Everything needed to predict without unpickling: written as model.json."""
@@ -313,6 +283,7 @@ class ModelCard:
     linear: LinearFit
     calibrator: Calibrator
     nowcast: dict | None = None  # tmaxedge.nowcast tables fitted in the training window
+    pool_weight: float | None = None  # tmaxedge.pool: the model's weight against the market
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         score = self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))
@@ -325,6 +296,7 @@ class ModelCard:
             "intercept": self.linear.intercept,
             "calibrator": self.calibrator.to_dict(),
             "nowcast": self.nowcast,
+            "pool_weight": self.pool_weight,
         }
 
     @classmethod
@@ -334,4 +306,5 @@ class ModelCard:
             LinearFit(np.asarray(d["coef"], float), float(d["intercept"])),
             Calibrator(**d["calibrator"]),
             d.get("nowcast"),
+            d.get("pool_weight"),
         )

@@ -73,7 +73,8 @@ class ReportInputs:
     "market": trading metrics}); ``daily_pnl``: model, date, pnl_dollars, bankroll; ``trades``:
     the backtest's orders (model, city, bracket, filled, pnl_cents) or None; ``gate``,
     ``promoted``, ``sensitivity``: the gate's verdicts, the promotion decision and a sensitivity
-    run's ``walkforward.json``, each None when absent.
+    run's ``walkforward.json``, each None when absent; ``pool_weights``: the pooling weight per
+    (model, window, group) (``tmaxedge.summarize.pool_weight_table``) or None.
     """
 
     walkforward: dict[str, dict]
@@ -87,6 +88,7 @@ class ReportInputs:
     promoted: dict | None = None
     sensitivity: dict | None = None
     sensitivity_label: str = "windows.train_days=120"
+    pool_weights: pd.DataFrame | None = None
 
     @property
     def models(self) -> list[str]:
@@ -349,6 +351,40 @@ def sensitivity_table(
                 }
             )
     return pd.DataFrame(rows)
+
+
+FORECAST_STEPS = (
+    ("unpooled", "model alone"),
+    ("incoherent", "pooled with the market"),
+    ("", "final: pooled, then coherent"),
+)
+
+
+def step_table(walkforward: dict, models: list[str]) -> pd.DataFrame:
+    """Per model, the forecast after each step (model alone, pooled, pooled and coherent) on the
+    same rows: Brier, Brier improvement over the market and log loss; steps a run did not
+    record are left out."""
+    rows = []
+    for model in models:
+        metrics = walkforward.get(model, {})
+        for step, label in FORECAST_STEPS:
+            suffix = f"_{step}" if step else ""
+            brier_key = f"brier{suffix}" if step else "brier_common"
+            if brier_key not in metrics:
+                continue
+            rows.append({
+                "model": model, "step": label, "brier": metrics[brier_key],
+                "brier_improvement": metrics.get(f"brier_improvement{suffix}", np.nan),
+                "log_loss": metrics.get(f"log_loss{suffix}" if step else "log_loss_common", np.nan),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=["model", "step", "brier", "brier_improvement", "log_loss"])
+
+
+def pool_weight_summary(weights: pd.DataFrame) -> pd.DataFrame:
+    """Mean, lowest and highest pooling weight per model and strike type over the windows."""
+    fitted = weights.dropna(subset=["w"])
+    table = fitted.groupby(["model", "strike"], sort=True)["w"].agg(["mean", "min", "max", "count"])
+    return table.reset_index()
 
 
 def dvc_plot_tables(
@@ -900,6 +936,7 @@ def build_report(inputs: ReportInputs) -> Report:
         ]
     else:
         blocks.append(("p", "No per-group summaries."))
+    blocks += pooling_blocks(inputs)
     blocks.append(("h2", f"Sensitivity: {inputs.sensitivity_label}"))
     if inputs.sensitivity is None:
         blocks.append(("p", "Not run."))
@@ -909,6 +946,35 @@ def build_report(inputs: ReportInputs) -> Report:
         )
         blocks.append(("table", format_sensitivity(table)))
     return Report(blocks=blocks, figures=figures, plots=dvc_plot_tables(inputs, decisions, curves))
+
+
+def pooling_blocks(inputs: ReportInputs) -> list[tuple[str, object]]:
+    """The section on what pooling with the market and coherence each did."""
+    steps = step_table(inputs.walkforward, inputs.models)
+    if steps["step"].nunique() < 2:
+        return []  # a run without the pooling and coherence columns
+    shown = steps[["model", "step"]].astype(str).copy()
+    for column in ("brier", "brier_improvement", "log_loss"):
+        shown[HEADERS[column]] = [FORMATS[column](v) for v in steps[column]]
+    blocks: list[tuple[str, object]] = [
+        ("h2", "Pooling with the market and coherent bins"),
+        ("p", "The forecast after each step, on the same test rows. Pooling: logit p = "
+              "w·logit(model) + (1 − w)·logit(market), w chosen on the calibration split (out of "
+              "sample for the model). Coherent: an event's six probabilities shifted by one common "
+              "logit so they sum to 1 at every minute."),
+        ("table", shown),
+    ]  # fmt: skip
+    if inputs.pool_weights is not None and len(inputs.pool_weights):
+        weights = pool_weight_summary(inputs.pool_weights)
+        table = weights[["model", "strike"]].astype(str).copy()
+        for column in ("mean", "min", "max"):
+            table[f"w {column}"] = [f"{v:.2f}" for v in weights[column]]
+        table["windows × groups"] = weights["count"].astype(int).astype(str)
+        blocks += [
+            ("table", table),
+            ("note", "w = 1 keeps the model, w = 0 is the market's own price."),
+        ]
+    return blocks
 
 
 def _set_text(values: set[int], sep: str = "") -> str:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import optuna
 import pandas as pd
 from scipy.special import expit
-from sklearn.model_selection import GroupKFold
 
 from tmaxedge.errors import ParamsError
 from tmaxedge.models import LinearFit, Preprocessor, brier, class_weights, fit_logistic, log_loss
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+if TYPE_CHECKING:
+    import optuna
 
 MODEL_TYPES = ("ridge", "elasticnet", "lasso")
 # beyond the brief's feature sets: the market's log-odds, and the weather nowcast of the bin
@@ -43,6 +44,7 @@ class ModelParams:
     pruner: str = "median"
     tune_every_minutes: int = 0  # 0: tune on every row; k: on rows k minutes apart
     extra_features: list[str] = field(default_factory=list)  # among EXTRA_FEATURES
+    min_class_days: int = 1  # fewest event days on which each outcome (YES, NO) must occur
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -63,6 +65,8 @@ class ModelParams:
             raise ParamsError(
                 f"extra_features must be a list among {sorted(EXTRA_FEATURES)}; got {unknown}."
             )
+        if self.min_class_days < 1:
+            raise ParamsError(f"min_class_days must be an int >= 1; got {self.min_class_days}.")
         if self.tune_every_minutes < 0:
             raise ParamsError(f"tune_every_minutes must be an int >= 0; got {self.tune_every_minutes}.")
 
@@ -71,7 +75,7 @@ class ModelParams:
 class TuneResult:
     """The study's outcome for one (window, city, strike type)."""
 
-    status: str  # "ok" | "single_class" | "too_few_days"
+    status: str  # "ok" | "single_class" | "too_few_days" | "too_few_class_days"
     best_params: dict
     fit: LinearFit | None
     preprocessor: Preprocessor | None
@@ -102,16 +106,28 @@ def tune_group(
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
     study_rows: np.ndarray | None = None,
+    beta_max: float | None = None,
 ) -> TuneResult:
     """Run the study on the fit split of one group and refit the best trial on all of it.
 
-    ``study_rows`` (a mask) restricts the study, not the final fit, to a subset of the rows.
+    ``study_rows`` (a mask) restricts the study, not the final fit, to a subset of the rows; the
+    final fit's C is rescaled to the row count (``final_fit_c``).
+    ``beta_max`` (the gate's coefficient-norm limit for this strike type) makes the search a
+    constrained one: a trial whose fold fits exceed it is infeasible, and the best feasible
+    trial wins (the least infeasible one when none is feasible, flagged in best_params).
     """
+    # imported here: the stages that only predict need neither (about a second each to import)
+    import optuna
+    from sklearn.model_selection import GroupKFold
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     n_days = len(np.unique(event_dates))
     if len(np.unique(y)) < 2:
-        return _untuned("single_class", y, n_days)
+        return _untuned("single_class", y, event_dates)
     if n_days < params.n_splits:
-        return _untuned("too_few_days", y, n_days)
+        return _untuned("too_few_days", y, event_dates)
+    if min(class_days(y, event_dates)) < params.min_class_days:
+        return _untuned("too_few_class_days", y, event_dates)
     preprocessor = Preprocessor.fit(x, columns)
     z = preprocessor.transform(x)
     if study_rows is None:
@@ -120,7 +136,7 @@ def tune_group(
     folds = list(
         GroupKFold(n_splits=params.n_splits).split(z_study, y_study, groups=event_dates[study_rows])
     )
-    objective = CrossValidatedLogLoss(z_study, y_study, folds, model, params)
+    objective = CrossValidatedLogLoss(z_study, y_study, folds, model, params, beta_max)
     sampler = optuna.samplers.TPESampler(seed=params.sampler_seed)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
@@ -141,12 +157,14 @@ def tune_group(
     )
     if remaining > 0:
         study.optimize(objective, n_trials=remaining, n_jobs=1)
-    best = study.best_trial
+    best, feasible = best_trial(study, beta_max)
     c, weight_scheme, l1_ratio = objective.decode(best.params)
-    fit = fit_logistic(z, y, c, l1_ratio, class_weights(y, weight_scheme))
+    c_fit = final_fit_c(c, int(study_rows.sum()), len(y))
+    fit = fit_logistic(z, y, c_fit, l1_ratio, class_weights(y, weight_scheme))
     best_params = {
         "status": "ok",
         "C": c,
+        "C_fit": c_fit,
         "class_weight": weight_scheme or "none",
         "l1_ratio": l1_ratio,
         "cv_log_loss": best.value,
@@ -156,7 +174,12 @@ def tune_group(
         "n_rows": int(len(y)),
         "n_study_rows": int(study_rows.sum()),
         "n_days": int(n_days),
+        "yes_days": class_days(y, event_dates)[0],
+        "no_days": class_days(y, event_dates)[1],
         "n_nonzero_coef": int(np.sum(np.abs(fit.coef) > 1e-10)),
+        "beta_norm": float(np.linalg.norm(fit.coef)),
+        "beta_max": beta_max,
+        "beta_feasible": feasible,
         "columns": list(columns),
     }
     trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
@@ -164,10 +187,45 @@ def tune_group(
     return TuneResult("ok", best_params, fit, preprocessor, trials)
 
 
-def _untuned(status: str, y: np.ndarray, n_days: int) -> TuneResult:
+def final_fit_c(c: float, n_study_rows: int, n_rows: int) -> float:
+    """The C of the final fit on ``n_rows`` that matches the study's C on ``n_study_rows``.
+
+    C multiplies a *sum* of per-row losses, so the same C on six times the rows is six times less
+    regularised. Scaling C by the row ratio keeps the penalty per row the study chose; where the
+    rows are repeats (minute rows of one market-day are nearly so) it gives the study's fit.
+    """
+    return c * n_study_rows / n_rows
+
+
+def best_trial(study: optuna.Study, beta_max: float | None) -> tuple[optuna.trial.FrozenTrial, bool | None]:
+    """The completed trial with the lowest objective among those within ``beta_max``; without a
+    feasible one, the trial with the smallest norm. The flag says whether it is feasible."""
+    import optuna
+
+    if beta_max is None:
+        return study.best_trial, None
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    feasible = [t for t in complete if t.user_attrs["beta_norm"] <= beta_max]
+    if feasible:
+        return min(feasible, key=lambda t: (t.value, t.number)), True
+    return min(complete, key=lambda t: (t.user_attrs["beta_norm"], t.number)), False
+
+
+def class_days(y: np.ndarray, event_dates: np.ndarray) -> tuple[int, int]:
+    """On how many event days the group saw a YES outcome, and on how many a NO.
+
+    A tail market is one outcome a day, so a tail that resolved YES on one day of ninety has
+    one YES to learn from however many minutes it traded.
+    """
+    return len(np.unique(event_dates[y == 1])), len(np.unique(event_dates[y == 0]))
+
+
+def _untuned(status: str, y: np.ndarray, event_dates: np.ndarray) -> TuneResult:
+    yes_days, no_days = class_days(y, event_dates)
     return TuneResult(
         status,
-        {"status": status, "n_rows": int(len(y)), "n_days": int(n_days), "n_positive": int(y.sum())},
+        {"status": status, "n_rows": int(len(y)), "n_days": len(np.unique(event_dates)),
+         "n_positive": int(y.sum()), "yes_days": yes_days, "no_days": no_days},  # fmt: skip
         None,
         None,
         pd.DataFrame(),
@@ -177,8 +235,9 @@ def _untuned(status: str, y: np.ndarray, n_days: int) -> TuneResult:
 class CrossValidatedLogLoss:
     """The Optuna objective, holding the standardised data and fixed folds of one group."""
 
-    def __init__(self, z, y, folds, model: str, params: ModelParams):
+    def __init__(self, z, y, folds, model: str, params: ModelParams, beta_max: float | None = None):
         self.z, self.y, self.folds, self.model, self.params = z, y, folds, model, params
+        self.beta_max = beta_max
         self.warm: dict[int, LinearFit] = {}
 
     def suggest(self, trial: optuna.Trial) -> dict:
@@ -202,9 +261,12 @@ class CrossValidatedLogLoss:
         return c, (None if scheme == "none" else scheme), float(l1_ratio)
 
     def __call__(self, trial: optuna.Trial) -> float:
+        import optuna
+
         c, scheme, l1_ratio = self.decode(self.suggest(trial))
         oof = np.empty(len(self.y))
         seen = np.zeros(len(self.y), dtype=bool)
+        largest_norm = 0.0
         for k, (train, valid) in enumerate(self.folds):
             y_train = self.y[train]
             weights = class_weights(y_train, scheme)
@@ -214,12 +276,16 @@ class CrossValidatedLogLoss:
                 fit = fit_logistic(self.z[train], y_train, c, l1_ratio, weights, self.warm.get(k))
                 self.warm[k] = fit
                 oof[valid] = expit(fit.decision(self.z[valid]))
+                largest_norm = max(largest_norm, float(np.linalg.norm(fit.coef)))
+                trial.set_user_attr("beta_norm", largest_norm)
             seen[valid] = True
             trial.report(log_loss(self.y[seen], oof[seen]), k)
             if k < len(self.folds) - 1 and trial.should_prune():
                 raise optuna.TrialPruned()
         value = log_loss(self.y, oof)
         trial.set_user_attr("brier", brier(self.y, oof))
+        if self.beta_max is not None:  # TPE then models feasibility too
+            trial.set_constraint("beta_norm", largest_norm - self.beta_max)
         if not math.isfinite(value):
             raise optuna.TrialPruned()
         return value

@@ -6,6 +6,7 @@ functions; they take frames and return results, and the callers do the reading a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tmaxedge import coherence, nowcast
 from tmaxedge.calibrate import CalibrateParams, calibrate_model
 from tmaxedge.errors import ParamsError
 from tmaxedge.evaluate import reliability, score
-from tmaxedge import nowcast
+from tmaxedge.pool import PoolParams, fit_pool_weight, pool_probability, scope_key
 from tmaxedge.features import FEATURE_SETS, MARKET_LOGIT
-from tmaxedge.models import Calibrator, LinearProbabilityModel, ModelCard, brier
+from tmaxedge.models import Calibrator, ModelCard, brier
 from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group
 from tmaxedge.windows import WindowParams, plan_window_keys
 
@@ -28,6 +30,8 @@ PREDICTION_COLUMNS = [
     "p_model", "p_market", "y", "spread_cents", "minutes_to_close",
 ]  # fmt: skip
 BOOK_COLUMNS = ["event_ticker", "yes_bid", "yes_ask"]
+# p_model is the final forecast; these are the same forecast before pooling and before coherence
+STEP_COLUMNS = ["p_unpooled", "p_incoherent"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return frame[columns].to_numpy(dtype=float, na_value=np.nan)
 
 
+def strike_of(group: str) -> str:
+    return group.rsplit("_", 1)[1]
+
+
 def groups_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Split rows by (city, strike type), in a fixed order."""
     return {
@@ -106,8 +114,10 @@ def _single_threaded(function: Callable, *args):
         return function(*args)
 
 
-def tune_one(part: pd.DataFrame, model: str, params: ModelParams) -> TuneResult:
-    """Study and final fit for one group's fit-split rows."""
+def tune_one(
+    part: pd.DataFrame, model: str, params: ModelParams, beta_max: float | None = None
+) -> TuneResult:
+    """Study and final fit for one group's fit-split rows (``beta_max``: see ``tune_group``)."""
     tables = None
     if "nowcast" in params.extra_features:
         tables = nowcast.fit_tables(part)
@@ -121,16 +131,24 @@ def tune_one(part: pd.DataFrame, model: str, params: ModelParams) -> TuneResult:
         model,
         params,
         study_rows=thin_rows(part["ts"], params.tune_every_minutes),
+        beta_max=beta_max,
     )
     result.nowcast = tables
     return result
 
 
 def tune_window(
-    fit_rows: pd.DataFrame, model: str, params: ModelParams, compute: ComputeParams
+    fit_rows: pd.DataFrame,
+    model: str,
+    params: ModelParams,
+    compute: ComputeParams,
+    beta_max: dict[str, float] | None = None,
 ) -> dict[str, TuneResult]:
+    """Every group's study; ``beta_max`` maps strike type to the gate's coefficient-norm limit."""
     parts = groups_of(fit_rows)
-    results = run_jobs(tune_one, [(part, model, params) for part in parts.values()], compute)
+    limits = beta_max or {}
+    jobs = [(part, model, params, limits.get(strike_of(name))) for name, part in parts.items()]
+    results = run_jobs(tune_one, jobs, compute)
     return dict(zip(parts, results, strict=True))
 
 
@@ -138,11 +156,55 @@ def calibrate_one(
     part: pd.DataFrame, card: ModelCard, params: CalibrateParams
 ) -> tuple[ModelCard, object, dict]:
     """Fit the calibrator of one group on its calibration-split rows."""
-    model = LinearProbabilityModel(card.preprocessor, card.linear).fit(None)
     x = design_matrix(with_nowcast(part, card), card.preprocessor.columns)
     y = part["y"].to_numpy(int)
-    calibrator, fitted, info = calibrate_model(model, x, y, part["ticker"].nunique(), params)
-    return ModelCard(card.preprocessor, card.linear, calibrator, card.nowcast), fitted, info
+    calibrator, fitted, info = calibrate_model(
+        card.preprocessor, card.linear, x, y, part["ticker"].nunique(), params
+    )
+    return dataclasses.replace(card, calibrator=calibrator), fitted, info
+
+
+def calibrate_window(
+    parts: dict[str, pd.DataFrame],
+    cards: dict[str, ModelCard | None],
+    params: CalibrateParams,
+    pool: PoolParams,
+) -> dict[str, tuple[ModelCard | None, object, dict]]:
+    """Calibrator, then pooling weight, of every group, on the window's calibration split.
+
+    ``parts`` are the calibration rows of every group in ``cards`` (maybe none), ``cards`` the tuned
+    models (None where tuning found no model). With ``pool.scope == "strike_type"`` the groups of
+    one strike type share a w fitted on all their rows.
+    """
+    results = {
+        name: calibrate_one(parts[name], card, params) if card is not None
+        else (None, None, {"method": "none", "reason": "no model"})
+        for name, card in cards.items()
+    }
+    if not pool.enabled:
+        return results
+    evidence: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for name, (card, _, _) in results.items():
+        part = parts[name]
+        if card is None or part.empty:
+            continue
+        key = scope_key(name, strike_of(name), pool.scope)
+        evidence.setdefault(key, []).append(
+            (predict_alone(part, card), part["p_market"].to_numpy(float, na_value=np.nan), part["y"].to_numpy(int))
+        )
+    fits = {
+        key: fit_pool_weight(*(np.concatenate(column) for column in zip(*rows, strict=True)), pool)
+        for key, rows in evidence.items()
+    }
+    for name, (card, fitted, info) in results.items():
+        if card is None:
+            continue
+        key = scope_key(name, strike_of(name), pool.scope)
+        fit = fits.get(key, {"w": None, "reason": "no calibration rows in scope"})
+        results[name] = (
+            dataclasses.replace(card, pool_weight=fit["w"]), fitted, {**info, "pool": {"scope": key, **fit}}
+        )
+    return results
 
 
 def uncalibrated_card(result: TuneResult) -> ModelCard | None:
@@ -156,16 +218,28 @@ def with_nowcast(part: pd.DataFrame, card: ModelCard) -> pd.DataFrame:
     return part if card.nowcast is None else nowcast.add_columns(part, card.nowcast)
 
 
-def predict_group(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
-    """Calibrated P(YES) for each row; NaN for every row when the group has no model."""
+def predict_alone(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
+    """The (calibrated) model's P(YES) for each row, before pooling; NaN without a model."""
     if card is None:
         return np.full(len(part), np.nan)
     return card.predict(design_matrix(with_nowcast(part, card), card.preprocessor.columns))
 
 
-def prediction_table(part: pd.DataFrame, p_model: np.ndarray, model: str, window: str) -> pd.DataFrame:
+def predict_group(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
+    """The model's P(YES) pooled with the market when the card has a pool weight."""
+    p_alone = predict_alone(part, card)
+    if card is None:
+        return p_alone
+    return pool_probability(p_alone, part["p_market"].to_numpy(float, na_value=np.nan), card.pool_weight)
+
+
+def prediction_table(
+    part: pd.DataFrame, p_model: np.ndarray, model: str, window: str, p_unpooled: np.ndarray | None = None
+) -> pd.DataFrame:
     """The edge-diagnostics rows of one group: the brief's column names, then the event and
-    the book at the decision time (for the backtest)."""
+    the book at the decision time (for the backtest), then the forecast before pooling and
+    before coherence (both equal p_model until those steps run)."""
+    p_unpooled = p_model if p_unpooled is None else p_unpooled
     return pd.DataFrame(
         {
             "model": model,
@@ -182,8 +256,10 @@ def prediction_table(part: pd.DataFrame, p_model: np.ndarray, model: str, window
             "event_ticker": part["event_ticker"].to_numpy(),
             "yes_bid": part["yes_bid"].to_numpy(float, na_value=np.nan),
             "yes_ask": part["yes_ask"].to_numpy(float, na_value=np.nan),
+            "p_unpooled": p_unpooled,
+            "p_incoherent": p_model,
         }
-    )[PREDICTION_COLUMNS + BOOK_COLUMNS]
+    )[PREDICTION_COLUMNS + BOOK_COLUMNS + STEP_COLUMNS]
 
 
 def attach_oracle(predictions: pd.DataFrame, oracle: pd.DataFrame | None) -> pd.DataFrame:
@@ -217,10 +293,43 @@ def group_report(predictions: pd.DataFrame) -> dict:
     return {"scores": result, "reliability": table.to_dict(orient="list")}
 
 
-def evaluate_group(
-    part: pd.DataFrame, card: ModelCard | None, oracle: pd.DataFrame | None, model: str, window: str
-) -> tuple[pd.DataFrame, dict]:
-    """Test predictions of one group (with the oracle where there is one) and their report."""
-    predictions = prediction_table(part, predict_group(part, card), model, window)
-    predictions = attach_oracle(predictions, oracle)
-    return predictions, group_report(predictions)
+def evaluate_window(
+    parts: dict[str, pd.DataFrame],
+    cards: dict[str, ModelCard | None],
+    oracle: pd.DataFrame | None,
+    model: str,
+    window: str,
+    coherent: coherence.CoherenceParams = coherence.CoherenceParams(),
+) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """Test predictions of every group (with the oracle where there is one) and their reports.
+
+    Coherence works across groups: an event's six markets are its between bins and two tails.
+    """
+    tables = {
+        name: prediction_table(part, predict_group(part, cards.get(name)), model, window,
+                               predict_alone(part, cards.get(name)))
+        for name, part in parts.items()
+    }
+    if tables and coherent.method == "logit_shift":
+        tables = make_coherent(tables)
+    results = {}
+    for name, table in tables.items():
+        predictions = attach_oracle(table, oracle)
+        results[name] = (predictions, group_report(predictions))
+    return results
+
+
+def make_coherent(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``p_model`` of all groups' rows after the common logit shift per event and minute."""
+    names = list(tables)
+    merged = pd.concat([tables[n] for n in names], ignore_index=True)
+    n_markets = coherence.markets_per_event(merged["event_ticker"], merged["market_ticker"])
+    shifted = coherence.logit_shift(
+        merged["p_model"].to_numpy(float), merged["event_ticker"].to_numpy(),
+        merged["timestamp"].to_numpy(), n_markets,
+    )
+    bounds = np.cumsum([0] + [len(tables[n]) for n in names])
+    return {
+        name: tables[name].assign(p_model=shifted[bounds[i]:bounds[i + 1]])
+        for i, name in enumerate(names)
+    }

@@ -1,0 +1,67 @@
+"""Coherent bins: an event's six markets partition the outcomes, so at any minute their
+probabilities should sum to 1. ``logit_shift`` adds one common λ to all six logits so they do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from tmaxedge.errors import ParamsError
+from tmaxedge.pool import safe_logit
+
+COHERENCE_METHODS = ("none", "logit_shift")
+
+
+@dataclass(frozen=True)
+class CoherenceParams:
+    """params.yaml ``coherence``."""
+
+    method: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.method not in COHERENCE_METHODS:
+            raise ParamsError(f"method must be a str among {list(COHERENCE_METHODS)}; got {self.method!r}.")
+
+
+def logit_shift(
+    p: np.ndarray, event: np.ndarray, timestamp: np.ndarray, n_markets: np.ndarray,
+    iterations: int = 50, tol: float = 1e-12,
+) -> np.ndarray:
+    """Probabilities shifted so each (event, timestamp) set sums to 1.
+
+    Only complete sets are shifted: every one of the event's ``n_markets`` markets has a
+    probability at that timestamp. Others are returned unchanged, since a partial set's sum says
+    nothing about coherence. Newton's method on f(λ) = Σ expit(l_i + λ) − 1, which is increasing
+    so damped Newton steps from λ = 0 converge in a few iterations.
+    """
+    p = np.asarray(p, float)
+    frame = pd.DataFrame({"event": event, "ts": timestamp, "has": ~np.isnan(p)})
+    key = frame.groupby(["event", "ts"], sort=False, observed=True).ngroup().to_numpy()
+    present = np.bincount(key, weights=frame["has"].to_numpy(float))
+    size = np.bincount(key)
+    complete = (present == size) & (size == np.bincount(key, weights=n_markets) / size)
+    rows = complete[key]
+    if not rows.any():
+        return p.copy()
+    logits = safe_logit(np.where(rows, p, 0.5))
+    shift = np.zeros(len(size))
+    for _ in range(iterations):
+        q = expit(logits + shift[key])
+        excess = np.bincount(key, weights=np.where(rows, q, 0.0), minlength=len(size)) - 1.0
+        slope = np.bincount(key, weights=np.where(rows, q * (1 - q), 0.0), minlength=len(size))
+        step = np.where(complete & (slope > 0), excess / np.maximum(slope, 1e-300), 0.0)
+        step = np.clip(step, -2.0, 2.0)  # far from the root a full Newton step overshoots
+        shift -= step
+        if np.max(np.abs(step)) < tol:
+            break
+    return np.where(rows, expit(logits + shift[key]), p)
+
+
+def markets_per_event(event: pd.Series, ticker: pd.Series) -> np.ndarray:
+    """For each row, how many distinct markets its event has in the table."""
+    counts = pd.DataFrame({"event": event, "ticker": ticker}).groupby("event", observed=True)["ticker"].nunique()
+    return event.map(counts).to_numpy(float)

@@ -437,6 +437,7 @@ def test_build_report_says_not_run_when_gate_and_sensitivity_are_absent(tmp_path
         promoted=Path(args[args.index("--promoted") + 1]),
         sensitivity=None,
         sensitivity_label="windows.train_days=120",
+        pool_weights=None,
     )
     text = render_markdown(build_report(stage.read_inputs(namespace)))
     assert "**No promotion decision yet**: the gate has not run, so nothing is promoted." in text

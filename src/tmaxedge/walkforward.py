@@ -225,14 +225,6 @@ def predict_alone(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
     return card.predict(design_matrix(with_nowcast(part, card), card.preprocessor.columns))
 
 
-def predict_group(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
-    """The model's P(YES) pooled with the market when the card has a pool weight."""
-    p_alone = predict_alone(part, card)
-    if card is None:
-        return p_alone
-    return pool_probability(p_alone, part["p_market"].to_numpy(float, na_value=np.nan), card.pool_weight)
-
-
 def prediction_table(
     part: pd.DataFrame, p_model: np.ndarray, model: str, window: str, p_unpooled: np.ndarray | None = None
 ) -> pd.DataFrame:
@@ -303,33 +295,35 @@ def evaluate_window(
 ) -> dict[str, tuple[pd.DataFrame, dict]]:
     """Test predictions of every group (with the oracle where there is one) and their reports.
 
-    Coherence works across groups: an event's six markets are its between bins and two tails.
+    The groups are handled as one table: coherence works across them (an event's six markets are
+    its between bins and two tails), and one oracle lookup serves them all.
     """
-    tables = {
-        name: prediction_table(part, predict_group(part, cards.get(name)), model, window,
-                               predict_alone(part, cards.get(name)))
-        for name, part in parts.items()
-    }
-    if tables and coherent.method == "logit_shift":
-        tables = make_coherent(tables)
+    if not parts:
+        return {}
+    names = list(parts)
+    tables = []
+    for name in names:
+        part, card = parts[name], cards.get(name)
+        p_alone = predict_alone(part, card)
+        p_market = part["p_market"].to_numpy(float, na_value=np.nan)
+        p_model = pool_probability(p_alone, p_market, card.pool_weight if card else None)
+        tables.append(prediction_table(part, p_model, model, window, p_alone))
+    merged = pd.concat(tables, ignore_index=True)
+    if coherent.method == "logit_shift":
+        merged["p_model"] = coherent_probabilities(merged)
+    merged = attach_oracle(merged, oracle)
+    bounds = np.cumsum([0] + [len(t) for t in tables])
     results = {}
-    for name, table in tables.items():
-        predictions = attach_oracle(table, oracle)
+    for k, name in enumerate(names):
+        predictions = merged.iloc[bounds[k]:bounds[k + 1]].reset_index(drop=True)
         results[name] = (predictions, group_report(predictions))
     return results
 
 
-def make_coherent(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """``p_model`` of all groups' rows after the common logit shift per event and minute."""
-    names = list(tables)
-    merged = pd.concat([tables[n] for n in names], ignore_index=True)
-    n_markets = coherence.markets_per_event(merged["event_ticker"], merged["market_ticker"])
-    shifted = coherence.logit_shift(
-        merged["p_model"].to_numpy(float), merged["event_ticker"].to_numpy(),
-        merged["timestamp"].to_numpy(), n_markets,
+def coherent_probabilities(predictions: pd.DataFrame) -> np.ndarray:
+    """``p_model`` after the common logit shift per event and minute."""
+    n_markets = coherence.markets_per_event(predictions["event_ticker"], predictions["market_ticker"])
+    return coherence.logit_shift(
+        predictions["p_model"].to_numpy(float), predictions["event_ticker"].to_numpy(),
+        predictions["timestamp"].to_numpy(), n_markets,
     )
-    bounds = np.cumsum([0] + [len(tables[n]) for n in names])
-    return {
-        name: tables[name].assign(p_model=shifted[bounds[i]:bounds[i + 1]])
-        for i, name in enumerate(names)
-    }

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
-COPIED = ["dvc.yaml", "params.yaml", "windows.yaml", "stages", "src"]
+COPIED = ["dvc.yaml", "params.yaml", "windows.yaml", "stages", "src", "sensitivity"]
 
 
 class DvcRepo:

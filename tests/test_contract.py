@@ -80,3 +80,54 @@ def test_schemas_accept_the_valid_tables():
 def test_empty_table_has_contract_columns_and_dtypes():
     frame = contract.empty_table("quotes")
     assert {c: str(d) for c, d in frame.dtypes.items()} == contract.RAW_DTYPES["quotes"]
+
+
+@st.composite
+def quote_frames(draw) -> pd.DataFrame:
+    """Small quote-like frames with repeated keys, repeated whole rows, nulls and any order."""
+    n = draw(st.integers(0, 30))
+    tickers = draw(st.lists(st.sampled_from(["B", "A", "C", None]), min_size=n, max_size=n))
+    minutes = draw(st.lists(st.one_of(st.none(), st.integers(0, 3)), min_size=n, max_size=n))
+    bids = draw(st.lists(st.sampled_from([1.0, 2.0, np.nan]), min_size=n, max_size=n))
+    ts = [None if m is None else pd.Timestamp("2024-04-01", tz="UTC") + pd.Timedelta(minutes=m) for m in minutes]
+    frame = pd.DataFrame({"ticker": pd.Series(tickers, dtype="str"), "ts": pd.to_datetime(pd.Series(ts), utc=True),
+                          "yes_bid": bids})  # fmt: skip
+    return frame.set_index(pd.Index(draw(st.permutations(range(n))), dtype="int64"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(quote_frames())
+def test_key_checks_agree_with_pandas(frame):
+    key = ["ticker", "ts"]
+    repeated = contract.repeated_key_mask(frame, key)
+    assert repeated.tolist() == frame.duplicated(subset=key, keep=False).tolist()
+    exact = contract.exact_duplicates(frame, key)
+    pd.testing.assert_series_equal(exact, frame.duplicated(keep="first"))
+    pd.testing.assert_frame_equal(contract.conflicting_duplicates(frame, key), frame[frame.duplicated(key, keep=False)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(quote_frames())
+def test_sort_by_key_matches_a_stable_sort(frame):
+    frame = frame.dropna(subset=["ticker", "ts"])  # keys are non-null when ingest sorts
+    expected = frame.sort_values(["ticker", "ts"], kind="mergesort", ignore_index=True)
+    pd.testing.assert_frame_equal(contract.sort_by_key(frame, ["ticker", "ts"]), expected)
+    pd.testing.assert_frame_equal(contract.sort_by_key(expected, ["ticker", "ts"]), expected)
+
+
+def test_quotes_after_close_looks_up_each_markets_close():
+    markets = pd.DataFrame({"ticker": pd.Series(["A", "B"], dtype="str"),
+                            "close_time": pd.to_datetime(["2024-04-01 20:00", "2024-04-01 21:00"], utc=True)})  # fmt: skip
+    quotes = pd.DataFrame({"ticker": pd.Series(["B", "A", "A", "C", "B"], dtype="str"),
+                           "ts": pd.to_datetime(["2024-04-01 20:30", "2024-04-01 20:30", "2024-04-01 20:00",
+                                                 "2024-04-01 23:00", "2024-04-01 21:01"], utc=True)})  # fmt: skip
+    late = contract.quotes_after_close(quotes, markets)
+    assert late.tolist() == [False, True, False, False, True]  # at close is kept; C is unknown
+
+
+def test_unmatched_keys_finds_a_missing_row_in_either_order():
+    quotes = pd.DataFrame({"ticker": pd.Series(["A", "A", "B"], dtype="str"), "ts": [1, 2, 1]})
+    assert contract.unmatched_keys(quotes, quotes.copy(), ["ticker", "ts"]).empty
+    shifted = quotes.assign(ts=[1, 3, 1])
+    assert contract.unmatched_keys(quotes, shifted, ["ticker", "ts"]).index.tolist() == [1]
+    assert contract.unmatched_keys(quotes, quotes.iloc[::-1], ["ticker", "ts"]).empty

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from worlds import simulated_tables, write_feature_folder
 
 from tmaxedge import artifacts, cli, io, walkforward, windows
+from tmaxedge.errors import ParamsError
 from tmaxedge.calibrate import CalibrateParams
 from tmaxedge.coherence import CoherenceParams
 from tmaxedge.pool import PoolParams, pool_probability
@@ -60,15 +61,50 @@ def test_nyc_model_uses_no_weather_columns(world):
     assert "temp_now" in chi.preprocessor.columns and "running_max" in chi.preprocessor.columns
 
 
-def test_tune_is_deterministic_and_backend_independent(world):
+def window_predictions(rows, compute):
+    """Tune on ``compute``, then calibrate and evaluate: the test week's predictions."""
+    tuned = walkforward.tune_window(rows["fit"], "ridge", RIDGE, compute)
+    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
+    calibrated = walkforward.calibrate_window(
+        walkforward.groups_of(rows["calibrate"]), cards, CalibrateParams(), PoolParams()
+    )
+    final = {name: card for name, (card, _, _) in calibrated.items()}
+    evaluated = walkforward.evaluate_window(walkforward.groups_of(rows["test"]), final, None, "ridge", "w")
+    return tuned, pd.concat([predictions for predictions, _ in evaluated.values()], ignore_index=True)
+
+
+def test_tune_is_deterministic_and_backend_independent(world, tmp_path):
+    from distributed import LocalCluster
+
     folder, _ = world
     _, rows = window_rows(folder)
-    first = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
-    parallel = walkforward.tune_window(rows["fit"], "ridge", RIDGE, walkforward.ComputeParams(n_jobs=2))
-    for name in first:
-        assert first[name].best_params == parallel[name].best_params
-        if first[name].fit is not None:
-            np.testing.assert_array_equal(first[name].fit.coef, parallel[name].fit.coef)
+    first, predictions = window_predictions(rows, SEQUENTIAL)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
+        backends = {
+            "loky": walkforward.ComputeParams(n_jobs=2),
+            "dask, local cluster": walkforward.ComputeParams(n_jobs=2, backend="dask"),
+            "dask, scheduler address": walkforward.ComputeParams(
+                backend="dask", scheduler_address=cluster.scheduler_address
+            ),
+        }
+        runs = {backend: window_predictions(rows, compute) for backend, compute in backends.items()}
+    io.write_parquet_atomic(predictions, tmp_path / "sequential.parquet")
+    for backend, (tuned, other) in runs.items():
+        for name in first:
+            assert first[name].best_params == tuned[name].best_params, backend
+            if first[name].fit is not None:
+                np.testing.assert_array_equal(first[name].fit.coef, tuned[name].fit.coef)
+        io.write_parquet_atomic(other, tmp_path / "other.parquet")
+        same = (tmp_path / "other.parquet").read_bytes() == (tmp_path / "sequential.parquet").read_bytes()
+        assert same, f"{backend}: predictions differ from the sequential run's"
+    assert predictions["p_model"].notna().any()
+
+
+def test_compute_params_name_the_backends_and_where_an_address_applies():
+    with pytest.raises(ParamsError, match="backend must be a str among"):
+        walkforward.ComputeParams(backend="ray")
+    with pytest.raises(ParamsError, match="scheduler_address is read only with backend 'dask'"):
+        walkforward.ComputeParams(backend="loky", scheduler_address="tcp://10.0.0.1:8786")
 
 
 def test_window_steps_predict_only_from_the_past_and_score_the_test_week(world):
@@ -217,3 +253,13 @@ def test_evaluate_window_pools_then_makes_each_event_coherent(world):
     expected = pool_probability(chi["p_unpooled"].to_numpy(float), p_market, card.pool_weight)
     np.testing.assert_allclose(chi["p_incoherent"], expected)
     assert not np.allclose(chi["p_incoherent"], chi["p_model"])
+
+
+def test_run_jobs_returns_results_in_job_order_when_largest_run_first():
+    import operator
+
+    jobs = [(i, 10 * i) for i in range(5)]
+    parallel = walkforward.ComputeParams(n_jobs=2, backend="loky")
+    expected = [11 * i for i in range(5)]
+    assert walkforward.run_jobs(operator.add, jobs, parallel, sizes=[1, 9, 3, 7, 5]) == expected
+    assert walkforward.run_jobs(operator.add, jobs, SEQUENTIAL, sizes=[1, 9, 3, 7, 5]) == expected

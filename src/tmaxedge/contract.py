@@ -207,14 +207,73 @@ def bid_not_below_ask(quotes: pd.DataFrame) -> pd.DataFrame:
     return quotes[crossed]
 
 
-def exact_duplicates(frame: pd.DataFrame) -> pd.Series:
-    """Mask of rows equal in every column to an earlier row (safe to drop)."""
-    return frame.duplicated(keep="first")
+def exact_duplicates(frame: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Mask of rows equal in every column to an earlier row (safe to drop).
+
+    Such a row repeats its ``key``, so only rows with a repeated key are compared in full: on a
+    feed of ten million quotes that is none or a few, not every column of every row.
+    """
+    candidates = repeated_key_mask(frame, key)
+    mask = np.zeros(len(frame), dtype=bool)
+    if candidates.any():
+        mask[candidates] = frame[candidates].duplicated(keep="first").to_numpy()
+    return pd.Series(mask, index=frame.index)
 
 
 def conflicting_duplicates(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """All rows whose ``key`` repeats; run after dropping exact duplicates, so they disagree."""
-    return frame[frame.duplicated(subset=key, keep=False)]
+    return frame[repeated_key_mask(frame, key)]
+
+
+def repeated_key_mask(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Mask of the rows whose ``key`` occurs more than once (``duplicated(keep=False)``)."""
+    codes = _key_codes(frame, key)
+    order = _key_order(codes)
+    same_as_next = np.ones(max(len(frame) - 1, 0), dtype=bool)
+    for column in codes:
+        in_order = column[order]
+        same_as_next &= in_order[1:] == in_order[:-1]
+    repeated = np.zeros(len(frame), dtype=bool)
+    repeated[:-1] |= same_as_next
+    repeated[1:] |= same_as_next
+    mask = np.empty(len(frame), dtype=bool)
+    mask[order] = repeated
+    return mask
+
+
+def sort_by_key(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``key`` (stable, a fresh RangeIndex); a sorted frame is not re-sorted.
+
+    Same order as ``sort_values(key, kind="mergesort")`` for keys without nulls.
+    """
+    order = _key_order(_key_codes(frame, key))
+    if np.array_equal(order, np.arange(len(frame))):
+        return frame.reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
+
+
+def _key_codes(frame: pd.DataFrame, key: list[str]) -> list[np.ndarray]:
+    """Each key column as integers in the column's sort order (nulls one code before all)."""
+    return [_sortable_codes(frame[column]) for column in key]
+
+
+def _sortable_codes(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.array.asi8  # the instants themselves (NaT first), without hashing them
+    return pd.factorize(column, sort=True)[0]
+
+
+def _key_order(codes: list[np.ndarray]) -> np.ndarray:
+    """Stable permutation sorting rows by ``codes`` lexicographically; checked first, since the
+    tables usually arrive sorted and the check is one pass where a sort is many."""
+    n = len(codes[0]) if codes else 0
+    undecided = np.ones(max(n - 1, 0), dtype=bool)
+    for column in codes:
+        step = column[1:] - column[:-1]
+        if np.any(undecided & (step < 0)):
+            return np.lexsort(codes[::-1])
+        undecided &= step == 0
+    return np.arange(n)
 
 
 def unknown_values(frame: pd.DataFrame, column: str, known) -> pd.DataFrame:
@@ -318,14 +377,24 @@ def quotes_after_close(
     frame: pd.DataFrame, markets: pd.DataFrame, time_column: str = "ts"
 ) -> pd.Series:
     """Mask of rows (quotes or oracle) stamped strictly after their market's ``close_time``."""
-    close = frame["ticker"].map(markets.set_index("ticker")["close_time"])
-    return (frame[time_column] > close).fillna(False).astype(bool)
+    codes, tickers = pd.factorize(frame["ticker"])
+    close_of_ticker = pd.Series(tickers).map(markets.set_index("ticker")["close_time"])
+    close = close_of_ticker.array.take(codes, allow_fill=True)  # looked up once per market
+    return pd.Series(frame[time_column].array > close, index=frame.index).fillna(False).astype(bool)
 
 
 def unmatched_keys(frame: pd.DataFrame, other: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """Rows of ``frame`` whose ``key`` does not occur in ``other``."""
+    if _same_keys_in_order(frame, other, key):  # the usual case: one oracle row per quote row
+        return frame.iloc[:0]
     known = pd.MultiIndex.from_frame(other[key])
     return frame[~pd.MultiIndex.from_frame(frame[key]).isin(known)]
+
+
+def _same_keys_in_order(frame: pd.DataFrame, other: pd.DataFrame, key: list[str]) -> bool:
+    if len(frame) != len(other):
+        return False
+    return all(bool(np.all(frame[c].array == other[c].array)) for c in key)
 
 
 def markets_without_book(markets: pd.DataFrame, quotes: pd.DataFrame) -> pd.Series:

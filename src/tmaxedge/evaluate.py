@@ -11,16 +11,22 @@ N_RELIABILITY_BINS = 15
 
 
 def reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_RELIABILITY_BINS) -> pd.DataFrame:
-    """Equal-width reliability table: per bin the mean forecast, the observed rate and the count."""
-    edges = np.linspace(0, 1, n_bins + 1)
+    """Equal-width reliability table: per bin the mean forecast, the observed rate and the count.
+
+    Bin k holds ``k/n_bins <= p < (k+1)/n_bins`` (the last bin includes 1). The edges are the
+    correctly rounded k/n_bins, so a price of whole cents on an edge (0.30 with 10 bins) is the
+    same double as the edge and lands in the bin above it, as written.
+    """
+    edges = np.arange(n_bins + 1) / n_bins
+    p, y = np.asarray(p, float), np.asarray(y, float)
     index = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
-    frame = pd.DataFrame({"bin": index, "p": p, "y": y})
-    table = frame.groupby("bin").agg(p_mean=("p", "mean"), y_rate=("y", "mean"), n=("y", "size"))
-    table = table.reindex(range(n_bins))
-    table["n"] = table["n"].fillna(0).astype(int)
-    table.insert(0, "lower", edges[:-1])
-    table.insert(1, "upper", edges[1:])
-    return table.reset_index(drop=True)
+    n = np.bincount(index, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_mean = np.bincount(index, weights=p, minlength=n_bins) / n
+        y_rate = np.bincount(index, weights=y, minlength=n_bins) / n
+    return pd.DataFrame(
+        {"lower": edges[:-1], "upper": edges[1:], "p_mean": p_mean, "y_rate": y_rate, "n": n}
+    )
 
 
 def expected_calibration_error(table: pd.DataFrame) -> float:

@@ -79,7 +79,7 @@ def validate_tables(
     for table in contract.TABLES:
         raw = tables[table] if table in tables else contract.empty_table(table)
         frame, ignored = coerce_table(raw, table, where[table])
-        duplicate = contract.exact_duplicates(frame)
+        duplicate = contract.exact_duplicates(frame, contract.KEYS[table])
         frame = frame[~duplicate]
         check_schema(frame, table, where[table])
         frames[table] = frame
@@ -110,8 +110,7 @@ def validate_tables(
 
     normalised = {}
     for table, frame in frames.items():
-        keys = contract.KEYS[table]
-        normalised[table] = frame.sort_values(keys, kind="mergesort", ignore_index=True)
+        normalised[table] = contract.sort_by_key(frame, contract.KEYS[table])
         metrics[table]["n_written"] = len(frame)
     metrics.update(
         has_oracle=has_oracle,

@@ -37,11 +37,6 @@ FAVOURITE_ABOVE_CENTS = 80
 Z_95 = 1.959963984540054
 # coverage of YES and of NO markets differing by more than this marks a horizon as biased
 MAX_COVERAGE_GAP = 0.05
-# evaluate.reliability's bin edges come from np.linspace(0, 1, n + 1), whose 0.3, 0.6 and 0.7 are
-# one float step above 30/100, 60/100 and 70/100: whole-cent prices on those edges would fall
-# into the bucket below. A nudge far below one cent puts them where they belong.
-_EDGE_NUDGE = 1e-9
-
 _ONE_QUOTE = "must be unique (duplicate (ticker, ts) rows disagree, so the last trade is ambiguous)"
 _RESULT = "must agree with the settlement when both are present (YES rule on settlements.tmax_f)"
 _NO_PRICES = "must hold last trade prices; it is null in every row, and this study needs them"
@@ -55,7 +50,7 @@ _NO_LABELS = "must be 'yes' or 'no' for some market (or pass settlements to labe
 def contract_table(frame: pd.DataFrame, table: str, where: str) -> pd.DataFrame:
     """``frame`` in the contract's columns and dtypes, exact repeats dropped, schema checked."""
     typed, _ = coerce_table(frame, table, where)
-    typed = typed[~contract.exact_duplicates(typed)]
+    typed = typed[~contract.exact_duplicates(typed, contract.KEYS[table])]
     check_schema(typed, table, where)
     return typed
 
@@ -232,7 +227,7 @@ def reliability_table(prices: pd.DataFrame, bucket_cents: int = BUCKET_CENTS) ->
     tables = []
     for hours, part in priced(prices).groupby("horizon_h", sort=False):
         y, p = part["y"].to_numpy(float), part["p"].to_numpy(float)
-        table = reliability(y, p + _EDGE_NUDGE, n_bins=100 // bucket_cents)
+        table = reliability(y, p, n_bins=100 // bucket_cents)
         table = table[table["n"] > 0]
         k = table["y_rate"].to_numpy() * table["n"].to_numpy()
         low, high = wilson_interval(k, table["n"].to_numpy())
@@ -241,7 +236,7 @@ def reliability_table(prices: pd.DataFrame, bucket_cents: int = BUCKET_CENTS) ->
             "lower_cents": np.round(table["lower"].to_numpy() * 100).astype(int),
             "upper_cents": np.round(table["upper"].to_numpy() * 100).astype(int),
             "n": table["n"].to_numpy(),
-            "mean_price": (table["p_mean"].to_numpy() - _EDGE_NUDGE) * 100,
+            "mean_price": table["p_mean"].to_numpy() * 100,
             "yes_rate": table["y_rate"].to_numpy() * 100,
             "se": binomial_se(k, table["n"].to_numpy()) * 100,
             "wilson_low": low * 100,

@@ -156,11 +156,12 @@ def daily_digests(features: pd.DataFrame) -> pd.DataFrame:
     Windows hash the digests of the days they read, so a change to one day's rows changes
     exactly the manifests of the windows containing that day.
     """
+    # a row's hash depends on its values alone, so the whole frame is hashed in one pass
+    row_hashes = pd.util.hash_pandas_object(features, index=False).to_numpy()
     rows = []
-    for (city, day), group in features.groupby(["city", "event_date"], sort=True):
-        hashed = pd.util.hash_pandas_object(group.reset_index(drop=True), index=False)
-        digest = hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
-        rows.append({"city": city, "event_date": day, "digest": digest, "n_rows": len(group)})
+    for (city, day), positions in features.groupby(["city", "event_date"], sort=True).indices.items():
+        digest = hashlib.sha256(row_hashes[positions].tobytes()).hexdigest()
+        rows.append({"city": city, "event_date": day, "digest": digest, "n_rows": len(positions)})
     return pd.DataFrame(rows, columns=["city", "event_date", "digest", "n_rows"])
 
 

@@ -79,6 +79,28 @@ def test_second_repro_runs_nothing(repo):
     assert repo.repro() == set()
 
 
+def appended_comment_ran(repo, module):
+    """Stages `dvc repro` runs after a comment is added to ``module``; the file is put back."""
+    path = repo.root / "src" / "tmaxedge" / module
+    original = path.read_text()
+    path.write_text(original + "\n# a comment\n")
+    try:
+        return repo.repro()
+    finally:
+        path.write_text(original)
+        repo.repro()
+
+
+def test_engine_code_reruns_every_window_and_other_code_none(repo):
+    engine_change = appended_comment_ran(repo, "pool.py")
+    assert {"engine"} | stages(FIRST_WINDOW) <= engine_change
+    assert not engine_change & {"simulate", "ingest", "features", "windows"}
+    report_change = appended_comment_ran(repo, "report.py")
+    assert "report" in report_change
+    assert not report_change & ({"engine"} | stages(FIRST_WINDOW))
+    assert repo.repro() == set()
+
+
 def test_exp_run_on_a_ridge_parameter_reruns_only_ridge_stages(repo):
     output = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001").stdout
     assert ran(output) == stages(FIRST_WINDOW, ["ridge"]) | DOWNSTREAM

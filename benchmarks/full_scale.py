@@ -20,8 +20,8 @@ not run get stand-in outputs hard-linked from a sampled window (same files and s
 (median of three). Prints two tables and the verdict against the targets (run <= 90 minutes,
 peak <= 8 GB, status <= 3 s, no-op repro <= 5 s).
 
-    .venv/bin/python benchmarks/full_scale.py                    # about 25 minutes on 2 cores
-    .venv/bin/python benchmarks/full_scale.py --days 200 --sample-windows 2 --skip-dvc
+    .venv/bin/python benchmarks/full_scale.py --skip-dvc         # about 10 minutes, 15 GiB peak
+    .venv/bin/python benchmarks/full_scale.py --days 181 --sample-windows 1   # 88 stages, 5 minutes
 """
 
 from __future__ import annotations

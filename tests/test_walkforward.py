@@ -162,7 +162,7 @@ def test_artifacts_round_trip_through_json(world, tmp_path):
     assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == ["best_params.json", "fit.json", "trials.csv"]
 
 
-def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
+def run_walkforward_command(world, tmp_path, min_class_days=1):
     folder, tables = world
     oracle = tmp_path / "oracle.parquet"
     tables["oracle"].to_parquet(oracle, index=False)
@@ -170,20 +170,25 @@ def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
     params.write_text(
         "windows: {train_days: 10, test_days: 3, step_days: 3, calibration_fraction: 0.2,"
         " embargo_days: 0, first_test_offset_days: 10}\n"
-        "tune: {ridge: {feature_set: ridge_safe, n_trials: 40, l1_ratio: 0.0, n_splits: 2}}\n"
+        "tune: {ridge: {feature_set: ridge_safe, n_trials: 40, l1_ratio: 0.0, n_splits: 2,"
+        f" min_class_days: {min_class_days}}}}}\n"
         "calibrate: {method: auto, isotonic_min: 1000, clip: 0.001}\n"
         "pool: {enabled: true, scope: strike_type, w_grid_step: 0.05}\n"
         "gate: {brier_improvement: 0.02, coverage: 0.95, beta_max: {between: 10, greater: 10, less: 10},"
         " one_sided_max: 0.99, enforce: true}\n"
     )
-    out = tmp_path / "runs"
     result = CliRunner().invoke(cli.main, [
         "walkforward", "--city", "chi", "--bracket", "between", "--model", "ridge",
         "--start", "2024-05-11", "--end", "2024-05-16", "--trials", "3",
-        "--features", str(folder), "--oracle", str(oracle), "--out", str(out),
+        "--features", str(folder), "--oracle", str(oracle), "--out", str(tmp_path / "runs"),
         "--params", str(params),
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
+    return tmp_path / "runs", result.output
+
+
+def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
+    out, output = run_walkforward_command(world, tmp_path)
     for key in ["2024-05-11", "2024-05-14"]:
         best = io.read_json(out / "ridge" / key / "tune" / "chi_between" / "best_params.json")
         assert best["n_trials"] == 3
@@ -191,6 +196,15 @@ def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
         assert (out / "ridge" / key / "evaluate" / "chi_between" / "preds_test.csv").exists()
     summary = io.read_json(out / "ridge" / "walkforward_summary_chi_between.json")
     assert summary["n_windows"] == 2 and "gap_closed" in summary
+    assert "2 windows (2 with a model), Brier 0." in output
+
+
+def test_walkforward_command_says_why_there_is_no_forecast(world, tmp_path):
+    out, output = run_walkforward_command(world, tmp_path, min_class_days=99)
+    assert "no forecast to score: no window has a model (too_few_class_days x 2)" in output
+    assert "nan" not in output
+    best = io.read_json(out / "ridge" / "2024-05-11" / "tune" / "chi_between" / "best_params.json")
+    assert best["status"] == "too_few_class_days"
 
 
 def test_atomic_directory_keeps_the_old_output_when_a_step_dies(tmp_path):

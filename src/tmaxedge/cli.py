@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -81,7 +82,7 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
     except (DataError, ParamsError) as error:
         sys.exit(f"{type(error).__name__}: {error}")
     name = walkforward.group_name(city, bracket)
-    all_predictions = []
+    all_predictions, statuses = [], []
     for key in tqdm(keys, desc=f"{model} {name}", unit="window"):
         window = windows.make_window(key, window_params)
         rows = io.read_features(features, window.train_start, window.test_end)
@@ -89,6 +90,7 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
         split = windows.split_of(rows["event_date"], window)
         folder = out / model / key
         result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params, beta_max)
+        statuses.append(result.status)
         artifacts.write_tuned(folder / "tune" / name, result)
         card, fitted, info = walkforward.calibrate_window(
             {name: rows[split.eq("calibrate").to_numpy()].reset_index(drop=True)},
@@ -105,10 +107,20 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
         all_predictions.append(predictions)
     summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
     io.write_json_atomic(summary, out / model / f"walkforward_summary_{name}.json")
-    click.echo(
-        f"{model} {name}: {len(keys)} windows, Brier {summary.get('brier_common', float('nan')):.4f} "
-        f"vs market {summary.get('market_brier', float('nan')):.4f}"
-    )
+    click.echo(walkforward_outcome(f"{model} {name}", statuses, summary))
+
+
+def walkforward_outcome(label: str, statuses: list[str], summary: dict) -> str:
+    """One line: the scores, or why there are none (the tuning status of each window)."""
+    with_model = statuses.count("ok")
+    if "brier_common" in summary:
+        return (f"{label}: {len(statuses)} windows ({with_model} with a model), Brier "
+                f"{summary['brier_common']:.4f} vs market {summary['market_brier']:.4f}")
+    if with_model:
+        return f"{label}: {len(statuses)} windows ({with_model} with a model), no test row to score"
+    reasons = ", ".join(f"{status} x {n}" for status, n in sorted(Counter(statuses).items()))
+    return (f"{label}: {len(statuses)} windows, no forecast to score: no window has a model "
+            f"({reasons}); each window's best_params.json says why")
 
 
 def event_date_range(features: Path):

@@ -33,8 +33,10 @@ def main() -> int:
     except (DataError, ParamsError) as error:  # validated everything first: nothing written
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1
-    for name, frame in raw.items():
-        io.write_parquet_atomic(frame, args.out / f"{name}.parquet", sort_by=contract.KEYS[name])
+    del tables  # the normalised copies are all that is written; the tables as read can go
+    for name in list(raw):
+        # validate_tables returns each table sorted by its key already; written one at a time
+        io.write_parquet_atomic(raw.pop(name), args.out / f"{name}.parquet")
     io.write_json_atomic(metrics, args.metrics)
     return 0
 

@@ -54,7 +54,7 @@ class ComputeParams:
         if self.n_jobs < 1:
             raise ParamsError(f"n_jobs must be an int >= 1; got {self.n_jobs}.")
         if self.backend not in BACKENDS:
-            raise ParamsError(f"backend must be a str among {set(BACKENDS)}; got {self.backend!r}.")
+            raise ParamsError(f"backend must be a str among {sorted(BACKENDS)}; got {self.backend!r}.")
         if self.scheduler_address is not None and self.backend != "dask":
             raise ParamsError(
                 f"scheduler_address is read only with backend 'dask'; got backend {self.backend!r}."

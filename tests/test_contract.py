@@ -131,3 +131,11 @@ def test_unmatched_keys_finds_a_missing_row_in_either_order():
     shifted = quotes.assign(ts=[1, 3, 1])
     assert contract.unmatched_keys(quotes, shifted, ["ticker", "ts"]).index.tolist() == [1]
     assert contract.unmatched_keys(quotes, quotes.iloc[::-1], ["ticker", "ts"]).empty
+
+
+def test_missing_time_after_a_time_is_seen_as_out_of_order():
+    # NaT minus a real instant overflows int64 and looks like a step forward when subtracted
+    ts = pd.to_datetime(pd.Series(["2024-04-01 10:00", None, None]), utc=True)
+    frame = pd.DataFrame({"ticker": pd.Series(["A", "A", "A"], dtype="str"), "ts": ts})
+    order = contract.sort_by_key(frame, ["ticker", "ts"])
+    assert order["ts"].isna().tolist() == [True, True, False]

@@ -269,10 +269,11 @@ def _key_order(codes: list[np.ndarray]) -> np.ndarray:
     n = len(codes[0]) if codes else 0
     undecided = np.ones(max(n - 1, 0), dtype=bool)
     for column in codes:
-        step = column[1:] - column[:-1]
-        if np.any(undecided & (step < 0)):
+        # compared, not subtracted: NaT's code is the smallest int64, and a difference overflows
+        later, earlier = column[1:], column[:-1]
+        if np.any(undecided & (later < earlier)):
             return np.lexsort(codes[::-1])
-        undecided &= step == 0
+        undecided &= later == earlier
     return np.arange(n)
 
 

@@ -20,8 +20,16 @@ parameter names and order are the tuner's, so with at most 10 trials (TPE's rand
 every method evaluates the same (C, class_weight, l1_ratio) sequence. Printed per (model, group,
 method): study rows, trials (pruned), seconds, seconds per trial, the best CV log loss on the
 method's own study rows, the CV log loss of the method's best parameters re-scored on all rows by
-one common scorer (tmaxedge's folds and exact solver), the best C / l1_ratio / class weight,
-scikit-learn convergence warnings, and the speed ratio sklearn / method.
+one common scorer (tmaxedge's folds and exact solver), the final fit's log loss on the window's
+test week (the same rows for every method, so a shortcut's cost shows there), the best C /
+l1_ratio / class weight, scikit-learn convergence warnings, and the speed ratio sklearn / method.
+
+``--every-minutes 1`` rebuilds the groups' cities from the ingested tables (``data/raw``) at
+one-minute cadence, as the features stage would with ``features.every_minutes: 1`` (about five
+times the rows of the default five-minute table; ~280k fit rows for a city's between bins).
+``--dump`` writes the groups' fit and test rows (city, bracket, market_ticker, timestamp,
+event_date, split, y, p_market and the feature columns) as Parquet, so another implementation
+can be timed on exactly the same rows; ``--results`` writes the numbers as JSON.
 
 Then the optimum check: at one fixed (C, l1_ratio, class_weight), scikit-learn's solver (the
 baseline's settings, and for lbfgs also tight ones) and tmaxedge.models.fit_logistic fit the same
@@ -30,17 +38,21 @@ relative difference of the penalised objective both minimise (positive = tmaxedg
 
     .venv/bin/python benchmarks/tune_window.py                      # ~5 minutes on 2 cores
     .venv/bin/python benchmarks/tune_window.py --trials 20 --groups chi_between --window 2024-07-07
-    .venv/bin/python benchmarks/tune_window.py --dump runs/tune_benchmark.json
+    .venv/bin/python benchmarks/tune_window.py --groups chi_between --every-minutes 1  # ~25 min
+    .venv/bin/python benchmarks/tune_window.py --results runs/tune_benchmark.json --dump rows.parquet
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -65,10 +77,11 @@ from sklearn.model_selection import GroupKFold, cross_val_predict  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from tmaxedge import io, nowcast, walkforward  # noqa: E402
+from tmaxedge import features, io, nowcast, walkforward  # noqa: E402
+from tmaxedge.config import parse_cities  # noqa: E402
 from tmaxedge.models import Preprocessor, class_weights, fit_logistic  # noqa: E402
 from tmaxedge.models import log_loss as tmaxedge_log_loss  # noqa: E402
-from tmaxedge.tune import ModelParams, thin_rows, tune_group  # noqa: E402
+from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group  # noqa: E402
 from tmaxedge.windows import WindowParams, make_window, split_of  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -90,19 +103,24 @@ class Design:
     columns: list[str]
     study_rows: np.ndarray  # the stage's thinning mask
     prep_seconds: float
+    x_test: np.ndarray  # the window's test rows, nowcast from the fit rows' tables
+    y_test: np.ndarray
 
 
-def design(part: pd.DataFrame, params: ModelParams) -> Design:
+def design(part: pd.DataFrame, test: pd.DataFrame, params: ModelParams) -> Design:
     t0 = time.perf_counter()
     rows = part
     if "nowcast" in params.extra_features:
-        rows = nowcast.add_columns(part, nowcast.fit_tables(part), leave_own_day_out=True)
+        tables = nowcast.fit_tables(part)
+        rows = nowcast.add_columns(part, tables, leave_own_day_out=True)
+        test = nowcast.add_columns(test, tables)
     columns = walkforward.model_columns(rows, params.feature_set, params.extra_features)
     x = walkforward.design_matrix(rows, columns)
     seconds = time.perf_counter() - t0
     return Design(
         part, x, rows["y"].to_numpy(int), rows["event_date"].astype(str).to_numpy(), columns,
         thin_rows(rows["ts"], params.tune_every_minutes), seconds,
+        walkforward.design_matrix(test, columns), test["y"].to_numpy(int),
     )  # fmt: skip
 
 
@@ -161,10 +179,11 @@ def run_sklearn(d: Design, model: str, params: ModelParams, n_trials: int, max_i
     c, scheme, l1 = decode(study.best_params)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        pipeline(c, l1, scheme).fit(d.x, d.y)  # the final fit on all rows, as tune_group does
+        final = pipeline(c, l1, scheme).fit(d.x, d.y)  # the final fit on all rows, as tune_group does
     warned["folds"] += sum(issubclass(w.category, ConvergenceWarning) for w in caught)
     seconds = time.perf_counter() - t0
     return {
+        "test_log_loss": test_log_loss(d, final.predict_proba(d.x_test)[:, 1]),
         "method": "sklearn", "solver": solver, "seconds": seconds, "n_trials": len(study.trials),
         "n_pruned": 0, "n_study_rows": len(d.y), "cv_log_loss": study.best_value,
         "C": c, "l1_ratio": l1, "class_weight": scheme, "convergence_warnings": warned["folds"],
@@ -176,30 +195,39 @@ def run_tune_group(d: Design, model: str, params: ModelParams) -> dict:
     """tmaxedge.tune.tune_group on every fit row: the solver without the thinning."""
     t0 = time.perf_counter()
     result = tune_group(d.x, d.y, d.dates, d.columns, model, params)
-    return _tmaxedge_row("tune_group", time.perf_counter() - t0, result.best_params)
+    return _tmaxedge_row("tune_group", time.perf_counter() - t0, result, d)
 
 
 def run_stage(d: Design, model: str, params: ModelParams) -> dict:
     """walkforward.tune_one as the stage calls it (nowcast + thinned study + final fit)."""
     t0 = time.perf_counter()
     result = walkforward.tune_one(d.part, model, params)
-    row = _tmaxedge_row("stage", time.perf_counter() - t0, result.best_params)
+    row = _tmaxedge_row("stage", time.perf_counter() - t0, result, d)
     # tune_one builds its own design: make sure it is the one the other methods got
     assert result.best_params["columns"] == d.columns, (result.best_params["columns"], d.columns)
     assert result.best_params["n_study_rows"] == int(d.study_rows.sum())
     return row
 
 
-def _tmaxedge_row(method: str, seconds: float, best: dict) -> dict:
+def _tmaxedge_row(method: str, seconds: float, result: TuneResult, d: Design) -> dict:
+    best = result.best_params
     if best["status"] != "ok":
         raise SystemExit(f"{method}: the group was not tuned ({best['status']})")
+    p_test = expit(result.fit.decision(result.preprocessor.transform(d.x_test)))
     return {
+        "test_log_loss": test_log_loss(d, p_test),
         "method": method, "solver": "fit_logistic", "seconds": seconds,
         "n_trials": best["n_trials"], "n_pruned": best["n_pruned"],
         "n_study_rows": best["n_study_rows"], "cv_log_loss": best["cv_log_loss"],
         "C": best["C"], "l1_ratio": best["l1_ratio"], "class_weight": best["class_weight"],
         "convergence_warnings": None, "n_fits": None,
     }  # fmt: skip
+
+
+def test_log_loss(d: Design, p: np.ndarray) -> float:
+    """Log loss of the final fit on the window's test week (probabilities clipped as the
+    pipeline clips them); NaN without test rows."""
+    return tmaxedge_log_loss(d.y_test, p) if len(d.y_test) else float("nan")
 
 
 def common_cv_log_loss(z: np.ndarray, d: Design, folds: list, c: float, l1: float,
@@ -274,16 +302,68 @@ def check_optimum(d: Design, params: ModelParams, c: float, l1_free: float, sche
 
 
 def load_window_rows(features: Path, key: str, window_params: WindowParams) -> pd.DataFrame:
+    """The window's fit and test rows, with their split in ``split``."""
     window = make_window(key, window_params)
-    rows = io.read_features(features, window.train_start, window.train_end)
-    fit = rows[(split_of(rows["event_date"], window) == "fit").to_numpy()]
-    return fit.reset_index(drop=True)
+    rows = io.read_features(features, window.train_start, window.test_end)
+    split = split_of(rows["event_date"], window)
+    keep = split.isin(["fit", "test"]).to_numpy()
+    return rows[keep].assign(split=split[keep].to_numpy()).reset_index(drop=True)
+
+
+def build_window_features(raw: Path, key: str, window_params: WindowParams, cities: list[str],
+                          every_minutes: int, params_file: Path, out: Path) -> Path:  # fmt: skip
+    """The features stage's partitions for ``cities`` over the window's months at another
+    cadence, written under ``out`` as the stage writes them (so read back the same way)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("features_stage", ROOT / "stages" / "features.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    window = make_window(key, window_params)
+    months = {f"{d:%Y-%m}" for d in pd.date_range(window.train_start, window.test_end)}
+    markets = pd.read_parquet(raw / "markets.parquet", columns=features.MARKET_COLUMNS)
+    weather = pd.read_parquet(raw / "weather.parquet", columns=features.WEATHER_COLUMNS)
+    settlements = pd.read_parquet(raw / "settlements.parquet", columns=features.SETTLEMENT_COLUMNS)
+    all_cities = parse_cities(io.load_section("cities", params_file))
+    chosen = {code: all_cities[code] for code in cities}
+    markets = markets[markets["city"].isin(cities)]
+    parts = [p for p in features.iter_partitions(markets, weather, settlements, chosen) if p.month in months]
+    base = io.load_params("features", features.FeatureParams, params_file)
+    params = dataclasses.replace(base, every_minutes=every_minutes)
+    load = functools.partial(stage.read_quotes, raw / "quotes.parquet")
+    features.build_features(parts, load, params, functools.partial(stage.write_partition, out), n_jobs=1)
+    return out
+
+
+def dump_rows(rows: pd.DataFrame, groups: list[str], models: dict[str, ModelParams], path: Path) -> None:
+    """The benchmarked groups' fit and test rows as Parquet: the brief's identifying columns,
+    the split, and every model type's feature columns (nowcast ones from the fit rows' tables)."""
+    frames = []
+    for group in groups:
+        part = rows[(rows["city"] + "_" + rows["strike_type"]) == group]
+        fit, test = part[part["split"] == "fit"], part[part["split"] == "test"]
+        columns: list[str] = []
+        if any("nowcast" in p.extra_features for p in models.values()):
+            tables = nowcast.fit_tables(fit)
+            fit = nowcast.add_columns(fit, tables, leave_own_day_out=True)
+            test = nowcast.add_columns(test, tables)
+        for p in models.values():
+            columns += [c for c in walkforward.model_columns(fit, p.feature_set, p.extra_features)
+                        if c not in columns]  # fmt: skip
+        both = pd.concat([fit, test], ignore_index=True)
+        frames.append(pd.DataFrame({
+            "city": both["city"], "bracket": both["strike_type"], "market_ticker": both["ticker"],
+            "timestamp": both["ts"], "event_date": both["event_date"], "split": both["split"],
+            "y": both["y"].astype(int), "p_market": both["p_market"],
+            **{c: both[c].astype(float) for c in columns},
+        }))  # fmt: skip
+    io.write_parquet_atomic(pd.concat(frames, ignore_index=True), path)
 
 
 def print_tables(results: list[dict], checks: list[dict], header: str) -> None:
     print(header)
     cols = (f"{'model':<11}{'group':<13}{'method':<11}{'rows':>7}{'trials':>8}{'seconds':>9}"
-            f"{'s/trial':>9}{'best CV LL':>12}{'all-rows LL':>12}{'C':>10}{'l1_ratio':>9}"
+            f"{'s/trial':>9}{'best CV LL':>12}{'all-rows LL':>12}{'test LL':>10}{'C':>10}{'l1_ratio':>9}"
             f"{'weight':>10}{'conv.w':>8}{'sklearn/x':>11}")  # fmt: skip
     print(cols)
     print("-" * len(cols))
@@ -293,7 +373,8 @@ def print_tables(results: list[dict], checks: list[dict], header: str) -> None:
         warned = "" if warned is None else f"{warned}/{r['n_fits']}"
         print(f"{r['model']:<11}{r['group']:<13}{r['method']:<11}{r['n_study_rows']:>7,}"
               f"{trials:>8}{r['seconds']:>9.2f}{r['seconds_per_trial']:>9.3f}"
-              f"{r['cv_log_loss']:>12.5f}{r['common_cv_log_loss']:>12.5f}{r['C']:>10.4g}"
+              f"{r['cv_log_loss']:>12.5f}{r['common_cv_log_loss']:>12.5f}{r['test_log_loss']:>10.5f}"
+              f"{r['C']:>10.4g}"
               f"{r['l1_ratio']:>9.3f}{r['class_weight']:>10}{warned:>8}"
               f"{r['ratio_sklearn_over']:>10.1f}x")  # fmt: skip
     totals = {m: sum(r["seconds"] for r in results if r["method"] == m) for m in METHODS}
@@ -343,7 +424,15 @@ def main() -> None:
     parser.add_argument("--saga-check-iter", type=int, default=0,
                         help="also fit saga at tol 1e-10 with this many epochs in the check "
                              "(0: skip; ~30 s per 1000 epochs per 10k rows)")
-    parser.add_argument("--dump", type=Path, help="write the results as JSON")
+    parser.add_argument("--every-minutes", type=int, default=None,
+                        help="decision cadence of the rows: the features table's (default), or "
+                             "rebuild the groups' cities at this cadence from --raw (1: ~5x rows)")
+    parser.add_argument("--raw", type=Path, default=ROOT / "data" / "raw",
+                        help="ingested tables for --every-minutes (default data/raw)")
+    parser.add_argument("--dump", type=Path,
+                        help="write the groups' fit and test rows as Parquet, to time another "
+                             "implementation on exactly these rows")
+    parser.add_argument("--results", type=Path, help="write the results as JSON")
     args = parser.parse_args()
     threadpool_limits(limits=1)  # as the stage's workers; and the machine is shared
 
@@ -357,11 +446,23 @@ def main() -> None:
         for m in models
     }  # fmt: skip
     check_c, check_l1, check_scheme = args.check.split(",")
-    t0 = time.perf_counter()
-    fit_rows = load_window_rows(args.features, args.window, window_params)
-    t_read = time.perf_counter() - t0
-    parts = walkforward.groups_of(fit_rows)
     groups = args.groups.split(",")
+    t0 = time.perf_counter()
+    features_dir = args.features
+    cadence = io.load_params("features", features.FeatureParams, args.params).every_minutes
+    if args.every_minutes not in (None, cadence):
+        cadence = args.every_minutes
+        built = Path(tempfile.mkdtemp(prefix="tune_window_features_"))
+        features_dir = build_window_features(
+            args.raw, args.window, window_params, sorted({g.split("_")[0] for g in groups}),
+            cadence, args.params, built)  # fmt: skip
+    window_rows = load_window_rows(features_dir, args.window, window_params)
+    if features_dir != args.features:
+        shutil.rmtree(features_dir)
+    t_read = time.perf_counter() - t0
+    fit_rows = window_rows[window_rows["split"] == "fit"].reset_index(drop=True)
+    test_parts = walkforward.groups_of(window_rows[window_rows["split"] == "test"])
+    parts = walkforward.groups_of(fit_rows)
     missing = sorted(set(groups) - set(parts))
     if missing:
         raise SystemExit(f"no fit rows for {missing} in window {args.window}; "
@@ -373,7 +474,7 @@ def main() -> None:
     for group in groups:
         for model in models:
             params = model_params[model]
-            d = design(parts[group], params)
+            d = design(parts[group], test_parts.get(group, parts[group].iloc[:0]), params)
             runs = [run_stage(d, model, params), run_tune_group(d, model, params),
                     run_sklearn(d, model, params, args.trials, args.max_iter, bar)]  # fmt: skip
             z = Preprocessor.fit(d.x, d.columns).transform(d.x)
@@ -400,22 +501,27 @@ def main() -> None:
     sizes = ", ".join(f"{g} {len(parts[g]):,} rows" for g in groups)
     header = (
         f"per-window tuning, window {args.window}: fit split {fit_rows['event_date'].nunique()} "
-        f"days (read in {t_read:.1f} s); {sizes}\n"
+        f"days at {cadence}-minute cadence (read in {t_read:.1f} s); {sizes}; test week "
+        + ", ".join(f"{g} {len(test_parts[g]) if g in test_parts else 0:,} rows" for g in groups) + "\n"
         f"{args.trials} trials per study, GroupKFold({model_params[models[0]].n_splits}) by "
         f"event date, 1 process, 1 BLAS thread; stage thinning: {thinning}\n"
         f"sklearn {sklearn.__version__} (tol {SKLEARN_DEFAULT_TOL:g}, max_iter {args.max_iter}), "
         f"optuna {optuna.__version__}, numpy {np.__version__}; {os.cpu_count()} CPUs, 1-min load "
         f"average {load_start[0]:.2f} at the start, {load[0]:.2f} at the end\n"
         f"rows = study rows; trials(pruned); all-rows LL = the method's best parameters re-scored "
-        f"on all fit rows by one scorer (tmaxedge's folds and solver);\nconv.w = scikit-learn "
+        f"on all fit rows by one scorer (tmaxedge's folds and solver); test LL = the final fit's "
+        f"log loss on the window's test week;\nconv.w = scikit-learn "
         f"fits that hit max_iter / fits; seconds include the final fit (stage: also the nowcast "
         f"columns)\n"
     )  # fmt: skip
     print_tables(results, checks, header)
     print(f"wall time {wall:.0f} s")
     if args.dump:
-        args.dump.parent.mkdir(parents=True, exist_ok=True)
-        args.dump.write_text(json.dumps({
+        dump_rows(window_rows, groups, model_params, args.dump)
+        print(f"wrote {args.dump}")
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps({
             "window": args.window, "groups": groups, "models": models, "trials": args.trials,
             "versions": {"sklearn": sklearn.__version__, "optuna": optuna.__version__,
                          "numpy": np.__version__, "python": platform.python_version()},
@@ -423,7 +529,7 @@ def main() -> None:
             "load_average_end": load, "wall_seconds": wall,
             "results": results, "optimum_check": checks,
         }, indent=2, default=float) + "\n")  # fmt: skip
-        print(f"wrote {args.dump}")
+        print(f"wrote {args.results}")
 
 
 if __name__ == "__main__":

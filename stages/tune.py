@@ -22,7 +22,7 @@ def main() -> None:
     rows = io.read_features(args.features, window.train_start, window.fit_end)
     # the search keeps to the gate's coefficient-norm limits, so a tuned model can pass it
     beta_max = io.load_params("gate", GateParams).beta_max
-    results = walkforward.tune_window(rows, args.model, params, compute, beta_max)
+    results = walkforward.tune_window(rows, args.model, params, compute, beta_max, window.key)
     with io.atomic_directory(args.out) as tmp:
         for name, result in results.items():
             artifacts.write_tuned(tmp / name, result)

@@ -3,12 +3,16 @@
 The objective is the out-of-fold log loss of GroupKFold(n_splits) grouped by event date on the
 fit split (the first ``1 - calibration_fraction`` of the training days); the out-of-fold Brier
 score is stored as a trial attribute. Trials run one at a time so a study repeats exactly from
-its seed; hopeless trials are pruned fold by fold.
+its seed, and a study in shared storage resumes exactly after a kill (``tmaxedge.studies``);
+hopeless trials are pruned fold by fold, and each fold's fit warm-starts from the same fold of
+the nearest finished trial.
 """
 
 from __future__ import annotations
 
 import math
+import dataclasses
+import sys
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from tmaxedge import models, studies
 from tmaxedge.errors import ParamsError
 from tmaxedge.models import LinearFit, Preprocessor, brier, class_weights, fit_logistic, log_loss
 
@@ -103,8 +108,8 @@ def tune_group(
     columns: list[str],
     model: str,
     params: ModelParams,
-    storage: optuna.storages.BaseStorage | None = None,
-    study_name: str | None = None,
+    study_storage: str | None = None,
+    study_label: str = "study",
     study_rows: np.ndarray | None = None,
     beta_max: float | None = None,
 ) -> TuneResult:
@@ -115,6 +120,9 @@ def tune_group(
     ``beta_max`` (the gate's coefficient-norm limit for this strike type) makes the search a
     constrained one: a trial whose fold fits exceed it is infeasible, and the best feasible
     trial wins (the least infeasible one when none is feasible, flagged in best_params).
+    ``study_storage`` (``compute.study_storage``, see ``studies.open_storage``) keeps the study
+    as ``<study_label>-<digest of its inputs>`` so a killed run resumes it; the result is the
+    same as without storage.
     """
     # imported here: the stages that only predict need neither (about a second each to import)
     import optuna
@@ -137,26 +145,21 @@ def tune_group(
         GroupKFold(n_splits=params.n_splits).split(z_study, y_study, groups=event_dates[study_rows])
     )
     objective = CrossValidatedLogLoss(z_study, y_study, folds, model, params, beta_max)
-    sampler = optuna.samplers.TPESampler(seed=params.sampler_seed)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
         if params.pruner == "median"
         else optuna.pruners.NopPruner()
     )
+    study_name = f"{study_label}-{study_key(x, y, event_dates, study_rows, columns, model, params, beta_max)}"
+    storage = studies.open_storage(study_storage, study_name)
     study = optuna.create_study(
-        direction="minimize",
-        sampler=sampler,
-        pruner=pruner,
-        storage=storage,
-        study_name=study_name,
+        direction="minimize", pruner=pruner, storage=storage, study_name=study_name,
         load_if_exists=storage is not None,
-    )
-    remaining = params.n_trials - sum(
-        t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        for t in study.trials
-    )
-    if remaining > 0:
-        study.optimize(objective, n_trials=remaining, n_jobs=1)
+    )  # fmt: skip
+    if storage is not None:
+        studies.fail_interrupted_trials(storage, study_name)
+    run_trials(study, objective, params.n_trials, params.sampler_seed)
+    finished = studies.finished_trials(study)
     best, feasible = best_trial(study, beta_max)
     c, weight_scheme, l1_ratio = objective.decode(best.params)
     c_fit = final_fit_c(c, int(study_rows.sum()), len(y))
@@ -169,8 +172,8 @@ def tune_group(
         "l1_ratio": l1_ratio,
         "cv_log_loss": best.value,
         "cv_brier": best.user_attrs.get("brier"),
-        "n_trials": len(study.trials),
-        "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
+        "n_trials": len(finished),
+        "n_pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in finished),
         "n_rows": int(len(y)),
         "n_study_rows": int(study_rows.sum()),
         "n_days": int(n_days),
@@ -182,9 +185,50 @@ def tune_group(
         "beta_feasible": feasible,
         "columns": list(columns),
     }
-    trials = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state"))
-    trials["state"] = trials["state"].astype(str)
-    return TuneResult("ok", best_params, fit, preprocessor, trials)
+    return TuneResult("ok", best_params, fit, preprocessor, trials_table(study))
+
+
+def study_key(x, y, event_dates, study_rows, columns, model, params, beta_max) -> str:
+    """The digest naming a study: its rows, search space, limits and the objective's code."""
+    settings = {"columns": list(columns), "model": model, "params": dataclasses.asdict(params),
+                "beta_max": beta_max}  # fmt: skip
+    return studies.study_digest([x, y, event_dates, study_rows], settings, [sys.modules[__name__], models])
+
+
+def run_trials(study: optuna.Study, objective: CrossValidatedLogLoss, n_trials: int, seed: int) -> None:
+    """Run trials one at a time until ``n_trials`` have finished (completed or pruned).
+
+    Each trial's TPE draw is seeded from (seed, finished trials so far) and TPE reads only the
+    finished trials, so the k-th finished trial is the same whether or not the run was killed
+    and resumed in between.
+    """
+    import optuna
+
+    while (n_finished := len(studies.finished_trials(study))) < n_trials:
+        study.sampler = optuna.samplers.TPESampler(seed=studies.trial_seed(seed, n_finished))
+        study.optimize(objective, n_trials=1)
+
+
+def trials_table(study: optuna.Study) -> pd.DataFrame:
+    """The finished trials in order, numbered 0, 1, ... (an interrupted trial is not one), with
+    their parameters, objective, Brier score and coefficient norm."""
+    finished = studies.finished_trials(study)
+    table = pd.DataFrame(
+        {
+            "number": range(len(finished)),
+            "value": [t.value for t in finished],
+            **{
+                f"params_{name}": [t.params.get(name) for t in finished]
+                for name in sorted({name for t in finished for name in t.params})
+            },
+            **{
+                f"user_attrs_{name}": [t.user_attrs.get(name) for t in finished]
+                for name in sorted({n for t in finished for n in t.user_attrs} - {FOLD_FITS})
+            },
+            "state": [t.state.name for t in finished],
+        }
+    )
+    return table
 
 
 def final_fit_c(c: float, n_study_rows: int, n_rows: int) -> float:
@@ -232,13 +276,39 @@ def _untuned(status: str, y: np.ndarray, event_dates: np.ndarray) -> TuneResult:
     )
 
 
+FOLD_FITS = "fold_fits"  # trial attribute: each fold's [intercept, *coef], the next trials' starts
+
+
+def nearest_fold_fits(
+    finished: list[optuna.trial.FrozenTrial], point: tuple[float, str | None, float], objective
+) -> list[LinearFit | None]:
+    """For each fold, the fit of the finished trial nearest to ``point`` (C, class weights,
+    l1_ratio) that fitted that fold: a start close to the optimum saves Newton steps, and being
+    read from the study, it is the same start after a resume. Distance: decades of C, plus
+    l1_ratio, plus one for other class weights; ties go to the earlier trial."""
+    def distance(trial: optuna.trial.FrozenTrial) -> float:
+        c, scheme, l1_ratio = objective.decode(trial.params)
+        return abs(math.log10(c / point[0])) + abs(l1_ratio - point[2]) + (scheme != point[1])
+
+    ranked = sorted(finished, key=lambda t: (distance(t), t.number))
+    starts: list[LinearFit | None] = []
+    for k in range(len(objective.folds)):
+        stored = next((t.user_attrs[FOLD_FITS][k] for t in ranked if _has_fold(t, k)), None)
+        starts.append(None if stored is None else LinearFit(np.array(stored[1:]), stored[0]))
+    return starts
+
+
+def _has_fold(trial: optuna.trial.FrozenTrial, k: int) -> bool:
+    fits = trial.user_attrs.get(FOLD_FITS, [])
+    return len(fits) > k and fits[k] is not None
+
+
 class CrossValidatedLogLoss:
     """The Optuna objective, holding the standardised data and fixed folds of one group."""
 
     def __init__(self, z, y, folds, model: str, params: ModelParams, beta_max: float | None = None):
         self.z, self.y, self.folds, self.model, self.params = z, y, folds, model, params
         self.beta_max = beta_max
-        self.warm: dict[int, LinearFit] = {}
 
     def suggest(self, trial: optuna.Trial) -> dict:
         p = self.params
@@ -264,24 +334,32 @@ class CrossValidatedLogLoss:
         import optuna
 
         c, scheme, l1_ratio = self.decode(self.suggest(trial))
+        starts = nearest_fold_fits(studies.finished_trials(trial.study), (c, scheme, l1_ratio), self)
+        fold_fits: list[list[float] | None] = []
         oof = np.empty(len(self.y))
         seen = np.zeros(len(self.y), dtype=bool)
         largest_norm = 0.0
-        for k, (train, valid) in enumerate(self.folds):
-            y_train = self.y[train]
-            weights = class_weights(y_train, scheme)
-            if len(np.unique(y_train)) < 2:
-                oof[valid] = np.clip(y_train.mean(), 1e-3, 1 - 1e-3)
-            else:
-                fit = fit_logistic(self.z[train], y_train, c, l1_ratio, weights, self.warm.get(k))
-                self.warm[k] = fit
-                oof[valid] = expit(fit.decision(self.z[valid]))
-                largest_norm = max(largest_norm, float(np.linalg.norm(fit.coef)))
+        try:
+            for k, (train, valid) in enumerate(self.folds):
+                y_train = self.y[train]
+                if len(np.unique(y_train)) < 2:
+                    oof[valid] = np.clip(y_train.mean(), 1e-3, 1 - 1e-3)
+                    fold_fits.append(None)
+                else:
+                    weights = class_weights(y_train, scheme)
+                    fit = fit_logistic(self.z[train], y_train, c, l1_ratio, weights, starts[k])
+                    fold_fits.append([fit.intercept, *fit.coef.tolist()])
+                    oof[valid] = expit(fit.decision(self.z[valid]))
+                    largest_norm = max(largest_norm, float(np.linalg.norm(fit.coef)))
+                seen[valid] = True
+                trial.report(log_loss(self.y[seen], oof[seen]), k)
+                if k < len(self.folds) - 1 and trial.should_prune():
+                    raise optuna.TrialPruned()
+        finally:
+            # once per trial, pruned or not: each write to a stored study is a synced append
+            trial.set_user_attr(FOLD_FITS, fold_fits)
+            if any(f is not None for f in fold_fits):
                 trial.set_user_attr("beta_norm", largest_norm)
-            seen[valid] = True
-            trial.report(log_loss(self.y[seen], oof[seen]), k)
-            if k < len(self.folds) - 1 and trial.should_prune():
-                raise optuna.TrialPruned()
         value = log_loss(self.y, oof)
         trial.set_user_attr("brier", brier(self.y, oof))
         if self.beta_max is not None:  # TPE then models feasibility too

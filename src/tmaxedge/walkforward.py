@@ -44,11 +44,15 @@ class ComputeParams:
     ``loky``: ``n_jobs`` processes on this machine. ``dask``: the jobs go to the Dask scheduler
     at ``scheduler_address`` (``tcp://host:8786``), or to a local cluster of ``n_jobs``
     single-threaded worker processes when it is null. ``sequential``: one at a time, here.
+    ``study_storage``: where the Optuna studies live (``studies.open_storage``): null keeps
+    them in memory; a directory or an RDB URL keeps them so a killed run resumes its trials.
+    None of these change a result.
     """
 
     n_jobs: int = 2
     backend: str = "loky"
     scheduler_address: str | None = None
+    study_storage: str | None = None
 
     def __post_init__(self) -> None:
         if self.n_jobs < 1:
@@ -159,9 +163,14 @@ def _single_threaded(function: Callable, *args):
 
 
 def tune_one(
-    part: pd.DataFrame, model: str, params: ModelParams, beta_max: float | None = None
+    part: pd.DataFrame,
+    model: str,
+    params: ModelParams,
+    beta_max: float | None = None,
+    study_storage: str | None = None,
+    study_label: str = "study",
 ) -> TuneResult:
-    """Study and final fit for one group's fit-split rows (``beta_max``: see ``tune_group``)."""
+    """Study and final fit for one group's fit-split rows (the last three: see ``tune_group``)."""
     tables = None
     if "nowcast" in params.extra_features:
         tables = nowcast.fit_tables(part)
@@ -174,6 +183,8 @@ def tune_one(
         columns,
         model,
         params,
+        study_storage=study_storage,
+        study_label=study_label,
         study_rows=thin_rows(part["ts"], params.tune_every_minutes),
         beta_max=beta_max,
     )
@@ -187,11 +198,16 @@ def tune_window(
     params: ModelParams,
     compute: ComputeParams,
     beta_max: dict[str, float] | None = None,
+    window: str = "window",
 ) -> dict[str, TuneResult]:
-    """Every group's study; ``beta_max`` maps strike type to the gate's coefficient-norm limit."""
+    """Every group's study; ``beta_max`` maps strike type to the gate's coefficient-norm limit.
+    Stored studies are named ``<model>-<window>-<group>-<digest>``."""
     parts = groups_of(fit_rows)
     limits = beta_max or {}
-    jobs = [(part, model, params, limits.get(strike_of(name))) for name, part in parts.items()]
+    jobs = [
+        (part, model, params, limits.get(strike_of(name)), compute.study_storage, f"{model}-{window}-{name}")
+        for name, part in parts.items()
+    ]
     results = run_jobs(tune_one, jobs, compute, sizes=[len(part) for part in parts.values()])
     return dict(zip(parts, results, strict=True))
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tmaxedge import features
 from tmaxedge.config import City
 from tmaxedge.errors import DataError, ParamsError
+from tmaxedge.event_features import EVENT_COLUMNS
 from tmaxedge.features import FEATURE_SETS, FeatureParams, build_partition
 
 CHI = City("chi", "KXHIGHCHI", "America/Chicago", True)
@@ -439,7 +440,7 @@ def test_build_partition_city_without_weather_gets_null_weather_columns():
     assert set(features.weather_columns()) == {
         "temp_now", "temp_to_floor", "temp_to_cap", "temp_5m_ema", "temp_15m_ema", "temp_accel",
         "temp_x_spread_pct", "temp_x_log_minutes", "running_max", "running_max_to_floor",
-        "running_max_to_cap",
+        "running_max_to_cap", "running_max_z", "temp_now_z",
     }  # fmt: skip
 
 
@@ -536,7 +537,7 @@ def test_feature_sets_are_nested():
     assert FEATURE_SETS["ridge_safe"][:10] == FEATURE_SETS["baseline"]
     assert FEATURE_SETS["rich"][:13] == FEATURE_SETS["ridge_safe"]
     assert len(FEATURE_SETS["rich"]) == len(set(FEATURE_SETS["rich"])) == 28
-    assert set(features.weather_columns()) < set(FEATURE_SETS["rich"])
+    assert set(features.weather_columns()) < set(FEATURE_SETS["rich"] + EVENT_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------

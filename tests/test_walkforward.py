@@ -61,6 +61,20 @@ def test_nyc_model_uses_no_weather_columns(world):
     assert "temp_now" in chi.preprocessor.columns and "running_max" in chi.preprocessor.columns
 
 
+def test_event_features_enter_a_model_only_when_asked_and_only_where_they_have_data(world):
+    from tmaxedge.event_features import EVENT_COLUMNS
+
+    folder, _ = world
+    _, rows = window_rows(folder)
+    with_event = dataclasses.replace(ELASTICNET, extra_features=["event"])
+    results = walkforward.tune_window(rows["fit"], "elasticnet", with_event, SEQUENTIAL)
+    chi, nyc = results["chi_between"].preprocessor.columns, results["nyc_between"].preprocessor.columns
+    assert set(EVENT_COLUMNS) <= set(chi)
+    assert set(EVENT_COLUMNS) - set(nyc) == {"running_max_z", "temp_now_z"}  # NYC has no weather
+    plain = walkforward.tune_window(rows["fit"], "elasticnet", ELASTICNET, SEQUENTIAL)
+    assert not set(EVENT_COLUMNS) & set(plain["chi_between"].preprocessor.columns)
+
+
 def window_predictions(rows, compute):
     """Tune on ``compute``, then calibrate and evaluate: the test week's predictions."""
     tuned = walkforward.tune_window(rows["fit"], "ridge", RIDGE, compute)

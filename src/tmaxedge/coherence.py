@@ -49,14 +49,19 @@ def logit_shift(
         return p.copy()
     logits = safe_logit(np.where(rows, p, 0.5))
     shift = np.zeros(len(size))
+    # a set stops once its own step is below tol, so its result does not depend on which other
+    # sets are in the call (a feature at one minute must not move when later minutes do)
+    active = complete.copy()
     for _ in range(iterations):
         q = expit(logits + shift[key])
-        excess = np.bincount(key, weights=np.where(rows, q, 0.0), minlength=len(size)) - 1.0
-        slope = np.bincount(key, weights=np.where(rows, q * (1 - q), 0.0), minlength=len(size))
-        step = np.where(complete & (slope > 0), excess / np.maximum(slope, 1e-300), 0.0)
+        live = rows & active[key]
+        excess = np.bincount(key, weights=np.where(live, q, 0.0), minlength=len(size)) - 1.0
+        slope = np.bincount(key, weights=np.where(live, q * (1 - q), 0.0), minlength=len(size))
+        step = np.where(active & (slope > 0), excess / np.maximum(slope, 1e-300), 0.0)
         step = np.clip(step, -2.0, 2.0)  # far from the root a full Newton step overshoots
         shift -= step
-        if np.max(np.abs(step)) < tol:
+        active &= np.abs(step) >= tol
+        if not active.any():
             break
     return np.where(rows, expit(logits + shift[key]), p)
 

@@ -51,7 +51,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from joblib import Parallel, delayed
 
+from tmaxedge import contract
 from tmaxedge.config import STRIKE_TYPES, City
+from tmaxedge.event_features import EVENT_COLUMNS, event_columns
 from tmaxedge.errors import DataError, ParamsError, data_error
 
 T = TypeVar("T")
@@ -81,11 +83,13 @@ MARKET_LOGIT = "mid_logit"  # log-odds of the mid: the market's own forecast on 
 FEATURE_SETS: dict[str, list[str]] = {
     "baseline": _BASELINE, "ridge_safe": _RIDGE_SAFE, "rich": _RICH
 }
-COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT]
+# the event's implied distribution of the high (event_features): not in a brief's feature set,
+# a model takes them with the extra feature "event"
+COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT] + EVENT_COLUMNS
 _WEATHER = [
     "temp_now", "temp_to_floor", "temp_to_cap", "temp_5m_ema", "temp_15m_ema", "temp_accel",
     "temp_x_spread_pct", "temp_x_log_minutes", "running_max", "running_max_to_floor",
-    "running_max_to_cap",
+    "running_max_to_cap", "running_max_z", "temp_now_z",
 ]  # fmt: skip
 _STRING_KEYS = ["ticker", "event_ticker", "city", "strike_type"]
 _TIME_KEYS = ["ts", "close_time", "quote_ts", "weather_ts"]
@@ -401,6 +405,12 @@ def _assemble(
         running_max_to_cap=cap - running,
         mid_logit=np.log(np.clip(mid, 0.5, 99.5) / (100 - np.clip(mid, 0.5, 99.5))),
     )  # fmt: skip
+    low, high_yes = contract.yes_interval(markets)
+    events = markets["event_ticker"].astype("str").to_numpy(object)
+    n_markets = pd.Series(events).map(pd.Series(events).value_counts()).to_numpy(float)
+    columns.update(event_columns(
+        p_market, events[m], grid.row_min, low[m], high_yes[m], n_markets[m], running, now
+    ))  # fmt: skip
     return pd.DataFrame({name: columns[name] for name in COLUMNS})
 
 

@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     import optuna
 
 MODEL_TYPES = ("ridge", "elasticnet", "lasso")
-# beyond the brief's feature sets: the market's log-odds, and the weather nowcast of the bin
-# (tmaxedge.nowcast), fitted inside each training window
-EXTRA_FEATURES = ("mid_logit", "nowcast")
+# beyond the brief's feature sets: the market's log-odds, the weather nowcast of the bin
+# (tmaxedge.nowcast), fitted inside each training window, and the event's implied distribution
+# of the high (tmaxedge.event_features)
+EXTRA_FEATURES = ("mid_logit", "nowcast", "event")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from tmaxedge.calibrate import CalibrateParams, calibrate_model
 from tmaxedge.errors import ParamsError
 from tmaxedge.evaluate import reliability, score
 from tmaxedge.pool import PoolParams, fit_pool_weight, pool_probability, scope_key
+from tmaxedge.event_features import EVENT_COLUMNS
 from tmaxedge.features import FEATURE_SETS, MARKET_LOGIT
 from tmaxedge.models import Calibrator, ModelCard, brier
 from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group
@@ -87,6 +88,8 @@ def model_columns(frame: pd.DataFrame, feature_set: str, extra: list[str] = ()) 
         wanted.append(MARKET_LOGIT)
     if "nowcast" in extra:
         wanted += nowcast.COLUMNS
+    if "event" in extra:
+        wanted += EVENT_COLUMNS
     return [c for c in wanted if frame[c].notna().any()]
 
 

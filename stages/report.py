@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--sensitivity", type=Path, help="a sensitivity run's walkforward.json")
     parser.add_argument("--sensitivity-label", default="windows.train_days=120")
     parser.add_argument("--pool-weights", type=Path, help="data/walkforward/pool_weights.csv")
+    parser.add_argument("--ablation", type=Path, help="folder of `tmaxedge ablation` results (*.json)")
     args = parser.parse_args()
     io.configure_logging()
     inputs = read_inputs(args)
@@ -87,7 +88,14 @@ def read_inputs(args: argparse.Namespace) -> report.ReportInputs:
         sensitivity=_optional_json(args.sensitivity),
         sensitivity_label=args.sensitivity_label,
         pool_weights=_optional_csv(args.pool_weights),
+        ablations=_ablations(args.ablation),
     )
+
+
+def _ablations(folder: Path | None) -> dict[str, dict] | None:
+    if folder is None or not folder.is_dir():
+        return None
+    return {path.stem: io.read_json(path) for path in sorted(folder.glob("*.json"))} or None
 
 
 def _present_columns(path: Path) -> list[str]:

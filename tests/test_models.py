@@ -211,7 +211,7 @@ def test_tune_group_keeps_to_the_coefficient_norm_limit():
     free = tune_group(x, y, dates, list("abcd"), "ridge", params)
     limit = free.best_params["beta_norm"] * 0.8
     bound = tune_group(x, y, dates, list("abcd"), "ridge", params, beta_max=limit)
-    assert bound.best_params["beta_feasible"] is True
+    assert bound.best_params["beta_feasible"] is True and bound.best_params["beta_norm"] <= limit
     assert bound.best_params["C"] < free.best_params["C"]
     assert bound.trials["user_attrs_beta_norm"].max() > limit  # the search saw infeasible trials
     impossible = tune_group(x, y, dates, list("abcd"), "ridge", params, beta_max=1e-6)
@@ -236,3 +236,18 @@ def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
     assert thrice.best_params["C"] == once.best_params["C"]
     assert np.isclose(thrice.best_params["C_fit"], once.best_params["C"] / 3)
     np.testing.assert_allclose(thrice.fit.coef, once.fit.coef, atol=1e-7)
+
+
+def test_a_final_fit_over_the_norm_limit_is_shrunk_to_it_and_one_within_is_left_alone():
+    from tmaxedge.tune import within_norm
+
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=2000)
+    z = np.column_stack([base + rng.normal(0, 0.05, len(base)) for _ in range(3)])
+    y = (rng.random(len(base)) < 1 / (1 + np.exp(-4 * base))).astype(int)
+    weights = np.ones(len(y))
+    fit = fit_logistic(z, y, 100.0, 0.0, weights)
+    norm = np.linalg.norm(fit.coef)
+    c, shrunk = within_norm(z, y, 100.0, 0.0, weights, fit, norm * 0.7)
+    assert c < 100.0 and norm * 0.63 < np.linalg.norm(shrunk.coef) <= norm * 0.7  # one step short of over
+    assert within_norm(z, y, 100.0, 0.0, weights, fit, norm * 1.01) == (100.0, fit)

@@ -438,8 +438,10 @@ def test_build_report_says_not_run_when_gate_and_sensitivity_are_absent(tmp_path
         sensitivity=None,
         sensitivity_label="windows.train_days=120",
         pool_weights=None,
+        ablation=tmp_path / "no-ablation",
     )
     text = render_markdown(build_report(stage.read_inputs(namespace)))
+    assert "## Ablation: each feature group left out\n\nNot run (`tmaxedge ablation" in text
     assert "**No promotion decision yet**: the gate has not run, so nothing is promoted." in text
     assert "- The gate has not run: no verdicts yet." in text
     assert "## Sensitivity: windows.train_days=120\n\nNot run.\n" in text
@@ -534,3 +536,22 @@ def test_report_shows_each_forecast_step_and_the_pooling_weights():
     assert markdown_tables(section)[1][1] == ["ridge", "less", "0.40", "0.20", "0.60", "2"]
     plain = dataclasses.replace(inputs_in_memory(), pool_weights=None)
     assert "## Pooling with the market" not in render_markdown(build_report(plain))
+
+
+def test_report_shows_each_ablation_run_against_all_features(tmp_path):
+    from tmaxedge import ablation
+
+    runs = make_diagnostics(True)
+    ridge = runs[runs["model"] == "ridge"].reset_index(drop=True)
+    worse = ridge.assign(p_model=(ridge["p_model"] * 0.5 + 0.25))
+    table = ablation.ablation_table({ablation.ALL: ridge, "without market": worse})
+    io.write_json_atomic({"model": "ridge", "windows": ["w1"], "runs": table.to_dict(orient="records")},
+                         tmp_path / "ablation" / "ridge.json")  # fmt: skip
+    args = write_inputs(tmp_path, sensitivity=False) + ["--ablation", str(tmp_path / "ablation")]
+    done = subprocess.run([sys.executable, str(STAGE), *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "reports" / "report.md").read_text()
+    section = text.split("## Ablation: each feature group left out")[1]
+    rows = markdown_tables(section)[0]
+    assert [row[:2] for row in rows[1:]] == [["ridge", "all features"], ["ridge", "without market"]]
+    assert rows[1][4] == "+0.00000" and float(rows[2][4]) == pytest.approx(table.loc[1, "brier_change"], abs=1e-5)

@@ -12,6 +12,7 @@ from tmaxedge.simulate import MarketParams, SimulateParams, simulate
 
 CITIES = parse_cities(
     {
+        "aus": {"series": "KXHIGHAUS", "tz": "America/Chicago", "weather_features": True},
         "chi": {"series": "KXHIGHCHI", "tz": "America/Chicago", "weather_features": True},
         "nyc": {"series": "KXHIGHNY", "tz": "America/New_York", "weather_features": False},
     }

@@ -44,7 +44,7 @@ def plan(features: Path, params_path: Path, out: Path) -> None:
 @main.command("walkforward")
 @click.option("--city", required=True, help="City code, e.g. chi.")
 @click.option("--bracket", required=True, type=click.Choice(["between", "greater", "less"]))
-@click.option("--model", required=True, help="Model type under params.yaml tune (ridge, elasticnet, lasso).")
+@click.option("--model", required=True, help="A per-bin model entry under params.yaml tune (ridge, elasticnet, lasso).")
 @click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First test week on or after this date.")
 @click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last test day on or before this date.")
 @click.option("--trials", type=int, default=None, help="Override tune.<model>.n_trials.")
@@ -68,13 +68,18 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
     from tmaxedge.calibrate import CalibrateParams
     from tmaxedge.gate import GateParams
     from tmaxedge.pool import PoolParams
-    from tmaxedge.tune import ModelParams
+    from tmaxedge.tune import ModelParams, model_type
 
     try:
         window_params = io.load_params("windows", windows.WindowParams, params_path)
         model_params = io.load_model_params(model, ModelParams, params_path)
         if trials is not None:
             model_params = dataclasses.replace(model_params, n_trials=trials)
+        if model_type(model, model_params) == "tmax_dist" or model_params.scope != "city":
+            raise ParamsError(
+                f"tune.{model} prices whole events or pools cities, and this command runs one "
+                "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
+            )
         calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
         pool_params = io.load_params("pool", PoolParams, params_path)
         beta_max = io.load_params("gate", GateParams, params_path).beta_max.get(bracket)
@@ -108,6 +113,60 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
     summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
     io.write_json_atomic(summary, out / model / f"walkforward_summary_{name}.json")
     click.echo(walkforward_outcome(f"{model} {name}", statuses, summary))
+
+
+@main.command("ablation")
+@click.option("--model", "entry", required=True, help="A model entry under params.yaml tune (ridge, tmax_dist, ridge_pooled, ...).")
+@click.option("--groups", default="market,weather,nowcast,time", show_default=True,
+              help="Feature groups to leave out, one run each (tmaxedge.feature_groups.GROUPS).")
+@click.option("--last", "last_windows", type=int, default=None, help="Only the last N windows of windows.yaml.")
+@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="JSON file [default: ablation/<model>.json].")
+@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE, show_default=True)
+def ablation_command(entry, groups, last_windows, features, plan_path, out, params_path) -> None:
+    """Rerun one model entry's walk-forward without each feature group: the change in test
+    Brier and log loss on the rows every run priced. The report shows every ablation/*.json."""
+    from tqdm import tqdm
+
+    from tmaxedge import ablation, walkforward
+    from tmaxedge.calibrate import CalibrateParams
+    from tmaxedge.coherence import CoherenceParams
+    from tmaxedge.feature_groups import GROUPS
+    from tmaxedge.gate import GateParams
+    from tmaxedge.pool import PoolParams
+    from tmaxedge.tune import ModelParams
+
+    left_out = [g for g in groups.split(",") if g]
+    try:
+        unknown = sorted(set(left_out) - set(GROUPS))
+        if unknown:
+            raise ParamsError(f"--groups must be among {list(GROUPS)}; got {unknown}.")
+        window_params = io.load_params("windows", windows.WindowParams, params_path)
+        model_params = io.load_model_params(entry, ModelParams, params_path)
+        steps = ablation.Steps(
+            io.load_params("calibrate", CalibrateParams, params_path),
+            io.load_params("pool", PoolParams, params_path),
+            io.load_params("coherence", CoherenceParams, params_path),
+            io.load_params("compute", walkforward.ComputeParams, params_path),
+            io.load_params("gate", GateParams, params_path).beta_max,
+        )
+        keys = yaml.safe_load(Path(plan_path).read_text())["window_keys"]
+    except (DataError, ParamsError) as error:
+        sys.exit(f"{type(error).__name__}: {error}")
+    keys = keys[-last_windows:] if last_windows else keys
+
+    def read_window(key: str) -> dict[str, pd.DataFrame]:
+        window = windows.make_window(key, window_params)
+        rows = io.read_features(features, window.train_start, window.test_end)
+        split = windows.split_of(rows["event_date"], window)
+        return {name: rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate", "test"]}
+
+    runs = ablation.run_ablation(read_window, keys, entry, model_params, steps, left_out, progress=tqdm)
+    table = ablation.ablation_table(runs)
+    target = out or Path("ablation") / f"{entry}.json"
+    io.write_json_atomic({"model": entry, "windows": keys, "runs": table.to_dict(orient="records")}, target)
+    click.echo(table.to_string(index=False))
 
 
 def walkforward_outcome(label: str, statuses: list[str], summary: dict) -> str:

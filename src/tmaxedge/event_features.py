@@ -13,11 +13,15 @@ markets has no probability gets NaN.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 from tmaxedge import coherence
 
 EVENT_COLUMNS = ["event_spread", "floor_z", "cap_z", "running_max_z", "temp_now_z", "mid_gap"]
+# the coherent implied P(high >= low) and P(high > high) of each market's YES integers [low, high]:
+# the market's survival function of the high at the bin's two edges (tmaxedge.distribution)
+IMPLIED_EXCEEDANCE_COLUMNS = ["implied_exceed_low", "implied_exceed_high"]
 MIN_SPREAD = 0.25  # degrees; a market sure of one bin would otherwise divide by ~0
 CDF_CLIP = 1e-4  # a one-cent price is no evidence of a CDF below 0.0001
 
@@ -68,6 +72,25 @@ def implied_normal(
     return mean, sd
 
 
+def implied_exceedance(
+    q: np.ndarray, group: np.ndarray, low: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, its group's total probability on the bins at or above its own (``P(high >=
+    low)``) and strictly above it (``P(high > high)``): sums of coherent ``q`` down from the top
+    bin. The bins of a group partition the integers, so the second is the first minus ``q``;
+    NaN anywhere in a group gives NaN to all its rows."""
+    order = np.lexsort((-low, group))
+    # summed within each group alone, so one event-minute's sums do not depend on the others'
+    running = pd.Series(np.nan_to_num(q[order])).groupby(group[order]).cumsum().to_numpy()
+    at_least = np.empty(len(q))
+    at_least[order] = running
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    incomplete = np.bincount(group, weights=np.isnan(q).astype(float), minlength=n_groups) > 0
+    at_least = np.where(incomplete[group], np.nan, np.clip(at_least, 0.0, 1.0))
+    above = np.clip(at_least - q, 0.0, 1.0)
+    return at_least, above
+
+
 def event_columns(
     p: np.ndarray,
     event: np.ndarray,
@@ -78,7 +101,7 @@ def event_columns(
     running_max: np.ndarray,
     temp_now: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """``EVENT_COLUMNS`` for each row (one market at one minute).
+    """``EVENT_COLUMNS`` and ``IMPLIED_EXCEEDANCE_COLUMNS`` for each row (one market at one minute).
 
     ``p``: the market's probability (NaN without one); ``event``, ``minute``: what groups the
     rows; ``low``/``high``: each market's YES integers; ``n_markets``: its event's market count.
@@ -101,4 +124,5 @@ def event_columns(
         "running_max_z": (running_max - centre) / spread,
         "temp_now_z": (temp_now - centre) / spread,
         "mid_gap": p - q,
+        **dict(zip(IMPLIED_EXCEEDANCE_COLUMNS, implied_exceedance(q, group, low), strict=True)),
     }

@@ -53,7 +53,7 @@ from joblib import Parallel, delayed
 
 from tmaxedge import contract
 from tmaxedge.config import STRIKE_TYPES, City
-from tmaxedge.event_features import EVENT_COLUMNS, event_columns
+from tmaxedge.event_features import EVENT_COLUMNS, IMPLIED_EXCEEDANCE_COLUMNS, event_columns
 from tmaxedge.errors import DataError, ParamsError, data_error
 
 T = TypeVar("T")
@@ -84,8 +84,8 @@ FEATURE_SETS: dict[str, list[str]] = {
     "baseline": _BASELINE, "ridge_safe": _RIDGE_SAFE, "rich": _RICH
 }
 # the event's implied distribution of the high (event_features): not in a brief's feature set,
-# a model takes them with the extra feature "event"
-COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT] + EVENT_COLUMNS
+# a model takes them with the extra feature "event"; the implied exceedances are tmax_dist's inputs
+COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT] + EVENT_COLUMNS + IMPLIED_EXCEEDANCE_COLUMNS
 _WEATHER = [
     "temp_now", "temp_to_floor", "temp_to_cap", "temp_5m_ema", "temp_15m_ema", "temp_accel",
     "temp_x_spread_pct", "temp_x_log_minutes", "running_max", "running_max_to_floor",

@@ -284,6 +284,7 @@ class ModelCard:
     calibrator: Calibrator
     nowcast: dict | None = None  # tmaxedge.nowcast tables fitted in the training window
     pool_weight: float | None = None  # tmaxedge.pool: the model's weight against the market
+    kind: str = "bin"  # "bin": P(YES) of a market | "distribution": P(high >= k) (tmaxedge.distribution)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         score = self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))
@@ -297,6 +298,7 @@ class ModelCard:
             "calibrator": self.calibrator.to_dict(),
             "nowcast": self.nowcast,
             "pool_weight": self.pool_weight,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -307,4 +309,5 @@ class ModelCard:
             Calibrator(**d["calibrator"]),
             d.get("nowcast"),
             d.get("pool_weight"),
+            d.get("kind", "bin"),
         )

@@ -74,7 +74,8 @@ class ReportInputs:
     the backtest's orders (model, city, bracket, filled, pnl_cents) or None; ``gate``,
     ``promoted``, ``sensitivity``: the gate's verdicts, the promotion decision and a sensitivity
     run's ``walkforward.json``, each None when absent; ``pool_weights``: the pooling weight per
-    (model, window, group) (``tmaxedge.summarize.pool_weight_table``) or None.
+    (model, window, group) (``tmaxedge.summarize.pool_weight_table``) or None; ``ablations``:
+    each ``tmaxedge ablation`` result by model entry, or None.
     """
 
     walkforward: dict[str, dict]
@@ -89,6 +90,7 @@ class ReportInputs:
     sensitivity: dict | None = None
     sensitivity_label: str = "windows.train_days=120"
     pool_weights: pd.DataFrame | None = None
+    ablations: dict[str, dict] | None = None  # model entry -> its ablation/<entry>.json
 
     @property
     def models(self) -> list[str]:
@@ -624,6 +626,28 @@ def format_groups(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def ablation_blocks(ablations: dict[str, dict] | None) -> list[tuple[str, object]]:
+    """The ablation section: per model entry, each run's test scores on the rows every run of
+    that entry priced, and the change against all features (positive = worse without)."""
+    blocks: list[tuple[str, object]] = [("h2", "Ablation: each feature group left out")]
+    if not ablations:
+        return blocks + [("p", "Not run (`tmaxedge ablation --model <entry>` writes ablation/<entry>.json).")]
+    rows = []
+    for entry, result in sorted(ablations.items()):
+        for run in result["runs"]:
+            rows.append({
+                "model": entry, "run": run["run"], "windows": len(result["windows"]),
+                HEADERS["brier"]: FORMATS["brier"](run["brier"]),
+                "Brier change": f"{run['brier_change']:+.5f}",
+                HEADERS["log_loss"]: FORMATS["log_loss"](run["log_loss"]),
+                "log loss change": f"{run['log_loss_change']:+.4f}",
+                HEADERS["brier_improvement"]: FORMATS["brier_improvement"](run["brier_improvement"]),
+            })  # fmt: skip
+    note = ("Each run retunes, recalibrates, pools and makes coherent as the pipeline does, on the "
+            "same test weeks; scores are on the rows every run of that model priced.")  # fmt: skip
+    return blocks + [("table", pd.DataFrame(rows)), ("note", note)]
+
+
 def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     shown = table[["model", "run"]].astype(str).copy()
     for column in ("log_loss", "brier", "brier_improvement"):
@@ -945,6 +969,7 @@ def build_report(inputs: ReportInputs) -> Report:
             inputs.walkforward, inputs.sensitivity, models, inputs.sensitivity_label
         )
         blocks.append(("table", format_sensitivity(table)))
+    blocks += ablation_blocks(inputs.ablations)
     return Report(blocks=blocks, figures=figures, plots=dvc_plot_tables(inputs, decisions, curves))
 
 

@@ -23,12 +23,18 @@ from scipy.special import expit
 
 from tmaxedge import models, studies
 from tmaxedge.errors import ParamsError
+from tmaxedge.feature_groups import GROUPS
 from tmaxedge.models import LinearFit, Preprocessor, brier, class_weights, fit_logistic, log_loss
 
 if TYPE_CHECKING:
     import optuna
 
-MODEL_TYPES = ("ridge", "elasticnet", "lasso")
+MODEL_TYPES = ("ridge", "elasticnet", "lasso", "tmax_dist")
+# city: each city on its own (per city and strike type; tmax_dist per city). pooled: the cities
+# with weather features share one model (per strike type; tmax_dist one in all) with a 0/1
+# column per city, so a tail's few YES days are pooled across cities; a city without weather
+# features keeps its own
+SCOPES = ("city", "pooled")
 # beyond the brief's feature sets: the market's log-odds, the weather nowcast of the bin
 # (tmaxedge.nowcast), fitted inside each training window, and the event's implied distribution
 # of the high (tmaxedge.event_features)
@@ -51,8 +57,18 @@ class ModelParams:
     tune_every_minutes: int = 0  # 0: tune on every row; k: on rows k minutes apart
     extra_features: list[str] = field(default_factory=list)  # among EXTRA_FEATURES
     min_class_days: int = 1  # fewest event days on which each outcome (YES, NO) must occur
+    type: str | None = None  # the model type, when the entry's name is not one (ridge_pooled: ridge)
+    scope: str = "city"  # among SCOPES
+    drop_groups: list[str] = field(default_factory=list)  # feature groups left out (an ablation)
 
     def __post_init__(self) -> None:
+        if self.type is not None and self.type not in MODEL_TYPES:
+            raise ParamsError(f"type must be a str among {list(MODEL_TYPES)}; got {self.type!r}.")
+        if self.scope not in SCOPES:
+            raise ParamsError(f"scope must be a str among {list(SCOPES)}; got {self.scope!r}.")
+        unknown_groups = sorted(set(self.drop_groups) - set(GROUPS))
+        if unknown_groups:
+            raise ParamsError(f"drop_groups must be a list among {list(GROUPS)}; got {unknown_groups}.")
         if self.n_trials < 1:
             raise ParamsError(f"n_trials must be an int >= 1; got {self.n_trials}.")
         if not 0 < self.c_min < self.c_max:
@@ -77,6 +93,16 @@ class ModelParams:
             raise ParamsError(f"tune_every_minutes must be an int >= 0; got {self.tune_every_minutes}.")
 
 
+def model_type(name: str, params: ModelParams) -> str:
+    """The type of the model entry ``tune.<name>``: its ``type``, else its name."""
+    kind = params.type or name
+    if kind not in MODEL_TYPES:
+        raise ParamsError(
+            f"tune.{name} needs a type among {list(MODEL_TYPES)} (its name is not one); got type {params.type!r}."
+        )
+    return kind
+
+
 @dataclass
 class TuneResult:
     """The study's outcome for one (window, city, strike type)."""
@@ -87,6 +113,7 @@ class TuneResult:
     preprocessor: Preprocessor | None
     trials: pd.DataFrame
     nowcast: dict | None = None
+    kind: str = "bin"  # ModelCard.kind
 
 
 def thin_rows(ts: pd.Series, every_minutes: int) -> np.ndarray:
@@ -164,7 +191,11 @@ def tune_group(
     best, feasible = best_trial(study, beta_max)
     c, weight_scheme, l1_ratio = objective.decode(best.params)
     c_fit = final_fit_c(c, int(study_rows.sum()), len(y))
-    fit = fit_logistic(z, y, c_fit, l1_ratio, class_weights(y, weight_scheme))
+    weights = class_weights(y, weight_scheme)
+    fit = fit_logistic(z, y, c_fit, l1_ratio, weights)
+    c_unlimited = c_fit
+    if beta_max is not None and feasible:
+        c_fit, fit = within_norm(z, y, c_fit, l1_ratio, weights, fit, beta_max)
     best_params = {
         "status": "ok",
         "C": c,
@@ -186,7 +217,24 @@ def tune_group(
         "beta_feasible": feasible,
         "columns": list(columns),
     }
+    if c_fit != c_unlimited:
+        best_params["C_fit_before_norm_limit"] = c_unlimited
     return TuneResult("ok", best_params, fit, preprocessor, trials_table(study))
+
+
+NORM_SHRINK = 0.9  # C's step down when the final fit's norm is over the limit
+
+
+def within_norm(z, y, c, l1_ratio, weights, fit: LinearFit, beta_max: float, max_steps: int = 60):
+    """The final fit kept within the gate's norm limit: the study's fold fits were, but the fit
+    on every row is less regularised per row and can end just over it (a pooled fit, mostly).
+    C steps down by ``NORM_SHRINK`` until the norm is within the limit. Returns (C, fit)."""
+    for _ in range(max_steps):
+        if np.linalg.norm(fit.coef) <= beta_max:
+            break
+        c *= NORM_SHRINK
+        fit = fit_logistic(z, y, c, l1_ratio, weights, fit)
+    return c, fit
 
 
 def study_key(x, y, event_dates, study_rows, columns, model, params, beta_max) -> str:

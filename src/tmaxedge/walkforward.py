@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tmaxedge import coherence, nowcast
+from tmaxedge import coherence, distribution, nowcast, scopes
 from tmaxedge.calibrate import CalibrateParams, calibrate_model
 from tmaxedge.errors import ParamsError
 from tmaxedge.evaluate import reliability, score
 from tmaxedge.pool import PoolParams, fit_pool_weight, pool_probability, scope_key
 from tmaxedge.event_features import EVENT_COLUMNS
+from tmaxedge.feature_groups import without_groups
 from tmaxedge.features import FEATURE_SETS, MARKET_LOGIT
 from tmaxedge.models import Calibrator, ModelCard, brier
-from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group
+from tmaxedge.tune import ModelParams, TuneResult, model_type, thin_rows, tune_group
 from tmaxedge.windows import WindowParams, plan_window_keys
 
 GROUP_KEYS = ["city", "strike_type"]
@@ -94,7 +95,7 @@ def model_columns(frame: pd.DataFrame, feature_set: str, extra: list[str] = ()) 
 
 
 def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return frame[columns].to_numpy(dtype=float, na_value=np.nan)
+    return scopes.with_city_columns(frame, columns)[columns].to_numpy(dtype=float, na_value=np.nan)
 
 
 def strike_of(group: str) -> str:
@@ -172,27 +173,86 @@ def tune_one(
     beta_max: float | None = None,
     study_storage: str | None = None,
     study_label: str = "study",
+    cities: list[str] = (),
 ) -> TuneResult:
-    """Study and final fit for one group's fit-split rows (the last three: see ``tune_group``)."""
+    """Study and final fit for one group's fit-split rows (the last three: see ``tune_group``);
+    with ``cities``, one pooled model for their rows of a strike type, with a 0/1 column each."""
     tables = None
     if "nowcast" in params.extra_features:
         tables = nowcast.fit_tables(part)
         part = nowcast.add_columns(part, tables, leave_own_day_out=True)
-    columns = model_columns(part, params.feature_set, params.extra_features)
-    result = tune_group(
-        design_matrix(part, columns),
-        part["y"].to_numpy(int),
-        part["event_date"].astype(str).to_numpy(),
+    columns = model_columns(part, params.feature_set, params.extra_features) + scopes.city_columns(list(cities))
+    columns = without_groups(columns, params.drop_groups)
+    result = tune_rows(part, design_matrix(part, columns), part["y"].to_numpy(int), columns, model, params,
+                       beta_max, study_storage, study_label)  # fmt: skip
+    result.nowcast = tables
+    return result
+
+
+def tune_rows(
+    rows: pd.DataFrame, x: np.ndarray, y: np.ndarray, columns: list[str], model: str, params: ModelParams,
+    beta_max: float | None, study_storage: str | None, study_label: str,
+) -> TuneResult:  # fmt: skip
+    """``tune_group`` on ``x``, grouped by the rows' event dates, studied on every
+    ``tune_every_minutes``-th minute."""
+    return tune_group(
+        x,
+        y,
+        rows["event_date"].astype(str).to_numpy(),
         columns,
         model,
         params,
         study_storage=study_storage,
         study_label=study_label,
-        study_rows=thin_rows(part["ts"], params.tune_every_minutes),
+        study_rows=thin_rows(rows["ts"], params.tune_every_minutes),
         beta_max=beta_max,
     )
-    result.nowcast = tables
+
+
+DISTRIBUTION_MODEL = "tmax_dist"  # one model per city of its event's high (tmaxedge.distribution)
+
+
+def tune_distribution(
+    part: pd.DataFrame,
+    params: ModelParams,
+    beta_max: float | None = None,
+    study_storage: str | None = None,
+    study_label: str = "study",
+    cities: list[str] = (),
+) -> TuneResult:
+    """tmax_dist's study and final fit on one city's fit-split rows, all its markets together
+    (with ``cities``, on theirs, pooled): the survival function of the high, fitted on every
+    market's lower edge."""
+    tables = nowcast.fit_tables(part)
+    kept, x, y = distribution.threshold_rows(part, tables, leave_own_day_out=True, cities=cities)
+    columns = without_groups([c for c in x.columns if x[c].notna().any()], params.drop_groups)
+    result = tune_rows(kept, x[columns].to_numpy(float), y, columns, DISTRIBUTION_MODEL, params,
+                       beta_max, study_storage, study_label)  # fmt: skip
+    result.nowcast, result.kind = tables, distribution.KIND
     return result
+
+
+def city_of(group: str) -> str:
+    return group.rsplit("_", 1)[0]
+
+
+def check_distribution_params(params: ModelParams) -> None:
+    if params.feature_set != distribution.KIND or params.extra_features:
+        raise ParamsError(
+            f"tune.{DISTRIBUTION_MODEL} takes feature_set '{distribution.KIND}' and no extra_features "
+            f"(its inputs are fixed: tmaxedge.distribution.COLUMNS); got feature_set "
+            f"{params.feature_set!r}, extra_features {list(params.extra_features)}."
+        )
+
+
+def tune_unit(
+    rows: pd.DataFrame, kind: str, params: ModelParams, cities: list[str], beta_max: float | None,
+    study_storage: str | None, study_label: str,
+) -> TuneResult:  # fmt: skip
+    """One fitting unit's study (``scopes.fit_units``): a group, a city or a pooled set."""
+    if kind == DISTRIBUTION_MODEL:
+        return tune_distribution(rows, params, beta_max, study_storage, study_label, cities)
+    return tune_one(rows, kind, params, beta_max, study_storage, study_label, cities)
 
 
 def tune_window(
@@ -204,26 +264,44 @@ def tune_window(
     window: str = "window",
 ) -> dict[str, TuneResult]:
     """Every group's study; ``beta_max`` maps strike type to the gate's coefficient-norm limit.
-    Stored studies are named ``<model>-<window>-<group>-<digest>``."""
-    parts = groups_of(fit_rows)
+
+    The model's scope (``scopes``) says which groups share a fit: each group gets its unit's
+    result. tmax_dist answers to every strike type's limit, so it gets the strictest.
+    Stored studies are named ``<model>-<window>-<unit>-<digest>``.
+    """
+    kind = model_type(model, params)
+    if kind == DISTRIBUTION_MODEL:
+        check_distribution_params(params)
+    units = scopes.fit_units(fit_rows, params.scope, per_strike=kind != DISTRIBUTION_MODEL)
     limits = beta_max or {}
+    strictest = min(limits.values()) if limits else None
     jobs = [
-        (part, model, params, limits.get(strike_of(name)), compute.study_storage, f"{model}-{window}-{name}")
-        for name, part in parts.items()
-    ]
-    results = run_jobs(tune_one, jobs, compute, sizes=[len(part) for part in parts.values()])
-    return dict(zip(parts, results, strict=True))
+        (rows, kind, params, cities, strictest if kind == DISTRIBUTION_MODEL else limits.get(strike_of(name)),
+         compute.study_storage, f"{model}-{window}-{name}")
+        for name, (rows, cities) in units.items()
+    ]  # fmt: skip
+    results = run_jobs(tune_unit, jobs, compute, sizes=[len(rows) for rows, _ in units.values()])
+    by_group = {
+        group: result
+        for (rows, _), result in zip(units.values(), results, strict=True)
+        for group in scopes.groups_of_unit(rows)
+    }
+    return dict(sorted(by_group.items()))
 
 
 def calibrate_one(
     part: pd.DataFrame, card: ModelCard, params: CalibrateParams
 ) -> tuple[ModelCard, object, dict]:
-    """Fit the calibrator of one group on its calibration-split rows."""
-    x = design_matrix(with_nowcast(part, card), card.preprocessor.columns)
-    y = part["y"].to_numpy(int)
-    calibrator, fitted, info = calibrate_model(
-        card.preprocessor, card.linear, x, y, part["ticker"].nunique(), params
-    )
+    """Fit the calibrator of one group on its calibration-split rows; a tmax_dist model's is
+    fitted on S(k) at its rows' lower edges, so it keeps the distribution whole."""
+    if card.kind == distribution.KIND:
+        cities = scopes.pooled_cities(card.preprocessor.columns)
+        kept, frame, y = distribution.threshold_rows(part, card.nowcast, cities=cities)
+        x, n_outcomes = frame[card.preprocessor.columns].to_numpy(float), kept["ticker"].nunique()
+    else:
+        x = design_matrix(with_nowcast(part, card), card.preprocessor.columns)
+        y, n_outcomes = part["y"].to_numpy(int), part["ticker"].nunique()
+    calibrator, fitted, info = calibrate_model(card.preprocessor, card.linear, x, y, n_outcomes, params)
     return dataclasses.replace(card, calibrator=calibrator), fitted, info
 
 
@@ -237,23 +315,33 @@ def calibrate_window(
 
     ``parts`` are the calibration rows of every group in ``cards`` (maybe none), ``cards`` the tuned
     models (None where tuning found no model). With ``pool.scope == "strike_type"`` the groups of
-    one strike type share a w fitted on all their rows.
+    one strike type share a w fitted on all their rows. A tmax_dist model is one per city (or
+    one pooled), so its calibrator is fitted once on all the rows it prices and given to each of
+    its groups.
     """
-    results = {
-        name: calibrate_one(parts[name], card, params) if card is not None
-        else (None, None, {"method": "none", "reason": "no model"})
-        for name, card in cards.items()
-    }
+    results, per_unit = {}, {}
+    for name, card in cards.items():
+        if card is None:
+            results[name] = (None, None, {"method": "none", "reason": "no model"})
+        elif card.kind == distribution.KIND:
+            unit = distribution_unit(name, card)
+            if unit not in per_unit:
+                rows = [parts[other] for other in cards if distribution_unit(other, cards[other]) == unit]
+                per_unit[unit] = calibrate_one(pd.concat(rows, ignore_index=True), card, params)
+            results[name] = per_unit[unit]
+        else:
+            results[name] = calibrate_one(parts[name], card, params)
     if not pool.enabled:
         return results
     evidence: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    alone = predict_groups(parts, {name: card for name, (card, _, _) in results.items()})
     for name, (card, _, _) in results.items():
         part = parts[name]
         if card is None or part.empty:
             continue
         key = scope_key(name, strike_of(name), pool.scope)
         evidence.setdefault(key, []).append(
-            (predict_alone(part, card), part["p_market"].to_numpy(float, na_value=np.nan), part["y"].to_numpy(int))
+            (alone[name], part["p_market"].to_numpy(float, na_value=np.nan), part["y"].to_numpy(int))
         )
     fits = {
         key: fit_pool_weight(*(np.concatenate(column) for column in zip(*rows, strict=True)), pool)
@@ -273,7 +361,7 @@ def calibrate_window(
 def uncalibrated_card(result: TuneResult) -> ModelCard | None:
     if result.fit is None:
         return None
-    return ModelCard(result.preprocessor, result.fit, Calibrator("none"), result.nowcast)
+    return ModelCard(result.preprocessor, result.fit, Calibrator("none"), result.nowcast, kind=result.kind)
 
 
 def with_nowcast(part: pd.DataFrame, card: ModelCard) -> pd.DataFrame:
@@ -281,10 +369,34 @@ def with_nowcast(part: pd.DataFrame, card: ModelCard) -> pd.DataFrame:
     return part if card.nowcast is None else nowcast.add_columns(part, card.nowcast)
 
 
+def distribution_unit(group: str, card: ModelCard | None) -> str | None:
+    """Which tmax_dist fit prices ``group``: its city's, or the pooled one (None: not tmax_dist)."""
+    if card is None or card.kind != distribution.KIND:
+        return None
+    return "pooled" if scopes.pooled_cities(card.preprocessor.columns) else city_of(group)
+
+
+def predict_groups(parts: dict[str, pd.DataFrame], cards: dict[str, ModelCard | None]) -> dict[str, np.ndarray]:
+    """``predict_alone`` for each group, except that a tmax_dist model prices all the groups of
+    its cities in one call, so that each event-minute's distribution is whole (rearranged, it
+    then sums to 1: ``distribution.bin_probability``)."""
+    units = {name: distribution_unit(name, cards.get(name)) for name in parts}
+    alone = {name: predict_alone(part, cards.get(name)) for name, part in parts.items() if units[name] is None}
+    for unit in sorted({u for u in units.values() if u is not None}):
+        names = [name for name in parts if units[name] == unit]
+        p = distribution.bin_probability(cards[names[0]], pd.concat([parts[n] for n in names], ignore_index=True))
+        bounds = np.cumsum([0] + [len(parts[n]) for n in names])
+        alone.update({name: p[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)})
+    return alone
+
+
 def predict_alone(part: pd.DataFrame, card: ModelCard | None) -> np.ndarray:
-    """The (calibrated) model's P(YES) for each row, before pooling; NaN without a model."""
+    """The (calibrated) model's P(YES) for each row, before pooling; NaN without a model. (A
+    tmax_dist model sees only these rows' events: ``predict_groups`` gives it whole events.)"""
     if card is None:
         return np.full(len(part), np.nan)
+    if card.kind == distribution.KIND:
+        return distribution.bin_probability(card, part)
     return card.predict(design_matrix(with_nowcast(part, card), card.preprocessor.columns))
 
 
@@ -365,9 +477,9 @@ def evaluate_window(
         return {}
     names = list(parts)
     tables = []
+    alone = predict_groups(parts, cards)
     for name in names:
-        part, card = parts[name], cards.get(name)
-        p_alone = predict_alone(part, card)
+        part, card, p_alone = parts[name], cards.get(name), alone[name]
         p_market = part["p_market"].to_numpy(float, na_value=np.nan)
         p_model = pool_probability(p_alone, p_market, card.pool_weight if card else None)
         tables.append(prediction_table(part, p_model, model, window, p_alone))

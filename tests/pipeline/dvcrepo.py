@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
-COPIED = ["dvc.yaml", "params.yaml", "windows.yaml", "stages", "src", "sensitivity"]
+COPIED = ["dvc.yaml", "params.yaml", "windows.yaml", "stages", "src", "sensitivity", "ablation"]
 
 
 class DvcRepo:
@@ -45,7 +45,7 @@ class DvcRepo:
         path = self.root / "params.yaml"
         params = yaml.safe_load(path.read_text())
         for section, values in overrides.items():
-            params[section] = _merge(params.get(section, {}), values)
+            params[section] = _merge(params.get(section, {}), values) if isinstance(values, dict) else values
         path.write_text(yaml.safe_dump(params, sort_keys=False))
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -25,7 +25,8 @@ TINY = {
     "simulate": {"days": 16, "cities": ["chi", "nyc"], "start": "2024-05-01"},
     "features": {"every_minutes": 60},
     "windows": {"train_days": 10, "test_days": 3, "step_days": 3, "first_test_offset_days": 10},
-    "tune": {"ridge": TRIALS, "elasticnet": TRIALS},
+    "models": ["ridge", "elasticnet", "tmax_dist"],  # a two-city world has nothing to pool
+    "tune": {"ridge": TRIALS, "elasticnet": TRIALS, "tmax_dist": TRIALS},
     "calibrate": {"isotonic_min": 1000},
     "compute": {"n_jobs": 1},
     "gate": {"enforce": False},  # a 16-day world proves nothing; the verdict is tested below
@@ -34,7 +35,7 @@ DOWNSTREAM = {"summarize", "backtest", "gate", "report", "verdict"}
 FIRST_WINDOW, SECOND_WINDOW = "2024-05-11", "2024-05-14"
 
 
-def stages(window, models=("ridge", "elasticnet")):
+def stages(window, models=("ridge", "elasticnet", "tmax_dist")):
     return {f"{s}@{m}-{window}" for s in ("tune", "calibrate", "evaluate") for m in models}
 
 
@@ -71,7 +72,7 @@ def test_first_repro_runs_the_single_planned_window(repo):
     assert "window_keys:\n- '2024-05-11'\n" in (repo.root / "windows.yaml").read_text()
     assert stages(FIRST_WINDOW) | {"windows", "summarize"} <= repo.first_run
     metrics = json.loads((repo.root / "metrics" / "walkforward.json").read_text())
-    assert set(metrics) == {"ridge", "elasticnet"}
+    assert set(metrics) == {"ridge", "elasticnet", "tmax_dist"}
     assert metrics["ridge"]["n_windows"] == 1
 
 

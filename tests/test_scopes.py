@@ -1,0 +1,102 @@
+"""Model scopes: which groups share a fit, and what a pooled fit sees of each city."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
+from worlds import simulated_tables, write_feature_folder
+
+from tmaxedge import io, nowcast, scopes, walkforward, windows
+from tmaxedge.calibrate import CalibrateParams
+from tmaxedge.coherence import CoherenceParams
+from tmaxedge.errors import ParamsError
+from tmaxedge.pool import PoolParams
+from tmaxedge.tune import ModelParams
+
+TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
+
+
+@pytest.fixture(scope="module")
+def three_cities(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("features")
+    write_feature_folder(simulated_tables(days=16, cities=("aus", "chi", "nyc")), folder)
+    window = windows.make_window("2024-05-11", WINDOW_PARAMS)
+    rows = io.read_features(folder, window.train_start, window.test_end)
+    split = windows.split_of(rows["event_date"], window)
+    return {name: rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate", "test"]}
+
+
+def test_units_pool_the_weather_cities_and_leave_new_york_alone(three_cities):
+    rows = three_cities["fit"]
+    assert scopes.weather_cities(rows) == ["aus", "chi"]
+    city = scopes.fit_units(rows, "city", per_strike=True)
+    assert list(city) == [f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]]
+    pooled = scopes.fit_units(rows, "pooled", per_strike=True)
+    assert list(pooled) == ["pooled_between", "pooled_greater", "pooled_less", "nyc_between", "nyc_greater", "nyc_less"]
+    assert pooled["pooled_less"][1] == ["aus", "chi"] and pooled["nyc_less"][1] == []
+    assert scopes.groups_of_unit(pooled["pooled_less"][0]) == ["aus_less", "chi_less"]
+    assert list(scopes.fit_units(rows, "pooled", per_strike=False)) == ["pooled", "nyc"]
+    assert sum(len(r) for r, _ in pooled.values()) == len(rows)  # every row in exactly one unit
+
+
+def test_one_weather_city_is_not_pooled(three_cities):
+    rows = three_cities["fit"]
+    one = rows[rows["city"] != "aus"]
+    assert list(scopes.fit_units(one, "pooled", per_strike=False)) == ["chi", "nyc"]
+
+
+def test_a_pooled_nowcast_keeps_each_city_its_own_tables(three_cities):
+    rows = three_cities["fit"]
+    both = nowcast.fit_tables(rows[rows["city"] != "nyc"])
+    chi = rows[rows["city"] == "chi"].reset_index(drop=True)
+    alone = nowcast.fit_tables(chi)
+    assert both[nowcast.BY_CITY]["chi"] == alone
+    pooled, own = nowcast.add_columns(chi, both), nowcast.add_columns(chi, alone)
+    for column in nowcast.COLUMNS:
+        np.testing.assert_array_equal(pooled[column], own[column])
+
+
+def test_pooled_ridge_shares_one_fit_per_strike_type_with_a_level_per_city(three_cities):
+    pooled = dataclasses.replace(RIDGE, scope="pooled", type="ridge")
+    tuned = walkforward.tune_window(three_cities["fit"], "ridge_pooled", pooled, SEQUENTIAL)
+    assert list(tuned) == [f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]]
+    aus, chi = tuned["aus_between"], tuned["chi_between"]
+    assert aus is chi and aus.preprocessor.columns[-2:] == ["city_is_aus", "city_is_chi"]
+    assert not any(c.startswith("city_is") for c in tuned["nyc_between"].preprocessor.columns)
+    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
+    test = walkforward.groups_of(three_cities["test"])
+    p = walkforward.predict_groups(test, cards)
+    swapped = test["aus_between"].assign(city="chi")  # the same rows priced as Chicago's
+    assert not np.allclose(p["aus_between"], walkforward.predict_alone(swapped, cards["aus_between"]))
+
+
+def test_pooled_tmax_dist_prices_every_weather_city_coherently(three_cities):
+    pooled = dataclasses.replace(TMAX_DIST, scope="pooled", type="tmax_dist")
+    tuned = walkforward.tune_window(three_cities["fit"], "tmax_dist_pooled", pooled, SEQUENTIAL)
+    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
+    assert cards["aus_less"].to_dict() == cards["chi_between"].to_dict()
+    assert "city_is_chi" in cards["aus_less"].preprocessor.columns
+    assert walkforward.distribution_unit("chi_less", cards["chi_less"]) == "pooled"
+    assert walkforward.distribution_unit("nyc_less", cards["nyc_less"]) == "nyc"
+    calibrated = walkforward.calibrate_window(
+        walkforward.groups_of(three_cities["calibrate"]), cards, CalibrateParams(method="sigmoid"), PoolParams(enabled=False)
+    )
+    final = {name: card for name, (card, _, _) in calibrated.items()}
+    assert final["aus_less"].calibrator == final["chi_greater"].calibrator != final["nyc_less"].calibrator
+    evaluated = walkforward.evaluate_window(
+        walkforward.groups_of(three_cities["test"]), final, None, "tmax_dist_pooled", "w", CoherenceParams("none")
+    )
+    predictions = pd.concat([p for p, _ in evaluated.values()], ignore_index=True)
+    sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
+    np.testing.assert_allclose(sums, 1.0, atol=1e-5)
+
+
+def test_a_model_entry_needs_a_known_type_and_scope(three_cities):
+    with pytest.raises(ParamsError, match=r"scope must be a str among \['city', 'pooled'\]; got 'world'"):
+        dataclasses.replace(RIDGE, scope="world")
+    with pytest.raises(ParamsError, match=r"type must be a str among \['ridge', 'elasticnet', 'lasso', 'tmax_dist'\]"):
+        dataclasses.replace(RIDGE, type="forest")
+    with pytest.raises(ParamsError, match="tune.ridge_pooled needs a type among"):
+        walkforward.tune_window(three_cities["fit"], "ridge_pooled", RIDGE, SEQUENTIAL)

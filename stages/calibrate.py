@@ -1,11 +1,13 @@
-"""Stage `calibrate@<model>-<window>`: calibrator and market pooling weight per (city, strike type)
-on the frozen model, fitted on the window's calibration split."""
+"""Stage `calibrate@<model>-<window>`: calibrator and market pooling weight per (city, strike type),
+fitted on the window's calibration split around the frozen tuned model, or cross-fitted over
+every training day around the model refitted on them (``calibrate.fit_on``: tmaxedge.crossfit)."""
 
 import argparse
 from pathlib import Path
 
-from tmaxedge import artifacts, io, walkforward, windows
+from tmaxedge import artifacts, crossfit, io, windows
 from tmaxedge.calibrate import CalibrateParams
+from tmaxedge.gate import GateParams
 from tmaxedge.pool import PoolParams
 
 
@@ -20,18 +22,19 @@ def main() -> None:
     params = io.load_params("calibrate", CalibrateParams)
     pool = io.load_params("pool", PoolParams)
     window = windows.window_from_manifest(io.read_json(args.manifest))
-    rows = io.read_features(args.features, window.fit_end, window.train_end)
-    found = walkforward.groups_of(rows)
+    beta_max = io.load_params("gate", GateParams).beta_max
+    rows = io.read_features(args.features, crossfit.calibration_start(window, params), window.train_end)
     groups = sorted(p for p in args.tuned.iterdir() if p.is_dir())
     cards = {g.name: artifacts.read_tuned(g) for g in groups}
-    parts = {name: found.get(name, rows.iloc[0:0]) for name in cards}
-    results = walkforward.calibrate_window(parts, cards, params, pool)
+    best = {g.name: io.read_json(g / "best_params.json") for g in groups}
+    split = windows.split_of(rows["event_date"], window)
+    fit_rows, calibration_rows = (rows[split.eq(name).to_numpy()] for name in ["fit", "calibrate"])
+    results = crossfit.calibrate_tuned(fit_rows, calibration_rows, cards, best, params, pool, beta_max)
     with io.atomic_directory(args.out) as tmp:
         for group in groups:
             card, fitted, info = results[group.name]
             if card is None:
-                status = io.read_json(group / "best_params.json")["status"]
-                artifacts.write_uncalibrated(tmp / group.name, f"no model: {status}")
+                artifacts.write_uncalibrated(tmp / group.name, f"no model: {best[group.name]['status']}")
             else:
                 artifacts.write_calibrated(tmp / group.name, card, fitted, info)
 

@@ -20,6 +20,7 @@ from tmaxedge.errors import DataError
 from tmaxedge.evaluate import reliability
 from tmaxedge.report import (
     MODEL_COLORS,
+    better_than_market,
     ReportInputs,
     build_report,
     comparison_table,
@@ -468,6 +469,16 @@ def test_headline_says_no_edge_found_when_nothing_is_promoted():
         "In the backtest: elasticnet +$73 (Sharpe 1.50); ridge +$61 (Sharpe 1.50); "
         "trading on the market's own price: -$47."
     )
+
+
+@pytest.mark.parametrize(
+    ("better", "verdict"),
+    [([], "No model forecasts"), (["a", "b", "c"], "Every model forecasts"), (["a", "c"], "Every model but b forecasts"),
+     (["c"], "Only c forecasts"), (["a", "b"], "Every model but c forecasts")],
+)  # fmt: skip
+def test_the_headline_names_the_shorter_side_of_the_market_comparison(better, verdict):
+    assert better_than_market(["a", "b", "c"], better) == f"{verdict} better than the market's own price"
+    assert better_than_market(["a", "b", "c", "d"], ["a", "d"]) == "Only a, d forecast better than the market's own price"
 
 
 def test_gate_lines_read_the_flat_gate_metrics():

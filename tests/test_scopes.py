@@ -85,9 +85,12 @@ def test_pooled_tmax_dist_prices_every_weather_city_coherently(three_cities):
     )
     final = {name: card for name, (card, _, _) in calibrated.items()}
     assert final["aus_less"].calibrator == final["chi_greater"].calibrator != final["nyc_less"].calibrator
-    evaluated = walkforward.evaluate_window(
-        walkforward.groups_of(three_cities["test"]), final, None, "tmax_dist_pooled", "w", CoherenceParams("none")
-    )
+    assert_whole_events(three_cities["test"], final)
+
+
+def assert_whole_events(test: pd.DataFrame, cards: dict) -> None:
+    """Without the coherence step, every event-minute's six probabilities sum to 1."""
+    evaluated = walkforward.evaluate_window(walkforward.groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none"))
     predictions = pd.concat([p for p, _ in evaluated.values()], ignore_index=True)
     sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
     np.testing.assert_allclose(sums, 1.0, atol=1e-5)

@@ -128,11 +128,12 @@ def test_window_steps_predict_only_from_the_past_and_score_the_test_week(world):
     assert rows["calibrate"]["event_date"].max() < window.test_start <= rows["test"]["event_date"].min()
     results = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
     part = walkforward.groups_of(rows["test"])["chi_between"]
-    card, _, info = walkforward.calibrate_one(
-        walkforward.groups_of(rows["calibrate"])["chi_between"],
-        walkforward.uncalibrated_card(results["chi_between"]),
+    card, _, info = walkforward.calibrate_window(
+        {"chi_between": walkforward.groups_of(rows["calibrate"])["chi_between"]},
+        {"chi_between": walkforward.uncalibrated_card(results["chi_between"])},
         CalibrateParams(),
-    )
+        PoolParams(enabled=False),
+    )["chi_between"]
     assert info["method"] == "sigmoid"  # a few market-days: far below isotonic_min
     predictions, report = walkforward.evaluate_window(
         {"chi_between": part}, {"chi_between": card}, tables["oracle"], "ridge", window.key
@@ -162,9 +163,10 @@ def test_artifacts_round_trip_through_json(world, tmp_path):
     result = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)["chi_between"]
     artifacts.write_tuned(tmp_path / "tune", result)
     card = artifacts.read_tuned(tmp_path / "tune")
-    calibrated, fitted, info = walkforward.calibrate_one(
-        walkforward.groups_of(rows["calibrate"])["chi_between"], card, CalibrateParams()
-    )
+    calibrated, fitted, info = walkforward.calibrate_window(
+        {"chi_between": walkforward.groups_of(rows["calibrate"])["chi_between"]},
+        {"chi_between": card}, CalibrateParams(), PoolParams(enabled=False),
+    )["chi_between"]
     artifacts.write_calibrated(tmp_path / "calibrate", calibrated, fitted, info)
     loaded = artifacts.read_calibrated(tmp_path / "calibrate")
     test = walkforward.groups_of(rows["test"])["chi_between"]

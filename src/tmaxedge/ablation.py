@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tmaxedge import walkforward
+from tmaxedge import crossfit, walkforward
 from tmaxedge.calibrate import CalibrateParams
 from tmaxedge.coherence import CoherenceParams
 from tmaxedge.evaluate import score
@@ -36,13 +36,13 @@ class Steps:
 
 
 def window_predictions(split: dict[str, pd.DataFrame], entry: str, params: ModelParams, steps: Steps, key: str) -> pd.DataFrame:
-    """One window's test predictions: tune on ``split["fit"]``, calibrate and pool on
-    ``split["calibrate"]``, predict ``split["test"]``."""
+    """One window's test predictions: tune on ``split["fit"]``, calibrate and pool as
+    ``steps.calibrate.fit_on`` says (``tmaxedge.crossfit``), predict ``split["test"]``."""
     tuned = walkforward.tune_window(split["fit"], entry, params, steps.compute, steps.beta_max, key)
     cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
-    found = walkforward.groups_of(split["calibrate"])
-    parts = {name: found.get(name, split["calibrate"].iloc[0:0]) for name in cards}
-    calibrated = walkforward.calibrate_window(parts, cards, steps.calibrate, steps.pool)
+    best = {name: result.best_params for name, result in tuned.items()}
+    calibrated = crossfit.calibrate_tuned(split["fit"], split["calibrate"], cards, best, steps.calibrate,
+                                          steps.pool, steps.beta_max)  # fmt: skip
     final = {name: card for name, (card, _, _) in calibrated.items()}
     evaluated = walkforward.evaluate_window(walkforward.groups_of(split["test"]), final, None, entry, key, steps.coherence)
     return pd.concat([predictions for predictions, _ in evaluated.values()], ignore_index=True)

@@ -1,4 +1,5 @@
-"""Calibration on the last part of the training window, around the frozen tuned model."""
+"""Calibration around a frozen model: on the last part of the training window (``holdout``, the
+brief's), or on out-of-fold scores over all of it (``crossfit``: ``tmaxedge.crossfit``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from tmaxedge.models import Calibrator, LinearFit, Preprocessor
 
 
 CALIBRATION_METHODS = ("auto", "isotonic", "sigmoid", "none")
+# holdout: the tuned model, calibrated (and pooled) on the last calibration_fraction of the
+# training days. crossfit: refitted with the tuned hyperparameters on ``folds`` blocks of the
+# training days, calibrated and pooled on each block's out-of-fold scores, then refitted on them all
+FIT_ON = ("holdout", "crossfit")
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,14 @@ class CalibrateParams:
     method: str = "auto"  # auto: isotonic with isotonic_min outcomes, else sigmoid; or one of them; or none
     isotonic_min: int = 1000  # independent outcomes (market-days) needed for isotonic
     clip: float = 0.001  # probabilities are kept in [clip, 1 - clip]
+    fit_on: str = "holdout"  # among FIT_ON
+    folds: int = 5  # crossfit: blocks of consecutive training days
 
     def __post_init__(self) -> None:
+        if self.fit_on not in FIT_ON:
+            raise ParamsError(f"fit_on must be a str among {list(FIT_ON)}; got {self.fit_on!r}.")
+        if self.folds < 2:
+            raise ParamsError(f"folds must be an int >= 2; got {self.folds}.")
         if self.method not in CALIBRATION_METHODS:
             raise ParamsError(
                 f"method must be a str among {list(CALIBRATION_METHODS)}; got {self.method!r}."
@@ -54,7 +65,18 @@ def calibrate_model(
     slice cannot be calibrated: no rows or a single class, and then the raw model is used) and
     a description for calibration_fit.json.
     """
-    info = {"n_rows": int(len(y)), "n_outcomes": int(n_outcomes), "n_positive": int(y.sum())}
+    score = linear.decision(preprocessor.transform(np.asarray(x, float))) if len(y) else np.empty(0)
+    calibrator, fitted, info = calibrate_scores(score, y, n_outcomes, params)
+    return calibrator, with_model(fitted, preprocessor, linear), info
+
+
+def calibrate_scores(
+    score: np.ndarray, y: np.ndarray, n_outcomes: int, params: CalibrateParams
+) -> tuple[Calibrator, object | None, dict]:
+    """``calibrate_model`` on a model's linear scores: the same calibrator, fitted by
+    ``CalibratedClassifierCV`` around a frozen identity; the scores may come from several models
+    (out-of-fold), each scoring the rows it did not see. ``with_model`` puts the model to serve in."""
+    info = {"n_rows": int(len(y)), "n_outcomes": int(n_outcomes), "n_positive": int(np.sum(y))}
     if params.method == "none":
         info.update(method="none", reason="calibrate.method is none")
         return Calibrator("none", clip=params.clip), None, info
@@ -65,14 +87,13 @@ def calibrate_model(
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
 
-    from tmaxedge.sklearn_model import LinearProbabilityModel
+    from tmaxedge.sklearn_model import ScoreModel
 
     method = choose_method(n_outcomes, params)
-    model = LinearProbabilityModel(preprocessor, linear).fit(None)
-    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=method)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(ScoreModel().fit(None)), method=method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        calibrated.fit(x, y)
+        calibrated.fit(np.asarray(score, float).reshape(-1, 1), y)
     fitted = calibrated.calibrated_classifiers_[0].calibrators[0]
     if method == "isotonic":
         calibrator = Calibrator(
@@ -85,3 +106,20 @@ def calibrate_model(
         calibrator = Calibrator("sigmoid", a=float(fitted.a_), b=float(fitted.b_), clip=params.clip)
     info["method"] = method
     return calibrator, calibrated, info
+
+
+def with_model(calibrated, preprocessor: Preprocessor, linear: LinearFit):
+    """The ``CalibratedClassifierCV`` fitted on scores, made to score rows with the model
+    (``preprocessor`` then ``linear``): its calibrator maps scores, so it serves any model whose
+    scores it was fitted on. ``None`` stays ``None``."""
+    if calibrated is None:
+        return None
+    from sklearn.frozen import FrozenEstimator
+
+    from tmaxedge.sklearn_model import LinearProbabilityModel
+
+    frozen = FrozenEstimator(LinearProbabilityModel(preprocessor, linear).fit(None))
+    calibrated.estimator = frozen
+    for part in calibrated.calibrated_classifiers_:
+        part.estimator = frozen
+    return calibrated

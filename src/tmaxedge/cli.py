@@ -64,7 +64,7 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
 
     from tqdm import tqdm
 
-    from tmaxedge import artifacts, summarize, walkforward
+    from tmaxedge import artifacts, crossfit, summarize, walkforward
     from tmaxedge.calibrate import CalibrateParams
     from tmaxedge.gate import GateParams
     from tmaxedge.pool import PoolParams
@@ -97,9 +97,10 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
         result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params, beta_max)
         statuses.append(result.status)
         artifacts.write_tuned(folder / "tune" / name, result)
-        card, fitted, info = walkforward.calibrate_window(
-            {name: rows[split.eq("calibrate").to_numpy()].reset_index(drop=True)},
-            {name: walkforward.uncalibrated_card(result)}, calibrate_params, pool_params,
+        card, fitted, info = crossfit.calibrate_tuned(
+            rows[split.eq("fit").to_numpy()], rows[split.eq("calibrate").to_numpy()],
+            {name: walkforward.uncalibrated_card(result)}, {name: result.best_params},
+            calibrate_params, pool_params, {bracket: beta_max} if beta_max is not None else None,
         )[name]
         if card is not None:
             artifacts.write_calibrated(folder / "calibrate" / name, card, fitted, info)

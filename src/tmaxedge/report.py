@@ -419,6 +419,19 @@ def dvc_plot_tables(
 # --- words ------------------------------------------------------------------------------------
 
 
+def better_than_market(models: list[str], better: list[str]) -> str:
+    """Which of ``models`` forecast better than the market, named from the shorter side."""
+    worse = [m for m in models if m not in better]
+    if not better:
+        return "No model forecasts better than the market's own price"
+    if not worse:
+        return "Every model forecasts better than the market's own price"
+    if len(better) > len(worse):
+        return f"Every model but {', '.join(worse)} forecasts better than the market's own price"
+    verb = "forecasts" if len(better) == 1 else "forecast"
+    return f"Only {', '.join(better)} {verb} better than the market's own price"
+
+
 def headline(inputs: ReportInputs, comparison: pd.DataFrame) -> list[str]:
     """The opening paragraphs: the promotion decision (or its absence), then what the forecasts
     and the backtest say, in plain words."""
@@ -437,12 +450,7 @@ def headline(inputs: ReportInputs, comparison: pd.DataFrame) -> list[str]:
     models = [m for m in inputs.models if m in comparison.index]
     better = [m for m in models if comparison.loc[m, "brier_improvement"] > 0]
     parts = [f"{m} {_plain_improvement(comparison.loc[m, 'brier_improvement'])}" for m in models]
-    if not better:
-        verdict = "No model forecasts better than the market's own price"
-    elif len(better) == len(models):
-        verdict = "Every model forecasts better than the market's own price"
-    else:
-        verdict = f"Only {', '.join(better)} forecasts better than the market's own price"
+    verdict = better_than_market(models, better)
     lines.append(f"{verdict} on the test weeks (Brier: {'; '.join(parts)}).")
     trading = [
         f"{m} {_dollars(comparison.loc[m, 'net_pnl'])} "

@@ -12,7 +12,21 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from tmaxedge.models import LinearFit, Preprocessor
 
 
-class LinearProbabilityModel(ClassifierMixin, BaseEstimator):
+class ScoredClassifier(ClassifierMixin, BaseEstimator):
+    """A binary classifier whose probability is the logistic of its ``decision_function``."""
+
+    def decision_function(self, x) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, x) -> np.ndarray:
+        p = expit(self.decision_function(x))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, x) -> np.ndarray:
+        return (self.decision_function(x) > 0).astype(int)
+
+
+class LinearProbabilityModel(ScoredClassifier):
     """A fitted preprocessing + logistic model as a scikit-learn classifier.
 
     It is built from fitted parts (never ``fit`` on data itself), so that scikit-learn's
@@ -33,9 +47,17 @@ class LinearProbabilityModel(ClassifierMixin, BaseEstimator):
     def decision_function(self, x) -> np.ndarray:
         return self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))
 
-    def predict_proba(self, x) -> np.ndarray:
-        p = expit(self.decision_function(x))
-        return np.column_stack([1 - p, p])
 
-    def predict(self, x) -> np.ndarray:
-        return (self.decision_function(x) > 0).astype(int)
+class ScoreModel(ScoredClassifier):
+    """The identity on a column of linear scores, so that ``CalibratedClassifierCV`` can calibrate
+    scores that several models made (out-of-fold): ``tmaxedge.calibrate.calibrate_scores``."""
+
+    def fit(self, x, y=None):  # noqa: D401 - nothing to learn
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def decision_function(self, x) -> np.ndarray:
+        return np.asarray(x, float)[:, 0]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tmaxedge import coherence, distribution, nowcast, scopes
-from tmaxedge.calibrate import CalibrateParams, calibrate_model
+from tmaxedge.calibrate import CalibrateParams, calibrate_scores, with_model
 from tmaxedge.errors import ParamsError
 from tmaxedge.evaluate import reliability, score
 from tmaxedge.pool import PoolParams, fit_pool_weight, pool_probability, scope_key
@@ -177,16 +177,30 @@ def tune_one(
 ) -> TuneResult:
     """Study and final fit for one group's fit-split rows (the last three: see ``tune_group``);
     with ``cities``, one pooled model for their rows of a strike type, with a 0/1 column each."""
-    tables = None
-    if "nowcast" in params.extra_features:
-        tables = nowcast.fit_tables(part)
-        part = nowcast.add_columns(part, tables, leave_own_day_out=True)
+    part, x, y, tables = training_rows(part, model, "nowcast" in params.extra_features, cities)
     columns = model_columns(part, params.feature_set, params.extra_features) + scopes.city_columns(list(cities))
     columns = without_groups(columns, params.drop_groups)
-    result = tune_rows(part, design_matrix(part, columns), part["y"].to_numpy(int), columns, model, params,
+    result = tune_rows(part, design_matrix(x, columns), y, columns, model, params,
                        beta_max, study_storage, study_label)  # fmt: skip
     result.nowcast = tables
     return result
+
+
+def training_rows(
+    rows: pd.DataFrame, kind: str, uses_nowcast: bool, cities: list[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, dict | None]:
+    """What a model of ``kind`` is fitted on from a unit's training rows: (the rows, one per
+    fitted row; their inputs; outcomes; the nowcast tables fitted on them, None when unused).
+    A bin model's rows are the markets' own; tmax_dist's, one per market's lower edge
+    (``distribution.threshold_rows``). Nowcast inputs leave each row's own day out of the tables."""
+    if kind == DISTRIBUTION_MODEL:
+        tables = nowcast.fit_tables(rows)
+        kept, x, y = distribution.threshold_rows(rows, tables, leave_own_day_out=True, cities=cities)
+        return kept, x, y, tables
+    tables = nowcast.fit_tables(rows) if uses_nowcast else None
+    if tables is not None:
+        rows = nowcast.add_columns(rows, tables, leave_own_day_out=True)
+    return rows, rows, rows["y"].to_numpy(int), tables
 
 
 def tune_rows(
@@ -223,8 +237,7 @@ def tune_distribution(
     """tmax_dist's study and final fit on one city's fit-split rows, all its markets together
     (with ``cities``, on theirs, pooled): the survival function of the high, fitted on every
     market's lower edge."""
-    tables = nowcast.fit_tables(part)
-    kept, x, y = distribution.threshold_rows(part, tables, leave_own_day_out=True, cities=cities)
+    kept, x, y, tables = training_rows(part, DISTRIBUTION_MODEL, True, cities)
     columns = without_groups([c for c in x.columns if x[c].notna().any()], params.drop_groups)
     result = tune_rows(kept, x[columns].to_numpy(float), y, columns, DISTRIBUTION_MODEL, params,
                        beta_max, study_storage, study_label)  # fmt: skip
@@ -255,6 +268,15 @@ def tune_unit(
     return tune_one(rows, kind, params, beta_max, study_storage, study_label, cities)
 
 
+def norm_limit(kind: str, unit: str, beta_max: dict[str, float] | None) -> float | None:
+    """The gate's coefficient-norm limit a unit's fit answers to: its strike type's; tmax_dist
+    prices every strike type, so the strictest."""
+    limits = beta_max or {}
+    if kind == DISTRIBUTION_MODEL:
+        return min(limits.values()) if limits else None
+    return limits.get(strike_of(unit))
+
+
 def tune_window(
     fit_rows: pd.DataFrame,
     model: str,
@@ -273,11 +295,9 @@ def tune_window(
     if kind == DISTRIBUTION_MODEL:
         check_distribution_params(params)
     units = scopes.fit_units(fit_rows, params.scope, per_strike=kind != DISTRIBUTION_MODEL)
-    limits = beta_max or {}
-    strictest = min(limits.values()) if limits else None
     jobs = [
-        (rows, kind, params, cities, strictest if kind == DISTRIBUTION_MODEL else limits.get(strike_of(name)),
-         compute.study_storage, f"{model}-{window}-{name}")
+        (rows, kind, params, cities, norm_limit(kind, name, beta_max), compute.study_storage,
+         f"{model}-{window}-{name}")
         for name, (rows, cities) in units.items()
     ]  # fmt: skip
     results = run_jobs(tune_unit, jobs, compute, sizes=[len(rows) for rows, _ in units.values()])
@@ -289,20 +309,31 @@ def tune_window(
     return dict(sorted(by_group.items()))
 
 
-def calibrate_one(
-    part: pd.DataFrame, card: ModelCard, params: CalibrateParams
-) -> tuple[ModelCard, object, dict]:
-    """Fit the calibrator of one group on its calibration-split rows; a tmax_dist model's is
-    fitted on S(k) at its rows' lower edges, so it keeps the distribution whole."""
+def calibration_scores(part: pd.DataFrame, card: ModelCard) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The card's linear scores, outcomes and tickers on the rows it is calibrated on; a tmax_dist
+    model's are those of S(k) at its rows' lower edges, so calibration keeps the distribution whole."""
     if card.kind == distribution.KIND:
         cities = scopes.pooled_cities(card.preprocessor.columns)
         kept, frame, y = distribution.threshold_rows(part, card.nowcast, cities=cities)
-        x, n_outcomes = frame[card.preprocessor.columns].to_numpy(float), kept["ticker"].nunique()
+        x, tickers = frame[card.preprocessor.columns].to_numpy(float), kept["ticker"]
     else:
         x = design_matrix(with_nowcast(part, card), card.preprocessor.columns)
-        y, n_outcomes = part["y"].to_numpy(int), part["ticker"].nunique()
-    calibrator, fitted, info = calibrate_model(card.preprocessor, card.linear, x, y, n_outcomes, params)
-    return dataclasses.replace(card, calibrator=calibrator), fitted, info
+        y, tickers = part["y"].to_numpy(int), part["ticker"]
+    score = card.linear.decision(card.preprocessor.transform(x)) if len(y) else np.empty(0)
+    return score, np.asarray(y, int), tickers.astype(str).to_numpy()
+
+
+def calibration_key(group: str, card: ModelCard) -> str:
+    """Groups sharing a key share a calibrator: a bin model's group, a tmax_dist fit's unit."""
+    return distribution_unit(group, card) or group
+
+
+@dataclass
+class CalibrationFold:
+    """Rows to calibrate on (per group) and the models that did not see them."""
+
+    parts: dict[str, pd.DataFrame]
+    cards: dict[str, ModelCard | None]
 
 
 def calibrate_window(
@@ -314,38 +345,62 @@ def calibrate_window(
     """Calibrator, then pooling weight, of every group, on the window's calibration split.
 
     ``parts`` are the calibration rows of every group in ``cards`` (maybe none), ``cards`` the tuned
-    models (None where tuning found no model). With ``pool.scope == "strike_type"`` the groups of
-    one strike type share a w fitted on all their rows. A tmax_dist model is one per city (or
-    one pooled), so its calibrator is fitted once on all the rows it prices and given to each of
-    its groups.
+    models (None where tuning found no model). ``calibrate_folds`` says the rest.
     """
-    results, per_unit = {}, {}
+    return calibrate_folds([CalibrationFold(parts, cards)], cards, params, pool)
+
+
+def calibrate_folds(
+    folds: list[CalibrationFold],
+    cards: dict[str, ModelCard | None],
+    params: CalibrateParams,
+    pool: PoolParams,
+) -> dict[str, tuple[ModelCard | None, object, dict]]:
+    """Calibrator, then pooling weight, of every group's model in ``cards``, fitted on every fold's
+    rows as scored by that fold's models (one fold: the calibration split and the tuned models;
+    several: ``tmaxedge.crossfit``). Returns per group (card, the fitted scikit-learn calibration
+    serving it, calibration_fit.json).
+
+    With ``pool.scope == "strike_type"`` the groups of one strike type share a w fitted on all
+    their rows. A tmax_dist model is one per city (or one pooled), so its calibrator is fitted
+    once on all the rows it prices and given to each of its groups.
+    """
+    keys = {name: calibration_key(name, card) for name, card in cards.items() if card is not None}
+    evidence: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {key: [] for key in keys.values()}
+    for fold in folds:
+        for key in evidence:
+            names = [name for name in keys if keys[name] == key and fold.cards.get(name) is not None]
+            if names:
+                rows = pd.concat([fold.parts[name] for name in names], ignore_index=True)
+                evidence[key].append(calibration_scores(rows, fold.cards[names[0]]))
+    calibrators = {}
+    for key, pieces in evidence.items():
+        score, y, tickers = (np.concatenate(c) for c in zip(*pieces, strict=True)) if pieces else (np.empty(0),) * 3
+        calibrators[key] = calibrate_scores(score, y.astype(int), len(np.unique(tickers)), params)
+    results: dict[str, tuple[ModelCard | None, object, dict]] = {}
     for name, card in cards.items():
         if card is None:
             results[name] = (None, None, {"method": "none", "reason": "no model"})
-        elif card.kind == distribution.KIND:
-            unit = distribution_unit(name, card)
-            if unit not in per_unit:
-                rows = [parts[other] for other in cards if distribution_unit(other, cards[other]) == unit]
-                per_unit[unit] = calibrate_one(pd.concat(rows, ignore_index=True), card, params)
-            results[name] = per_unit[unit]
-        else:
-            results[name] = calibrate_one(parts[name], card, params)
+            continue
+        calibrator, fitted, info = calibrators[keys[name]]
+        results[name] = (dataclasses.replace(card, calibrator=calibrator),
+                         with_model(fitted, card.preprocessor, card.linear), info)  # fmt: skip
     if not pool.enabled:
         return results
-    evidence: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    alone = predict_groups(parts, {name: card for name, (card, _, _) in results.items()})
-    for name, (card, _, _) in results.items():
-        part = parts[name]
-        if card is None or part.empty:
-            continue
-        key = scope_key(name, strike_of(name), pool.scope)
-        evidence.setdefault(key, []).append(
-            (alone[name], part["p_market"].to_numpy(float, na_value=np.nan), part["y"].to_numpy(int))
-        )
+    pooling: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for fold in folds:
+        served = {name: dataclasses.replace(fold.cards[name], calibrator=calibrators[keys[name]][0])
+                  for name in keys if fold.cards.get(name) is not None}  # fmt: skip
+        alone = predict_groups({name: fold.parts[name] for name in served}, served)
+        for name in served:
+            part = fold.parts[name]
+            if not part.empty:
+                pooling.setdefault(scope_key(name, strike_of(name), pool.scope), []).append(
+                    (alone[name], part["p_market"].to_numpy(float, na_value=np.nan), part["y"].to_numpy(int))
+                )
     fits = {
         key: fit_pool_weight(*(np.concatenate(column) for column in zip(*rows, strict=True)), pool)
-        for key, rows in evidence.items()
+        for key, rows in pooling.items()
     }
     for name, (card, fitted, info) in results.items():
         if card is None:

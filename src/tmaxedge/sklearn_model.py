@@ -13,10 +13,8 @@ from tmaxedge.models import LinearFit, Preprocessor
 
 
 class ScoredClassifier(ClassifierMixin, BaseEstimator):
-    """A binary classifier whose probability is the logistic of its ``decision_function``."""
-
-    def decision_function(self, x) -> np.ndarray:
-        raise NotImplementedError
+    """A binary classifier whose probability is the logistic of its ``decision_function``, which
+    each subclass defines."""
 
     def predict_proba(self, x) -> np.ndarray:
         p = expit(self.decision_function(x))

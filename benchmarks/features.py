@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from tmaxedge import features  # noqa: E402
-from tmaxedge.config import City, DEFAULT_CITIES  # noqa: E402
+from tmaxedge.core.config import DEFAULT_CITIES, City
+from tmaxedge.features import build as features
 
 CITIES = DEFAULT_CITIES
 START = dt.date(2024, 4, 1)

@@ -143,7 +143,7 @@ def run_pipeline(scratch: Path, params: dict, sample_windows: int) -> tuple[list
     for name in ("simulate", "ingest", "features"):
         timings.append(run_stage(name, python_command(base[name]), scratch))
         print(f"  {name}: {timings[-1].seconds:.1f} s", flush=True)
-    timings.append(run_stage("plan", [sys.executable, "-m", "tmaxedge.cli", "plan"], scratch))
+    timings.append(run_stage("plan", [sys.executable, "-m", "tmaxedge", "plan"], scratch))
     timings.append(run_stage("windows", python_command(base["windows"]), scratch))
     timings.append(run_stage("engine", python_command(base["engine"]), scratch))
     keys = yaml.safe_load((scratch / "windows.yaml").read_text())["window_keys"]

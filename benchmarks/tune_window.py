@@ -77,12 +77,15 @@ from sklearn.model_selection import GroupKFold, cross_val_predict  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from tmaxedge import features, io, nowcast, walkforward  # noqa: E402
-from tmaxedge.config import parse_cities  # noqa: E402
-from tmaxedge.models import Preprocessor, class_weights, fit_logistic  # noqa: E402
-from tmaxedge.models import log_loss as tmaxedge_log_loss  # noqa: E402
-from tmaxedge.tune import ModelParams, TuneResult, thin_rows, tune_group  # noqa: E402
-from tmaxedge.windows import WindowParams, make_window, split_of  # noqa: E402
+from tmaxedge.core import io
+from tmaxedge.core.config import parse_cities
+from tmaxedge.core.probability import log_loss as tmaxedge_log_loss
+from tmaxedge.features import build as features
+from tmaxedge.features import nowcast
+from tmaxedge.modeling.logistic import Preprocessor, class_weights, fit_logistic
+from tmaxedge.modeling.tuning import ModelParams, TuneResult, thin_rows, tune_group
+from tmaxedge.walkforward import steps as walkforward
+from tmaxedge.walkforward.windows import WindowParams, make_window, split_of
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -19,12 +19,14 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from tmaxedge import artifacts, crossfit, io, walkforward, windows
-from tmaxedge.calibrate import FIT_ON, CalibrateParams
-from tmaxedge.coherence import CoherenceParams
-from tmaxedge.evaluate import score
-from tmaxedge.gate import GateParams
-from tmaxedge.pool import PoolParams
+from tmaxedge.core import io
+from tmaxedge.decision.gates import GateParams
+from tmaxedge.modeling.calibration import FIT_ON, CalibrateParams
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.modeling.scoring import score
+from tmaxedge.walkforward import artifacts, crossfit, windows
+from tmaxedge.walkforward import steps as walkforward
 
 
 def window_predictions(root: Path, entry: str, key: str, params: CalibrateParams) -> pd.DataFrame:

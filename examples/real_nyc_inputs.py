@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from tmaxedge import io
+from tmaxedge.core import io
 
 # the columns the upstream logger wrote (PROVENANCE.md section 1); the rest were added later
 BOOK_LOG_COLUMNS = ["timestamp", "market_ticker", "best_yes_bid", "best_no_bid",

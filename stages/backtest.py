@@ -8,7 +8,8 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tmaxedge import backtest, io
+from tmaxedge.core import io
+from tmaxedge.decision import backtest
 
 
 def main() -> None:

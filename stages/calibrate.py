@@ -5,10 +5,10 @@ every training day around the model refitted on them (``calibrate.fit_on``: tmax
 import argparse
 from pathlib import Path
 
-from tmaxedge import artifacts, crossfit, io, windows
-from tmaxedge.calibrate import CalibrateParams
-from tmaxedge.gate import GateParams
-from tmaxedge.pool import PoolParams
+from tmaxedge.core import config, io
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.walkforward import artifacts, crossfit, windows
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     params = io.load_params("calibrate", CalibrateParams)
     pool = io.load_params("pool", PoolParams)
     window = windows.window_from_manifest(io.read_json(args.manifest))
-    beta_max = io.load_params("gate", GateParams).beta_max
+    beta_max = config.load_beta_max(io.load_section("gate"))
     rows = io.read_features(args.features, crossfit.calibration_start(window, params), window.train_end)
     groups = sorted(p for p in args.tuned.iterdir() if p.is_dir())
     cards = {g.name: artifacts.read_tuned(g) for g in groups}

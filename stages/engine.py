@@ -3,25 +3,35 @@
 DVC rewrites dvc.lock after every stage, and the time that takes grows with the file's length.
 When each tune, calibrate and evaluate stage of every window lists the engine's modules itself,
 most of the lock is those lists, repeated 36 times on the default and about 500 times at full
-scale. This stage lists them once; the per-window stages depend on its fingerprint, which
-changes exactly when one of the modules does. So a code change still reruns every window, and
-nothing else does.
+scale. This stage names them once, as whole subpackages (the layers below ``decision``), so a
+module added to one is covered without editing dvc.yaml; the per-window stages depend on its
+fingerprint, which changes exactly when one of the modules does. So a change to that code still
+reruns every window, and a change above it (gates, backtest, report) reruns none.
 """
 
 import argparse
 import hashlib
 from pathlib import Path
 
-from tmaxedge import io
+from tmaxedge.core import io
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path, help="the fingerprint (JSON)")
-    parser.add_argument("modules", type=Path, nargs="+", help="the engine's source files")
+    parser.add_argument("sources", type=Path, nargs="+", help="source files and subpackage folders")
     args = parser.parse_args()
-    fingerprint = {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(args.modules)}
-    io.write_json_atomic({"modules": fingerprint}, args.out)
+    io.write_json_atomic({"modules": fingerprint(args.sources)}, args.out)
+
+
+def python_files(sources: list[Path]) -> list[Path]:
+    """The .py files named, and every .py file below the folders named, sorted."""
+    files = [found for s in sources for found in (sorted(s.rglob("*.py")) if s.is_dir() else [s])]
+    return sorted(files)
+
+
+def fingerprint(sources: list[Path]) -> dict[str, str]:
+    return {path.as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in python_files(sources)}
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ say), scores and reliability per group."""
 import argparse
 from pathlib import Path
 
-from tmaxedge import artifacts, io, walkforward, windows
-from tmaxedge.coherence import CoherenceParams
+from tmaxedge.core import io
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.walkforward import artifacts, windows
+from tmaxedge.walkforward import steps as walkforward
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tmaxedge import features, io
-from tmaxedge.config import parse_cities
-from tmaxedge.errors import DataError, ParamsError
+from tmaxedge.core import io
+from tmaxedge.core.config import parse_cities
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.features import build as features
 
 log = logging.getLogger("tmaxedge")
 

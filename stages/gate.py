@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge import gate, io
+from tmaxedge.core import io
+from tmaxedge.decision import gates as gate
 
 
 def main() -> None:

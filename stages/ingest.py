@@ -5,8 +5,9 @@ import logging
 import sys
 from pathlib import Path
 
-from tmaxedge import config, contract, ingest, io
-from tmaxedge.errors import DataError, ParamsError
+from tmaxedge.core import config, io
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.inputs import contract, ingest
 
 log = logging.getLogger("tmaxedge")
 

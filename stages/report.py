@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge import io, report
-from tmaxedge.errors import DataError
+from tmaxedge.core import io
+from tmaxedge.core.errors import DataError
+from tmaxedge.reporting import report
 
 TRADE_COLUMNS = ["model", "city", "bracket", "filled", "pnl_cents"]
 

@@ -4,9 +4,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from tmaxedge import io, simulate
-from tmaxedge.config import parse_cities
-from tmaxedge.errors import ParamsError
+from tmaxedge.core import io
+from tmaxedge.core.config import parse_cities
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.inputs import simulate
 
 TABLES = ("markets", "quotes", "weather", "settlements", "oracle")
 

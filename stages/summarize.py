@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge import io, summarize
+from tmaxedge.core import io
+from tmaxedge.reporting import summarize
 
 
 def main() -> None:

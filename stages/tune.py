@@ -3,9 +3,10 @@
 import argparse
 from pathlib import Path
 
-from tmaxedge import artifacts, io, walkforward, windows
-from tmaxedge.gate import GateParams
-from tmaxedge.tune import ModelParams
+from tmaxedge.core import config, io
+from tmaxedge.modeling.tuning import ModelParams
+from tmaxedge.walkforward import artifacts, windows
+from tmaxedge.walkforward import steps as walkforward
 
 
 def main() -> None:
@@ -21,7 +22,7 @@ def main() -> None:
     window = windows.window_from_manifest(io.read_json(args.manifest))
     rows = io.read_features(args.features, window.train_start, window.fit_end)
     # the search keeps to the gate's coefficient-norm limits, so a tuned model can pass it
-    beta_max = io.load_params("gate", GateParams).beta_max
+    beta_max = config.load_beta_max(io.load_section("gate"))
     results = walkforward.tune_window(rows, args.model, params, compute, beta_max, window.key)
     with io.atomic_directory(args.out) as tmp:
         for name, result in results.items():

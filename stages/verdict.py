@@ -8,7 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tmaxedge import gate, io
+from tmaxedge.core import io
+from tmaxedge.decision import gates as gate
 
 
 def main() -> None:

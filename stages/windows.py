@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from tmaxedge import io, windows
-from tmaxedge.errors import DataError, ParamsError
+from tmaxedge.core import io
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.walkforward import windows
 
 
 def daily_digests_of(features: Path) -> pd.DataFrame:

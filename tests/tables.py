@@ -12,7 +12,7 @@ import datetime as dt
 
 import pandas as pd
 
-from tmaxedge.config import City
+from tmaxedge.core.config import City
 
 CITIES = {
     "aus": City("aus", "KXHIGHAUS", "America/Chicago", True),

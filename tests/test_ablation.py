@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 from test_walkforward import RIDGE, SEQUENTIAL, window_rows, world  # noqa: F401 (world is a fixture)
 
-from tmaxedge import ablation, distribution, nowcast, walkforward
-from tmaxedge.calibrate import CalibrateParams
-from tmaxedge.coherence import CoherenceParams
-from tmaxedge.errors import ParamsError
-from tmaxedge.event_features import EVENT_COLUMNS
-from tmaxedge.feature_groups import GROUPS, feature_group
-from tmaxedge.features import FEATURE_SETS, MARKET_LOGIT
-from tmaxedge.pool import PoolParams
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.features import nowcast
+from tmaxedge.features.build import FEATURE_SETS, MARKET_LOGIT
+from tmaxedge.features.event_features import EVENT_COLUMNS
+from tmaxedge.features.feature_groups import GROUPS, feature_group
+from tmaxedge.modeling import distribution
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.research import ablation
+from tmaxedge.walkforward import steps as walkforward
 
 RIDGE_EXTRA = dataclasses.replace(RIDGE, extra_features=["mid_logit", "nowcast"])
 STEPS = ablation.Steps(CalibrateParams(method="none"), PoolParams(), CoherenceParams("logit_shift"), SEQUENTIAL, {})
@@ -71,7 +74,8 @@ PARAMS = (
 def test_ablation_command_writes_one_run_per_group_and_refuses_an_unknown_group(world, tmp_path):  # noqa: F811
     from click.testing import CliRunner
 
-    from tmaxedge import cli, io
+    from tmaxedge.cli import main as cli
+    from tmaxedge.core import io
 
     folder, _ = world
     (tmp_path / "params.yaml").write_text(PARAMS)
@@ -90,7 +94,7 @@ def test_ablation_command_writes_one_run_per_group_and_refuses_an_unknown_group(
 def test_walkforward_command_refuses_a_model_that_needs_whole_events(world, tmp_path):  # noqa: F811
     from click.testing import CliRunner
 
-    from tmaxedge import cli
+    from tmaxedge.cli import main as cli
 
     folder, _ = world
     (tmp_path / "params.yaml").write_text(PARAMS)

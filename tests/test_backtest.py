@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tmaxedge.backtest import (
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.decision.backtest import (
     METRIC_KEYS,
     TRADE_COLUMNS,
     BacktestParams,
@@ -22,7 +23,6 @@ from tmaxedge.backtest import (
     market_baseline,
     run_backtest,
 )
-from tmaxedge.errors import DataError, ParamsError
 
 T0 = pd.Timestamp("2025-11-14 15:00", tz="UTC")
 EVENT = "KXHIGHCHI-25NOV14"

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tables import valid_tables
 
-from tmaxedge import contract
+from tmaxedge.core import strikes
+from tmaxedge.inputs import contract
 
 
 def event_markets(cuts: list[int]) -> pd.DataFrame:
@@ -36,7 +37,7 @@ def test_resolves_yes_on_the_boundaries(strike_type, floor_strike, cap_strike, y
     temps = pd.Series(range(40, 50))
     n = len(temps)
     kinds, floors, caps = ([value] * n for value in (strike_type, floor_strike, cap_strike))
-    yes = contract.resolves_yes(pd.Series(kinds), pd.Series(floors), pd.Series(caps), temps)
+    yes = strikes.resolves_yes(pd.Series(kinds), pd.Series(floors), pd.Series(caps), temps)
     assert set(temps[yes]) == yes_at
 
 
@@ -51,7 +52,7 @@ def test_events_not_partitioning_accepts_every_kalshi_style_split(start, widths,
     markets = event_markets(cuts)
     assert contract.events_not_partitioning(markets).empty
     strikes = markets[["strike_type", "floor_strike", "cap_strike"]]
-    yes = contract.resolves_yes(*(strikes[c] for c in strikes.columns), [temp] * len(markets))
+    yes = strikes.resolves_yes(*(strikes[c] for c in strikes.columns), [temp] * len(markets))
     assert yes.sum() == 1  # exactly one market YES, also far outside the strikes
 
 

@@ -11,15 +11,17 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from test_scopes import TMAX_DIST, assert_whole_events, three_cities  # noqa: F401
 import yaml
+from test_scopes import TMAX_DIST, assert_whole_events, three_cities  # noqa: F401
 from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
-from worlds import simulated_tables, write_feature_folder
 
-from tmaxedge import artifacts, crossfit, io, walkforward, windows
-from tmaxedge.calibrate import CalibrateParams
-from tmaxedge.errors import ParamsError
-from tmaxedge.pool import PoolParams
+from tmaxedge.core import io
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.walkforward import artifacts, crossfit, windows
+from tmaxedge.walkforward import steps as walkforward
+from worlds import simulated_tables, write_feature_folder
 
 CROSSFIT = CalibrateParams(method="sigmoid", fit_on="crossfit", folds=3)
 POOLED_RIDGE = dataclasses.replace(RIDGE, scope="pooled", type="ridge", extra_features=["nowcast"])

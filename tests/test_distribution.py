@@ -8,14 +8,16 @@ import pytest
 from test_event_features import BINS, HIGH, LOW, discretised_normal
 from test_walkforward import SEQUENTIAL, window_rows, world  # noqa: F401 (world is a fixture)
 
-from tmaxedge import distribution, walkforward
-from tmaxedge.calibrate import CalibrateParams
-from tmaxedge.coherence import CoherenceParams
-from tmaxedge.errors import ParamsError
-from tmaxedge.event_features import IMPLIED_EXCEEDANCE_COLUMNS, implied_exceedance
-from tmaxedge.models import Calibrator, LinearFit, ModelCard, Preprocessor
-from tmaxedge.pool import PoolParams
-from tmaxedge.tune import ModelParams
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.features.event_features import IMPLIED_EXCEEDANCE_COLUMNS, implied_exceedance
+from tmaxedge.modeling import distribution
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.cards import Calibrator, ModelCard
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.logistic import LinearFit, Preprocessor
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.modeling.tuning import ModelParams
+from tmaxedge.walkforward import steps as walkforward
 
 TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
 

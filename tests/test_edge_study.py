@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from tmaxedge import edge_study
-from tmaxedge.cli import main
+from tmaxedge.cli.main import main
+from tmaxedge.research import edge_study
 
 
 def predictions(with_unpooled: bool = True) -> pd.DataFrame:

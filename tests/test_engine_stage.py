@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,50 +14,84 @@ PROJECT = Path(__file__).resolve().parents[1]
 PER_WINDOW = ("tune", "calibrate", "evaluate")
 
 
+def module_file(module: str) -> Path | None:
+    """The source file of a tmaxedge module or package, None for a name inside a module."""
+    base = PROJECT / "src" / Path(*module.split("."))
+    if base.is_dir():
+        return base / "__init__.py"
+    return base.with_suffix(".py") if base.with_suffix(".py").exists() else None
+
+
 def tmaxedge_imports(path: Path) -> set[str]:
     """Modules of tmaxedge a file imports anywhere (top level or inside functions)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tmaxedge":
-            if node.module == "tmaxedge":
-                found |= {f"tmaxedge.{alias.name}" for alias in node.names}
-            else:
-                found.add(node.module)
+            for alias in node.names:  # `from tmaxedge.core import io` imports a module
+                inner = f"{node.module}.{alias.name}"
+                found.add(inner if module_file(inner) else node.module)
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "tmaxedge"}
     return found
 
 
-def module_file(module: str) -> str:
-    parts = module.split(".")
-    folder = PROJECT / "src" / Path(*parts)
-    if folder.is_dir():
-        return str((folder / "__init__.py").relative_to(PROJECT))
-    return str(folder.with_suffix(".py").relative_to(PROJECT))
-
-
 def import_closure(scripts: list[Path]) -> set[str]:
-    """Source files of every tmaxedge module the scripts reach, the package's __init__ included."""
-    files = {"src/tmaxedge/__init__.py"}
+    """Source files of every tmaxedge module the scripts reach, with each parent package's
+    __init__ (importing a.b.c runs a/__init__.py and a/b/__init__.py)."""
+    files: set[str] = set()
     todo = [m for script in scripts for m in tmaxedge_imports(script)]
     while todo:
-        path = module_file(todo.pop())
-        if path not in files:
-            files.add(path)
-            todo += tmaxedge_imports(PROJECT / path)
+        parts = todo.pop().split(".")
+        for depth in range(1, len(parts) + 1):
+            path = module_file(".".join(parts[:depth]))
+            if path is not None and str(path.relative_to(PROJECT)) not in files:
+                files.add(str(path.relative_to(PROJECT)))
+                todo += tmaxedge_imports(path)
     return files
 
 
-def test_engine_lists_the_per_window_stages_import_closure():
-    spec = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
-    command_files = spec["engine"]["cmd"].split()[3:]
-    deps = [d for d in spec["engine"]["deps"] if d != "stages/engine.py"]
-    assert command_files == deps, "the engine's command and deps must list the same files"
+def engine_sources() -> list[str]:
+    spec = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]["engine"]
+    named = spec["cmd"].split()[3:]
+    assert named == [d for d in spec["deps"] if d != "stages/engine.py"], (
+        "the engine's command and deps must name the same sources"
+    )
+    return named
+
+
+def test_engine_covers_the_per_window_stages_import_closure_by_whole_subpackages():
+    sources = engine_sources()
+    folders = [s for s in sources if (PROJECT / s).is_dir()]
+    covered = {s for s in sources if not (PROJECT / s).is_dir()}
+    covered |= {str(f.relative_to(PROJECT)) for folder in folders for f in (PROJECT / folder).rglob("*.py")}
     closure = import_closure([PROJECT / "stages" / f"{name}.py" for name in PER_WINDOW])
-    assert set(deps) == closure
+    assert closure <= covered, f"the per-window stages run code the engine does not fingerprint: {closure - covered}"
+    # no folder is fingerprinted that the per-window stages never import: an edit there would
+    # rerun every window for nothing
+    for folder in folders:
+        assert any(f.startswith(folder + "/") for f in closure), f"{folder} is not imported by the per-window stages"
+    spec = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
     for name in PER_WINDOW:
         assert "data/engine.json" in spec[name]["deps"]
         assert not [d for d in spec[name]["deps"] if d.startswith("src/")], f"{name} lists source files itself"
+
+
+def test_the_per_window_stages_do_not_import_the_decision_layers():
+    """A gate or report edit must not rerun the windows."""
+    closure = import_closure([PROJECT / "stages" / f"{name}.py" for name in PER_WINDOW])
+    above = sorted(f for f in closure if f.split("/")[2] in ("decision", "reporting", "research", "cli"))
+    assert above == []
+
+
+def test_engine_fingerprints_every_module_of_a_folder(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "b.py").write_text("y = 1\n")
+    (package / "notes.txt").write_text("not code\n")
+    out = tmp_path / "engine.json"
+    subprocess.run([sys.executable, str(PROJECT / "stages" / "engine.py"), str(out), "pkg"], check=True, cwd=tmp_path)
+    assert sorted(json.loads(out.read_text())["modules"]) == ["pkg/a.py", "pkg/sub/b.py"]
 
 
 def test_every_other_stage_lists_the_library_code_its_script_imports():
@@ -67,7 +102,7 @@ def test_every_other_stage_lists_the_library_code_its_script_imports():
         if name in PER_WINDOW or name == "engine":
             continue
         script = stage["cmd"].split()[1]
-        closure = import_closure([PROJECT / script]) - {"src/tmaxedge/__init__.py"}
+        closure = import_closure([PROJECT / script])
         missing = sorted(closure - set(stage["deps"]))
         assert not missing, f"stage {name} runs {script} but does not depend on {missing}"
         checked += 1

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tmaxedge.evaluate import expected_calibration_error, reliability
+from tmaxedge.modeling.scoring import expected_calibration_error, reliability
 
 
 @pytest.mark.parametrize("n_bins", [5, 10, 15, 20, 50, 100])

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from tmaxedge import contract
-from tmaxedge.event_features import event_columns, implied_normal
+from tmaxedge.core import strikes
+from tmaxedge.features.event_features import event_columns, implied_normal
 
 # T < 78 | 78-79 | 80-81 | 82-83 | 84-85 | T > 85
 BINS = pd.DataFrame({
@@ -14,7 +14,7 @@ BINS = pd.DataFrame({
     "floor_strike": [np.nan, 78, 80, 82, 84, 85],
     "cap_strike": [78, 79, 81, 83, 85, np.nan],
 })  # fmt: skip
-LOW, HIGH = contract.yes_interval(BINS)
+LOW, HIGH = strikes.yes_interval(BINS)
 
 
 def discretised_normal(mean: float, sd: float) -> np.ndarray:

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tmaxedge import features
-from tmaxedge.config import City
-from tmaxedge.errors import DataError, ParamsError
-from tmaxedge.event_features import EVENT_COLUMNS
-from tmaxedge.features import FEATURE_SETS, FeatureParams, build_partition
+from tmaxedge.core.config import City
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.features import build as features
+from tmaxedge.features.build import FEATURE_SETS, FeatureParams, build_partition
+from tmaxedge.features.event_features import EVENT_COLUMNS
 
 CHI = City("chi", "KXHIGHCHI", "America/Chicago", True)
 NYC = City("nyc", "KXHIGHNY", "America/New_York", False)

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from tmaxedge import fetch
-from tmaxedge.cli import main
+from tmaxedge.cli.main import main
+from tmaxedge.inputs import fetch
 
 PREFIX = "/trade-api/v2"
 SERIES, DAY = "KXHIGHCHI", dt.date(2025, 11, 14)

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmaxedge import io
-from tmaxedge.errors import ParamsError
-from tmaxedge.gate import (
+from tmaxedge.core import io
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.decision.gates import (
     CHECKS,
     DEFAULT_BETA_MAX,
     ENFORCED_CHECKS,

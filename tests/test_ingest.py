@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from tables import CITIES, NO_BOOK_TICKER, valid_tables
 
-from tmaxedge import contract, io
-from tmaxedge.errors import DataError
-from tmaxedge.ingest import validate_tables
+from tmaxedge.core import io
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs import contract
+from tmaxedge.inputs.ingest import validate_tables
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = "data/external"

@@ -25,9 +25,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from tmaxedge import io, market_study
-from tmaxedge.cli import main
-from tmaxedge.errors import DataError
+from tmaxedge.cli.main import main
+from tmaxedge.core import io
+from tmaxedge.core.errors import DataError
+from tmaxedge.research import market_study
 
 FIXTURES = Path(__file__).parent / "fixtures" / "market_study"
 Z = market_study.Z_95

@@ -8,16 +8,11 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
-from tmaxedge.calibrate import CalibrateParams, calibrate_model, choose_method
-from tmaxedge.errors import ParamsError
-from tmaxedge.models import (
-    Calibrator,
-    ModelCard,
-    Preprocessor,
-    class_weights,
-    fit_logistic,
-)
-from tmaxedge.sklearn_model import LinearProbabilityModel
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.modeling.calibration import CalibrateParams, calibrate_model, choose_method
+from tmaxedge.modeling.cards import Calibrator, ModelCard
+from tmaxedge.modeling.logistic import Preprocessor, class_weights, fit_logistic
+from tmaxedge.modeling.sklearn_model import LinearProbabilityModel
 
 
 def logistic_data(n=3000, d=6, seed=0):
@@ -184,7 +179,7 @@ def test_fit_logistic_meets_the_optimality_conditions_on_many_collinear_rows(n, 
 
 
 def test_tune_group_refuses_a_group_with_too_few_yes_days():
-    from tmaxedge.tune import ModelParams, tune_group
+    from tmaxedge.modeling.tuning import ModelParams, tune_group
 
     rng = np.random.default_rng(0)
     dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 30)
@@ -200,7 +195,7 @@ def test_tune_group_refuses_a_group_with_too_few_yes_days():
 
 
 def test_tune_group_keeps_to_the_coefficient_norm_limit():
-    from tmaxedge.tune import ModelParams, tune_group
+    from tmaxedge.modeling.tuning import ModelParams, tune_group
 
     rng = np.random.default_rng(1)
     dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 50)
@@ -222,7 +217,7 @@ def test_tune_group_keeps_to_the_coefficient_norm_limit():
 
 
 def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
-    from tmaxedge.tune import ModelParams, tune_group
+    from tmaxedge.modeling.tuning import ModelParams, tune_group
 
     rng = np.random.default_rng(2)
     dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 40)
@@ -239,7 +234,7 @@ def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
 
 
 def test_a_final_fit_over_the_norm_limit_is_shrunk_to_it_and_one_within_is_left_alone():
-    from tmaxedge.tune import within_norm
+    from tmaxedge.modeling.tuning import within_norm
 
     rng = np.random.default_rng(2)
     base = rng.normal(size=2000)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from tmaxedge import nowcast
-from tmaxedge.features import COLUMNS, FEATURE_SETS, LABEL_COLUMNS, MARKET_LOGIT
+from tmaxedge.features import nowcast
+from tmaxedge.features.build import COLUMNS, FEATURE_SETS, LABEL_COLUMNS, MARKET_LOGIT
 
 
 def rows(days, highs, running_max, temp_now, hour=14.2, strike=("between", 70.0, 71.0)):

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from scipy.special import expit, logit
 
-from tmaxedge.coherence import CoherenceParams, logit_shift, markets_per_event
-from tmaxedge.errors import ParamsError
-from tmaxedge.pool import PoolParams, fit_pool_weight, pool_probability
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.probability import logit_shift, markets_per_event
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams, fit_pool_weight, pool_probability
 
 
 def test_pooling_is_linear_in_log_odds_and_keeps_the_model_where_the_market_is_missing():

@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tmaxedge import io, summarize
-from tmaxedge.errors import DataError
-from tmaxedge.evaluate import reliability
-from tmaxedge.report import (
+from tmaxedge.core import io
+from tmaxedge.core.errors import DataError
+from tmaxedge.modeling.scoring import reliability
+from tmaxedge.reporting import summarize
+from tmaxedge.reporting.report import (
     MODEL_COLORS,
-    better_than_market,
     ReportInputs,
+    better_than_market,
     build_report,
     comparison_table,
     decision_rows,
@@ -550,7 +551,7 @@ def test_report_shows_each_forecast_step_and_the_pooling_weights():
 
 
 def test_report_shows_each_ablation_run_against_all_features(tmp_path):
-    from tmaxedge import ablation
+    from tmaxedge.research import ablation
 
     runs = make_diagnostics(True)
     ridge = runs[runs["model"] == "ridge"].reset_index(drop=True)

@@ -6,14 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
-from worlds import simulated_tables, write_feature_folder
 
-from tmaxedge import io, nowcast, scopes, walkforward, windows
-from tmaxedge.calibrate import CalibrateParams
-from tmaxedge.coherence import CoherenceParams
-from tmaxedge.errors import ParamsError
-from tmaxedge.pool import PoolParams
-from tmaxedge.tune import ModelParams
+from tmaxedge.core import io
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.features import nowcast, scopes
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.modeling.tuning import ModelParams
+from tmaxedge.walkforward import steps as walkforward
+from tmaxedge.walkforward import windows
+from worlds import simulated_tables, write_feature_folder
 
 TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmaxedge import io
-from tmaxedge.config import parse_cities
-from tmaxedge.errors import ParamsError
-from tmaxedge.simulate import CLIMATES, MarketParams, SimulateParams, simulate
+from tmaxedge.core import io
+from tmaxedge.core.config import parse_cities
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.inputs.simulate import CLIMATES, MarketParams, SimulateParams, simulate
 
 CITIES = parse_cities(
     {
@@ -228,7 +228,8 @@ def nowcast_improvement(**market):
     market mid on the next 30 (weather cities only, every 10 minutes)."""
     from sklearn.linear_model import LogisticRegression
 
-    from tmaxedge import features, nowcast
+    from tmaxedge.features import build as features
+    from tmaxedge.features import nowcast
 
     tables = run(cities=("chi", "lax", "mia"), days=130, seed=5, start="2024-04-01", **market)
     params = features.FeatureParams(every_minutes=10, eligible_start_hour=6)

@@ -12,9 +12,9 @@ import optuna
 import pandas as pd
 import pytest
 
-from tmaxedge import studies
-from tmaxedge.errors import ParamsError
-from tmaxedge.tune import ModelParams, tune_group
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.modeling import studies
+from tmaxedge.modeling.tuning import ModelParams, tune_group
 
 COLUMNS = list("abcde")
 PARAMS = ModelParams(feature_set="rich", n_trials=14, l1_ratio=None, n_splits=3)

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from tmaxedge.models import brier
-from tmaxedge.summarize import pool_weight_table, step_scores, summarize_predictions
+from tmaxedge.core.probability import brier
+from tmaxedge.reporting.summarize import pool_weight_table, step_scores, summarize_predictions
 
 
 def predictions():

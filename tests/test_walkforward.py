@@ -6,15 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from worlds import simulated_tables, write_feature_folder
 
-from tmaxedge import artifacts, cli, io, walkforward, windows
-from tmaxedge.errors import ParamsError
-from tmaxedge.calibrate import CalibrateParams
-from tmaxedge.coherence import CoherenceParams
-from tmaxedge.pool import PoolParams, pool_probability
-from tmaxedge.models import ModelCard
-from tmaxedge.tune import ModelParams
+from tmaxedge.cli import main as cli
+from tmaxedge.core import io
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams, pool_probability
+from tmaxedge.modeling.tuning import ModelParams
+from tmaxedge.walkforward import artifacts, windows
+from tmaxedge.walkforward import steps as walkforward
+from worlds import simulated_tables, write_feature_folder
 
 WINDOW_PARAMS = windows.WindowParams(10, 3, 3, 0.2, 0, 10)
 RIDGE = ModelParams("ridge_safe", n_trials=4, l1_ratio=0.0, n_splits=2)
@@ -62,7 +64,7 @@ def test_nyc_model_uses_no_weather_columns(world):
 
 
 def test_event_features_enter_a_model_only_when_asked_and_only_where_they_have_data(world):
-    from tmaxedge.event_features import EVENT_COLUMNS
+    from tmaxedge.features.event_features import EVENT_COLUMNS
 
     folder, _ = world
     _, rows = window_rows(folder)

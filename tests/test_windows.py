@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tmaxedge import cli
-from tmaxedge.errors import DataError, ParamsError
-from tmaxedge.windows import (
+from tmaxedge.cli import main as cli
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.walkforward.windows import (
     WindowParams,
     check_plan,
     daily_digests,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge import features, io
-from tmaxedge.config import parse_cities
-from tmaxedge.simulate import MarketParams, SimulateParams, simulate
+from tmaxedge.core import io
+from tmaxedge.core.config import parse_cities
+from tmaxedge.features import build as features
+from tmaxedge.inputs.simulate import MarketParams, SimulateParams, simulate
 
 CITIES = parse_cities(
     {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge import contract
-from tmaxedge.importers import ImportOptions, import_files
-from tmaxedge.ingest import check_schema, coerce_table
+from tmaxedge.inputs import contract
+from tmaxedge.inputs.importers import ImportOptions, import_files
+from tmaxedge.inputs.ingest import check_schema, coerce_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVENT = "KXHIGHCHI-25NOV14"

@@ -8,13 +8,22 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from importer_support import EVENT, FIXTURES, MARKET_PAGES, read_out, run, snapshot, starts, write_json
+from importer_support import (
+    EVENT,
+    FIXTURES,
+    MARKET_PAGES,
+    read_out,
+    run,
+    snapshot,
+    starts,
+    write_json,
+)
 
-from tmaxedge import contract
-from tmaxedge.cli import main
-from tmaxedge.errors import DataError
-from tmaxedge.importers.common import DEFAULT_CITIES
-from tmaxedge.ingest import validate_tables
+from tmaxedge.cli.main import main
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs import contract
+from tmaxedge.inputs.importers.common import DEFAULT_CITIES
+from tmaxedge.inputs.ingest import validate_tables
 
 F = FIXTURES
 EVERYTHING = [  # (kind, files, options): one event of Chicago from every kind of source

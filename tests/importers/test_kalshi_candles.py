@@ -18,9 +18,9 @@ from importer_support import (
     write_json,
 )
 
-from tmaxedge.errors import DataError
-from tmaxedge.importers import ImportOptions, kalshi_candles
-from tmaxedge.importers import values as v
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs.importers import ImportOptions, kalshi_candles
+from tmaxedge.inputs.importers import values as v
 
 CURRENT = FIXTURES / f"{EVENT}-B44.5.json"
 HISTORICAL = FIXTURES / f"historical_candles_{EVENT}-B42.5.json"

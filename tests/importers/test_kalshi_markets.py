@@ -8,12 +8,23 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from importer_support import EVENT, MARKET_PAGES, read_out, rows, run, snapshot, starts, utc, write_json
+from importer_support import (
+    EVENT,
+    MARKET_PAGES,
+    read_out,
+    rows,
+    run,
+    snapshot,
+    starts,
+    utc,
+    write_json,
+)
 
-from tmaxedge import contract
-from tmaxedge.errors import DataError
-from tmaxedge.importers import ImportOptions, kalshi_markets
-from tmaxedge.importers import values as v
+from tmaxedge.core import strikes
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs import contract
+from tmaxedge.inputs.importers import ImportOptions, kalshi_markets
+from tmaxedge.inputs.importers import values as v
 
 DAY = dt.date(2025, 11, 14)
 
@@ -103,7 +114,7 @@ def test_strike_from_label_resolves_yes_exactly_on_the_label_integers(x):
     for label, yes in cases.items():
         kind, floor, cap = v.strike_from_label(label)
         highs = list(range(x - 40, x + 41))
-        got = contract.resolves_yes([kind] * len(highs), [floor] * len(highs), [cap] * len(highs), highs)
+        got = strikes.resolves_yes([kind] * len(highs), [floor] * len(highs), [cap] * len(highs), highs)
         assert {h for h, y in zip(highs, got, strict=True) if y} == set(yes), label
 
 

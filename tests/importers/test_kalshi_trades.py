@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from importer_support import EVENT, FIXTURES, read_out, rows, run, snapshot, starts, utc, write_json
 
-from tmaxedge.errors import DataError
-from tmaxedge.importers import values as v
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs.importers import values as v
 
 COLUMNS = ["ticker", "ts", "yes_bid", "yes_ask", "price", "volume", "open_interest"]
 

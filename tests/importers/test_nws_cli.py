@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from importer_support import FIXTURES, read_out, rows, run, snapshot, starts, write
 
-from tmaxedge.errors import DataError
+from tmaxedge.core.errors import DataError
 
 PRODUCTS = FIXTURES / "cli_mdw_25nov14.txt"
 IEM = FIXTURES / "iem_cli_mdw.csv"

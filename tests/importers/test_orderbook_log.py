@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from importer_support import EVENT, FIXTURES, read_out, rows, run, snapshot, starts, utc, write
 
-from tmaxedge.errors import DataError
+from tmaxedge.core.errors import DataError
 
 LOG = FIXTURES / f"orderbook_log_{EVENT}.csv"
 LA = "America/Los_Angeles"

@@ -5,10 +5,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from importer_support import EVENT, FIXTURES, MARKET_PAGES, read_out, rows, run, snapshot, starts, utc, write
+from importer_support import (
+    EVENT,
+    FIXTURES,
+    MARKET_PAGES,
+    read_out,
+    rows,
+    run,
+    snapshot,
+    starts,
+    utc,
+    write,
+)
 
-from tmaxedge import contract
-from tmaxedge.errors import DataError
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs import contract
 
 DOWNLOAD = FIXTURES / "kalshi-price-history-kxhighchi-25nov14-minute.csv"
 

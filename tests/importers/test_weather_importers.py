@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from importer_support import FIXTURES, read_out, rows, run, snapshot, starts, utc, write
 
-from tmaxedge.errors import DataError
+from tmaxedge.core.errors import DataError
 
 VC_JSON, VC_CSV = FIXTURES / "visual_crossing_chi.json", FIXTURES / "visual_crossing_chi.csv"
 ASOS_5, ASOS_1 = FIXTURES / "asos_mdw_5min.csv", FIXTURES / "asos_mdw_1min.csv"

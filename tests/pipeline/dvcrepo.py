@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
-COPIED = ["dvc.yaml", "params.yaml", "windows.yaml", "stages", "src", "sensitivity", "ablation"]
+COPIED = ["dvc.yaml", "params.yaml", "windows.yaml", "stages", "src", "docs/results"]
 
 
 class DvcRepo:
@@ -64,7 +64,7 @@ class DvcRepo:
         return ran(self.dvc("repro", *args).stdout)
 
     def plan(self) -> None:
-        self.run(sys.executable, "-m", "tmaxedge.cli", "plan")
+        self.run(sys.executable, "-m", "tmaxedge", "plan")
 
     def commit(self, message: str) -> None:
         self.run("git", "add", "-A")

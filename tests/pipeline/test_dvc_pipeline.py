@@ -3,7 +3,6 @@
 import hashlib
 
 import pytest
-
 from dvcrepo import DvcRepo, ran
 
 pytestmark = pytest.mark.pipeline

@@ -1,0 +1,1 @@
+"""The command line: ``tmaxedge`` and ``python -m tmaxedge``."""

@@ -1,0 +1,213 @@
+"""The `tmaxedge` command: planning and one-off runs outside DVC."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+import pandas as pd
+import yaml
+
+from tmaxedge.core import io
+from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.walkforward import windows
+
+
+@click.group()
+def main() -> None:
+    """Walk-forward pricing of Kalshi daily-high-temperature markets."""
+    io.configure_logging()
+
+
+@main.command()
+@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"),
+              show_default=True, help="Feature folder whose event dates the plan covers.")
+@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE,
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
+def plan(features: Path, params_path: Path, out: Path) -> None:
+    """Write windows.yaml: the walk-forward windows the data and params.yaml windows.* allow."""
+    try:
+        params = io.load_params("windows", windows.WindowParams, params_path)
+        dates = event_date_range(features)
+        content = windows.make_plan(*dates, params)
+    except (DataError, ParamsError) as error:
+        sys.exit(f"{type(error).__name__}: {error}")
+    text = windows.PLAN_HEADER + yaml.safe_dump(content, sort_keys=False)
+    with io.atomic_path(out) as tmp:
+        tmp.write_text(text)
+    click.echo(f"{out}: {len(content['window_keys'])} windows, test weeks "
+               f"{content['window_keys'][0]} .. {content['window_keys'][-1]}")
+
+
+@main.command("walkforward")
+@click.option("--city", required=True, help="City code, e.g. chi.")
+@click.option("--bracket", required=True, type=click.Choice(["between", "greater", "less"]))
+@click.option("--model", required=True, help="A per-bin model entry under params.yaml tune (ridge, elasticnet, lasso).")
+@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First test week on or after this date.")
+@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last test day on or before this date.")
+@click.option("--trials", type=int, default=None, help="Override tune.<model>.n_trials.")
+@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
+@click.option("--oracle", type=click.Path(path_type=Path), default=Path("data/raw/oracle.parquet"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/walkforward"), show_default=True)
+@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE, show_default=True)
+def walkforward_command(city, bracket, model, start, end, trials, features, oracle, out, params_path) -> None:
+    """Run one (city, bracket, model) walk-forward outside DVC, writing the stages' artifacts.
+
+    Windows are those of params.yaml windows.* whose test week lies in [START, END]; one group
+    alone has no other cities to share a pooling weight with, nor an event's other markets to
+    make coherent, so its w is its own and coherence does not apply. Files go
+    to OUT/<model>/<window>/{tune,calibrate,evaluate}/<city>_<bracket>/ plus a summary.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from tmaxedge.decision.gates import GateParams
+    from tmaxedge.modeling.calibration import CalibrateParams
+    from tmaxedge.modeling.pooling import PoolParams
+    from tmaxedge.modeling.tuning import ModelParams, model_type
+    from tmaxedge.reporting import summarize
+    from tmaxedge.walkforward import artifacts, crossfit
+    from tmaxedge.walkforward import steps as walkforward
+
+    try:
+        window_params = io.load_params("windows", windows.WindowParams, params_path)
+        model_params = io.load_model_params(model, ModelParams, params_path)
+        if trials is not None:
+            model_params = dataclasses.replace(model_params, n_trials=trials)
+        if model_type(model, model_params) == "tmax_dist" or model_params.scope != "city":
+            raise ParamsError(
+                f"tune.{model} prices whole events or pools cities, and this command runs one "
+                "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
+            )
+        calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
+        pool_params = io.load_params("pool", PoolParams, params_path)
+        beta_max = io.load_params("gate", GateParams, params_path).beta_max.get(bracket)
+        keys = walkforward.window_keys_between(start.date(), end.date(), window_params)
+    except (DataError, ParamsError) as error:
+        sys.exit(f"{type(error).__name__}: {error}")
+    name = walkforward.group_name(city, bracket)
+    all_predictions, statuses = [], []
+    for key in tqdm(keys, desc=f"{model} {name}", unit="window"):
+        window = windows.make_window(key, window_params)
+        rows = io.read_features(features, window.train_start, window.test_end)
+        rows = rows[(rows["city"] == city) & (rows["strike_type"] == bracket)].reset_index(drop=True)
+        split = windows.split_of(rows["event_date"], window)
+        folder = out / model / key
+        result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params, beta_max)
+        statuses.append(result.status)
+        artifacts.write_tuned(folder / "tune" / name, result)
+        card, fitted, info = crossfit.calibrate_tuned(
+            rows[split.eq("fit").to_numpy()], rows[split.eq("calibrate").to_numpy()],
+            {name: walkforward.uncalibrated_card(result)}, {name: result.best_params},
+            calibrate_params, pool_params, {bracket: beta_max} if beta_max is not None else None,
+        )[name]
+        if card is not None:
+            artifacts.write_calibrated(folder / "calibrate" / name, card, fitted, info)
+        else:
+            artifacts.write_uncalibrated(folder / "calibrate" / name, f"no model: {result.status}")
+        test = rows[split.eq("test").to_numpy()].reset_index(drop=True)
+        oracle_rows = io.read_oracle(oracle, test["ticker"].unique().tolist())
+        predictions, report = walkforward.evaluate_window({name: test}, {name: card}, oracle_rows, model, key)[name]
+        artifacts.write_evaluated(folder / "evaluate" / name, predictions, report)
+        all_predictions.append(predictions)
+    summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
+    io.write_json_atomic(summary, out / model / f"walkforward_summary_{name}.json")
+    click.echo(walkforward_outcome(f"{model} {name}", statuses, summary))
+
+
+@main.command("ablation")
+@click.option("--model", "entry", required=True, help="A model entry under params.yaml tune (ridge, tmax_dist, ridge_pooled, ...).")
+@click.option("--groups", default="market,weather,nowcast,time", show_default=True,
+              help="Feature groups to leave out, one run each (tmaxedge.feature_groups.GROUPS).")
+@click.option("--last", "last_windows", type=int, default=None, help="Only the last N windows of windows.yaml.")
+@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="JSON file [default: docs/results/ablation/<model>.json].")
+@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE, show_default=True)
+def ablation_command(entry, groups, last_windows, features, plan_path, out, params_path) -> None:
+    """Rerun one model entry's walk-forward without each feature group: the change in test
+    Brier and log loss on the rows every run priced. The report shows every docs/results/ablation/*.json."""
+    from tqdm import tqdm
+
+    from tmaxedge.decision.gates import GateParams
+    from tmaxedge.features.feature_groups import GROUPS
+    from tmaxedge.modeling.calibration import CalibrateParams
+    from tmaxedge.modeling.coherence import CoherenceParams
+    from tmaxedge.modeling.pooling import PoolParams
+    from tmaxedge.modeling.tuning import ModelParams
+    from tmaxedge.research import ablation
+    from tmaxedge.walkforward import steps as walkforward
+
+    left_out = [g for g in groups.split(",") if g]
+    try:
+        unknown = sorted(set(left_out) - set(GROUPS))
+        if unknown:
+            raise ParamsError(f"--groups must be among {list(GROUPS)}; got {unknown}.")
+        window_params = io.load_params("windows", windows.WindowParams, params_path)
+        model_params = io.load_model_params(entry, ModelParams, params_path)
+        steps = ablation.Steps(
+            io.load_params("calibrate", CalibrateParams, params_path),
+            io.load_params("pool", PoolParams, params_path),
+            io.load_params("coherence", CoherenceParams, params_path),
+            io.load_params("compute", walkforward.ComputeParams, params_path),
+            io.load_params("gate", GateParams, params_path).beta_max,
+        )
+        keys = yaml.safe_load(Path(plan_path).read_text())["window_keys"]
+    except (DataError, ParamsError) as error:
+        sys.exit(f"{type(error).__name__}: {error}")
+    keys = keys[-last_windows:] if last_windows else keys
+
+    def read_window(key: str) -> dict[str, pd.DataFrame]:
+        window = windows.make_window(key, window_params)
+        rows = io.read_features(features, window.train_start, window.test_end)
+        split = windows.split_of(rows["event_date"], window)
+        return {name: rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate", "test"]}
+
+    runs = ablation.run_ablation(read_window, keys, entry, model_params, steps, left_out, progress=tqdm)
+    table = ablation.ablation_table(runs)
+    target = out or Path("docs/results/ablation") / f"{entry}.json"
+    io.write_json_atomic({"model": entry, "windows": keys, "runs": table.to_dict(orient="records")}, target)
+    click.echo(table.to_string(index=False))
+
+
+def walkforward_outcome(label: str, statuses: list[str], summary: dict) -> str:
+    """One line: the scores, or why there are none (the tuning status of each window)."""
+    with_model = statuses.count("ok")
+    if "brier_common" in summary:
+        return (f"{label}: {len(statuses)} windows ({with_model} with a model), Brier "
+                f"{summary['brier_common']:.4f} vs market {summary['market_brier']:.4f}")
+    if with_model:
+        return f"{label}: {len(statuses)} windows ({with_model} with a model), no test row to score"
+    reasons = ", ".join(f"{status} x {n}" for status, n in sorted(Counter(statuses).items()))
+    return (f"{label}: {len(statuses)} windows, no forecast to score: no window has a model "
+            f"({reasons}); each window's best_params.json says why")
+
+
+def event_date_range(features: Path):
+    files = sorted(Path(features).glob("city=*/month=*/*.parquet"))
+    if not files:
+        raise DataError(f"{features}: no feature partitions found; run `dvc repro features` first.")
+    dates = pd.concat(
+        [pd.read_parquet(f, columns=["event_date"])["event_date"] for f in files], ignore_index=True
+    )
+    dates = pd.to_datetime(dates).dt.date
+    return dates.min(), dates.max()
+
+
+def _register_data_commands() -> None:
+    from tmaxedge.cli.data import fetch_group, import_group
+
+    main.add_command(import_group)
+    main.add_command(fetch_group)
+    from tmaxedge.cli.study import study_group
+    main.add_command(study_group)
+
+
+_register_data_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""The one module that opens files: params, tables and atomic writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from tmaxedge.core.errors import ParamsError
+
+log = logging.getLogger("tmaxedge")
+
+T = TypeVar("T")
+PARAMS_FILE = Path("params.yaml")
+ROW_GROUP_SIZE = 1_000_000
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML mapping; a missing file or a non-mapping is a ParamsError."""
+    if not path.exists():
+        raise ParamsError(f"{path}: file not found.")
+    with path.open() as handle:
+        content = yaml.safe_load(handle)
+    if not isinstance(content, dict):
+        raise ParamsError(f"{path}: must hold a mapping of sections; got {type(content).__name__}.")
+    return content
+
+
+def load_section(section: str, path: Path = PARAMS_FILE) -> dict[str, Any]:
+    """The raw mapping under ``section`` of a params file."""
+    content = read_yaml(path)
+    if section not in content or not isinstance(content[section], dict):
+        raise ParamsError(f"{path}: section '{section}' is missing or not a mapping.")
+    return content[section]
+
+
+def load_params(section: str, cls: type[T], path: Path = PARAMS_FILE) -> T:
+    """Read ``section`` of the params file into the dataclass ``cls``, checking keys and types.
+
+    Unknown keys and missing keys are errors (a typo must not silently fall back to a default);
+    after the type check the dataclass's own ``__post_init__`` checks ranges.
+    """
+    return params_from_mapping(load_section(section, path), cls, f"{path}: {section}")
+
+
+def params_from_mapping(raw: dict[str, Any], cls: type[T], where: str) -> T:
+    """Build dataclass ``cls`` from ``raw``; ``where`` prefixes every error message."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamsError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(fields)}.")
+    missing = sorted(
+        name
+        for name, field in fields.items()
+        if name not in raw
+        and field.default is dataclasses.MISSING
+        and field.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise ParamsError(f"{where}: missing key(s) {missing}.")
+    values = {name: _coerce(f"{where}.{name}", value, hints[name]) for name, value in raw.items()}
+    try:
+        return cls(**values)
+    except ParamsError as error:
+        raise ParamsError(f"{where}.{error}") from None
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against a simple type hint (int, float, str, bool, list/dict, Optional)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(key, value, option)
+            except ParamsError as error:
+                errors.append(str(error))
+        raise ParamsError(errors[0])
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ParamsError(f"{key} must be a list; got {value!r}.")
+        (inner,) = typing.get_args(hint)[:1] or (Any,)
+        items = [_coerce(f"{key}[{i}]", item, inner) for i, item in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key} must be a mapping; got {value!r}.")
+        return value
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key} must be true or false; got {value!r}.")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{key} must be an int; got {value!r}.")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParamsError(f"{key} must be a number; got {value!r}.")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ParamsError(f"{key} must be a string; got {value!r}.")
+        return value
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key} must be a mapping; got {value!r}.")
+        return params_from_mapping(value, hint, key)
+    return value
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success move it over ``target`` atomically."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_parquet_atomic(
+    frame: pd.DataFrame, target: Path, sort_by: list[str] | None = None
+) -> None:
+    """Write ``frame`` deterministically: sorted rows, no index, fixed row-group size."""
+    if sort_by:
+        frame = frame.sort_values(sort_by, kind="mergesort", ignore_index=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata(None)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+    log.info("wrote %s: %d rows x %d columns", target, frame.shape[0], frame.shape[1])
+
+
+def write_json_atomic(content: Any, target: Path) -> None:
+    """Write ``content`` as sorted, indented JSON with a trailing newline."""
+    text = json.dumps(content, indent=2, sort_keys=True, default=_json_default) + "\n"
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``target``; on success it replaces ``target``.
+
+    A crash leaves the old ``target`` (or none) in place, never a half-written one; the
+    temporary folders a killed run left behind are removed when the next run starts.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        _remove_tree(leftover)  # from a run that was killed before it could clean up
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    old = target.parent / f".{target.name}.old"
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if old.exists():
+            _remove_tree(old)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old.exists():
+            _remove_tree(old)
+    finally:
+        if tmp.exists():
+            _remove_tree(tmp)
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def write_parquet_parts_atomic(parts: Iterator[pd.DataFrame] | list[pd.DataFrame], target: Path) -> int:
+    """Stream frames of one schema into a single Parquet file, atomically; returns the row count.
+
+    For tables too large to hold at once (a simulated year of one-minute quotes): the caller
+    yields them in their final order, each part is written as it comes.
+    """
+    n_rows = 0
+    writer = None
+    with atomic_path(target) as tmp:
+        try:
+            for part in parts:
+                table = pa.Table.from_pandas(part, preserve_index=False).replace_schema_metadata(None)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+                n_rows += len(part)
+        finally:
+            if writer is not None:
+                writer.close()
+    log.info("wrote %s: %d rows", target, n_rows)
+    return n_rows
+
+
+def find_source_tables(
+    folder: Path, tables: typing.Sequence[str], optional: typing.Sequence[str] = ()
+) -> dict[str, Path]:
+    """The file of each table in ``folder``: ``<table>.parquet`` or ``<table>.csv``, never both.
+
+    Tables in ``optional`` may be absent; any other absent table is a DataError.
+    """
+    from tmaxedge.core.errors import DataError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: source folder not found.")
+    found = {}
+    for table in tables:
+        candidates = [folder / f"{table}{suffix}" for suffix in (".parquet", ".csv")]
+        present = [path for path in candidates if path.is_file()]
+        if len(present) > 1:
+            raise DataError(
+                f"{folder}: both {present[0].name} and {present[1].name} exist; keep one."
+            )
+        if present:
+            found[table] = present[0]
+        elif table not in optional:
+            raise DataError(
+                f"{folder}: table '{table}' not found; expected {table}.parquet or {table}.csv."
+            )
+    return found
+
+
+def read_source_table(path: Path) -> pd.DataFrame:
+    """Read one source table as it is: Parquet typed, CSV as text (the caller parses types).
+
+    Empty CSV cells are nulls. Never writes to ``path``. An unreadable file is a DataError.
+    """
+    from tmaxedge.core.errors import DataError
+
+    path = Path(path)
+    try:
+        if path.suffix == ".csv":
+            frame = pd.read_csv(path, dtype=str)
+        else:
+            frame = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as error:
+        kind = "CSV" if path.suffix == ".csv" else "Parquet"
+        raise DataError(f"{path}: cannot be read as {kind}: {error}") from None
+    log.info("read %s: %d rows x %d columns", path, frame.shape[0], frame.shape[1])
+    return frame
+
+
+def read_features(
+    folder: Path,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Feature rows with ``date_from <= event_date < date_to`` from the partitioned feature folder.
+
+    Only the month partitions that can hold such rows are opened. Rows come back sorted by
+    city, ticker and ts whatever the file order.
+    """
+    import pyarrow.dataset as ds
+
+    folder = Path(folder)
+    files = sorted(folder.glob("city=*/month=*/*.parquet"))
+    if date_from is not None:
+        files = [f for f in files if f.parent.name.removeprefix("month=") >= f"{date_from:%Y-%m}"]
+    if date_to is not None:
+        files = [f for f in files if f.parent.name.removeprefix("month=") <= f"{date_to:%Y-%m}"]
+    if not files:
+        return pd.DataFrame(columns=columns or [])
+    import pyarrow.compute as pc
+
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    # filtered and sorted in Arrow: three times faster than in pandas on a 90-day window
+    in_range = pc.scalar(True)
+    if date_from is not None:
+        in_range &= pc.field("event_date") >= pa.scalar(date_from, pa.date32())
+    if date_to is not None:
+        in_range &= pc.field("event_date") < pa.scalar(date_to, pa.date32())
+    table = dataset.to_table(columns=columns, filter=in_range)
+    table = table.sort_by([("city", "ascending"), ("ticker", "ascending"), ("ts", "ascending")])
+    return table.to_pandas()
+
+
+def read_json(path: Path) -> Any:
+    with Path(path).open() as handle:
+        return json.load(handle)
+
+
+def write_csv_atomic(frame: pd.DataFrame, target: Path) -> None:
+    """CSV written by Arrow: each float as its shortest exact round-trip text (the same bytes on
+    every rerun, and read back as the same double), timestamps to the second where they have no
+    fraction, strings quoted. About five times faster than pandas with a float format."""
+    import pyarrow.csv as pcsv
+
+    table = _whole_seconds(pa.Table.from_pandas(frame, preserve_index=False))
+    with atomic_path(target) as tmp:
+        pcsv.write_csv(table, tmp)
+
+
+def _whole_seconds(table: pa.Table) -> pa.Table:
+    """Timestamp columns cast to second resolution where that loses nothing."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.unit != "s":
+            try:
+                column = table.column(i).cast(pa.timestamp("s", tz=field.type.tz), safe=True)
+            except pa.ArrowInvalid:
+                continue
+            table = table.set_column(i, field.name, column)
+    return table
+
+
+def load_model_params(model: str, cls: type[T], path: Path = PARAMS_FILE) -> T:
+    """params.yaml ``tune.<model>`` as ``cls``; an unknown model type names the known ones."""
+    section = load_section("tune", path)
+    if model not in section:
+        raise ParamsError(f"{path}: tune has no model '{model}'; it has {sorted(section)}.")
+    return params_from_mapping(section[model], cls, f"{path}: tune.{model}")
+
+
+def read_oracle(path: Path, tickers: list[str]) -> pd.DataFrame | None:
+    """The simulator's oracle rows of these markets; None for real data (no oracle file)."""
+    import pyarrow.compute as pc
+
+    path = Path(path)
+    if not path.exists() or not tickers:
+        return None
+    wanted = pc.field("ticker").isin(sorted(tickers))
+    return pq.read_table(path, columns=["ticker", "ts", "p_true"], filters=wanted).to_pandas()

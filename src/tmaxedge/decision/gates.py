@@ -1,0 +1,389 @@
+"""Release gates per model type, and the choice of the model type to promote.
+
+Every check is a pure function returning ``{passed, value, threshold, message}`` with a message
+in plain words; :func:`evaluate_gates` runs them all for each model type, :func:`flat_gate_metrics`
+turns the result into the small ``metrics/gate.json`` that ``dvc metrics diff`` shows, and
+:func:`choose_promotion` picks the model type for ``models/promoted.json`` (or none, saying why).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tmaxedge.core.config import DEFAULT_BETA_MAX, parse_beta_max
+from tmaxedge.core.errors import ParamsError
+
+STRIKE_TYPES = ("between", "greater", "less")
+ENFORCED_CHECKS = ("brier", "coverage", "no_future_features", "beta_norm", "edge_two_sided")
+INFORMATIONAL_CHECKS = ("log_loss_vs_market",)
+CHECKS = ("brier", "log_loss_vs_market", "coverage", "no_future_features", "beta_norm",
+          "edge_two_sided")  # fmt: skip
+FLAT_VALUE_KEYS = {  # check -> key of its value in metrics/gate.json
+    "brier": "brier_improvement",
+    "log_loss_vs_market": "log_loss_improvement",
+    "coverage": "coverage",
+    "no_future_features": "n_rows_after_close",
+    "beta_norm": "beta_norm_max",
+    "edge_two_sided": "one_sided_share",
+}
+_EPS = 1e-12  # float slack so a value exactly on a threshold passes
+_SCORES_VS_MARKET = (("Brier", "brier_common", "market_brier"),
+                     ("log loss", "log_loss_common", "market_log_loss"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """params.yaml ``gate``: thresholds of the release gates and whether a failure stops the run."""
+
+    brier_improvement: float = 0.02  # model Brier <= (1 - this) x market Brier on common rows
+    coverage: float = 0.95  # share of eligible test rows with a model prediction
+    beta_max: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BETA_MAX))
+    one_sided_max: float = 0.99  # largest share of a model's orders allowed on one side
+    enforce: bool = True  # false: the verdict stage reports failures but exits 0
+
+    def __post_init__(self) -> None:
+        _check_number("brier_improvement", self.brier_improvement, "[0, 1)", lambda v: 0 <= v < 1)
+        _check_number("coverage", self.coverage, "[0, 1]", lambda v: 0 <= v <= 1)
+        _check_number("one_sided_max", self.one_sided_max, "[0.5, 1]", lambda v: 0.5 <= v <= 1)
+        if not isinstance(self.enforce, bool):
+            raise ParamsError(f"enforce must be true or false; got {self.enforce!r}.")
+        object.__setattr__(self, "beta_max", parse_beta_max(self.beta_max))
+
+
+def _check_number(name: str, value: object, interval: str, ok) -> None:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not is_number or math.isnan(value) or not ok(value):
+        raise ParamsError(f"{name} must be a number in {interval}; got {value!r}.")
+
+
+# --- one function per check ----------------------------------------------------------------------
+
+
+def check_brier(model: str, metrics: Mapping[str, Any], min_improvement: float) -> dict:
+    """Model Brier must be at most ``(1 - min_improvement)`` x the market's, on common test rows.
+
+    ``metrics`` is the model's entry of metrics/walkforward.json (``brier_common``,
+    ``market_brier``). ``value`` is the relative improvement ``1 - model / market``; a value
+    exactly on the threshold passes. No common rows, or a market Brier of 0, fails.
+    """
+    model_brier, market_brier = _number(metrics, "brier_common"), _number(metrics, "market_brier")
+    if model_brier is None or market_brier is None or market_brier <= 0:
+        message = (f"{model} has no test rows where both it and the market have a probability, "
+                   "so its Brier cannot be compared.")  # fmt: skip
+        return _result(False, None, min_improvement, message)
+    improvement = 1.0 - model_brier / market_brier
+    passed = model_brier <= (1.0 - min_improvement) * market_brier + _EPS
+    message = (
+        f"{model} Brier {model_brier:.4f} is {_better_or_worse(improvement)} the market's "
+        f"{market_brier:.4f}; the gate needs {min_improvement:.1%} better."
+    )
+    return _result(passed, improvement, min_improvement, message)
+
+
+def check_log_loss_vs_market(model: str, metrics: Mapping[str, Any]) -> dict:
+    """Informational: model log loss below the market's on common rows (promotion needs it)."""
+    model_loss = _number(metrics, "log_loss_common")
+    market_loss = _number(metrics, "market_log_loss")
+    if model_loss is None or market_loss is None or market_loss <= 0:
+        message = (f"{model} has no test rows where both it and the market have a probability, "
+                   "so its log loss cannot be compared.")  # fmt: skip
+        return _result(False, None, 0.0, message)
+    improvement = 1.0 - model_loss / market_loss
+    message = (
+        f"{model} log loss {model_loss:.4f} is {_better_or_worse(improvement)} the market's "
+        f"{market_loss:.4f} (informational: not a gate, but promotion needs it better)."
+    )
+    return _result(model_loss < market_loss, improvement, 0.0, message)
+
+
+def check_coverage(model: str, metrics: Mapping[str, Any], min_coverage: float) -> dict:
+    """The model must predict on at least ``min_coverage`` of the eligible test rows."""
+    coverage = _number(metrics, "coverage")
+    if coverage is None:
+        return _result(False, None, min_coverage,
+                       f"{model} has no coverage in the walk-forward metrics.")  # fmt: skip
+    passed = coverage + _EPS >= min_coverage
+    message = (
+        f"{model} predicts on {coverage:.1%} of eligible test rows; "
+        f"the gate needs at least {min_coverage:.1%}."
+    )
+    return _result(passed, coverage, min_coverage, message)
+
+
+def count_rows_after_close(diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """Per model, test rows stamped after their market's close, and all test rows.
+
+    ``diagnostics`` holds ``model`` and ``minutes_to_close`` (edge_diagnostics.parquet). A row is
+    after the close when ``timestamp > timestamp + minutes_to_close``, that is when
+    ``minutes_to_close < 0``; a missing ``minutes_to_close`` counts as after (it cannot be shown
+    to be before).
+    Returns columns ``model``, ``n_rows_after_close``, ``n_rows`` sorted by model.
+    """
+    after = ~(diagnostics["minutes_to_close"].to_numpy(float) >= 0)  # NaN -> True
+    frame = pd.DataFrame({"model": diagnostics["model"].to_numpy(), "after": after})
+    counts = frame.groupby("model", sort=True)["after"].agg(["sum", "size"]).reset_index()
+    return counts.rename(columns={"sum": "n_rows_after_close", "size": "n_rows"}).astype(
+        {"n_rows_after_close": int, "n_rows": int}
+    )
+
+
+def check_no_future_features(model: str, n_rows_after_close: int, n_rows: int) -> dict:
+    """No test row of the model may be stamped after its market's close (threshold 0 rows).
+
+    No test rows at all fails: there is nothing to show the guarantee on.
+    """
+    if n_rows == 0:
+        return _result(False, 0, 0, f"{model} has no test rows in the edge diagnostics.")
+    message = (
+        f"{n_rows_after_close:,} of {n_rows:,} {model} test rows are stamped after their market's "
+        f"close (minutes_to_close < 0 in the edge diagnostics); the gate allows none."
+    )
+    return _result(n_rows_after_close == 0, int(n_rows_after_close), 0, message)
+
+
+def coefficient_norms(records: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """L2 norm of each fitted model's standardised coefficients.
+
+    ``records`` yields ``(model, window, group, model_json)`` with ``group`` = ``<city>_<strike>``
+    and ``model_json`` the content of calibrate/<group>/model.json. Returns columns ``model``,
+    ``window``, ``group``, ``strike``, ``norm`` sorted by model, window and group.
+    """
+    rows = [
+        {"model": model, "window": window, "group": group, "strike": group.rsplit("_", 1)[-1],
+         "norm": float(np.linalg.norm(np.asarray(content["coef"], dtype=float)))}
+        for model, window, group, content in records
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["model", "window", "group", "strike", "norm"])
+    return frame.sort_values(["model", "window", "group"], kind="mergesort", ignore_index=True)
+
+
+def check_beta_norm(model: str, norms: pd.DataFrame, beta_max: Mapping[str, float]) -> dict:
+    """Every fitted group's ||β||₂ must be at most ``beta_max`` of its strike type.
+
+    ``norms`` are the model's rows of :func:`coefficient_norms`. ``value`` is the largest norm
+    relative to its limit (reported as that norm) and ``threshold`` that strike type's limit.
+    No fitted group, or a strike type without a limit, fails.
+    """
+    if norms.empty:
+        message = f"{model} has no fitted model.json to check the coefficient norm on."
+        return _result(False, None, None, message)
+    unknown = sorted(set(norms["strike"]) - set(beta_max))
+    if unknown:
+        return _result(False, None, None, f"{model} has strike type(s) {unknown} without a "
+                       f"gate.beta_max limit; known: {sorted(beta_max)}.")  # fmt: skip
+    limit = norms["strike"].map(beta_max).astype(float)
+    ratio = norms["norm"] / limit
+    worst = int(np.argmax(ratio.to_numpy()))
+    value, threshold = float(norms["norm"].iloc[worst]), float(limit.iloc[worst])
+    over = norms[norms["norm"] > limit + _EPS]
+    if over.empty:
+        spans = ", ".join(
+            f"{strike} <= {part['norm'].max():.2f} (limit {beta_max[strike]:g})"
+            for strike, part in norms.groupby("strike", sort=True)
+        )
+        message = (
+            f"{model} coefficient norm ||beta||2 stays within its limits in all {len(norms)} "
+            f"fitted groups: {spans}."
+        )
+        return _result(True, value, threshold, message)
+    parts = []
+    for strike, part in over.groupby("strike", sort=True):
+        top = part.loc[part["norm"].idxmax()]
+        parts.append(
+            f"{strike} up to {top['norm']:.2f} ({top['group']}, window {top['window']}; "
+            f"limit {beta_max[strike]:g})"
+        )
+    message = (
+        f"{model} coefficient norm ||beta||2 exceeds its limit in {len(over)} of {len(norms)} "
+        f"fitted groups: " + "; ".join(parts) + "."
+    )
+    return _result(False, value, threshold, message)
+
+
+def check_edge_two_sided(model: str, orders: pd.DataFrame, one_sided_max: float) -> dict:
+    """At most ``one_sided_max`` of the model's orders (filled or not) may be on one side.
+
+    ``orders`` are the model's rows of data/backtest/trades.parquet (``side`` "yes"/"no",
+    ``edge_cents``). ``value`` is the share on the busier side. No orders fails: there is no
+    edge to speak of.
+    """
+    n_orders = len(orders)
+    if n_orders == 0:
+        message = f"{model} placed no orders in the backtest, so it shows no edge."
+        return _result(False, None, one_sided_max, message)
+    sides = orders["side"].astype(str).str.lower()
+    described, shares = [], {}
+    for side in ("yes", "no"):
+        mask = (sides == side).to_numpy()
+        shares[side] = mask.sum() / n_orders
+        if mask.any():
+            edge = float(orders["edge_cents"].to_numpy(float)[mask].mean())
+            described.append(f"{shares[side]:.1%} {side.upper()} (mean edge {edge:.1f}c)")
+        else:
+            described.append(f"0.0% {side.upper()}")
+    share = float(max(shares.values()))
+    passed = share <= one_sided_max + _EPS
+    message = (
+        f"{model} placed {n_orders:,} orders: " + ", ".join(described)
+        + f"; the gate allows at most {one_sided_max:.1%} on one side."
+    )
+    return _result(passed, share, one_sided_max, message)
+
+
+# --- all gates, the flat metrics and the promotion -----------------------------------------------
+
+
+def evaluate_gates(
+    walkforward_metrics: Mapping[str, Mapping[str, Any]],
+    norms: pd.DataFrame,
+    orders: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+    params: GateParams,
+) -> dict[str, dict]:
+    """Run every check for each model type of ``walkforward_metrics``.
+
+    ``norms`` comes from :func:`coefficient_norms`, ``orders`` is trades.parquet (``model``,
+    ``side``, ``edge_cents``; other "models" such as the market baseline are ignored) and
+    ``diagnostics`` edge_diagnostics.parquet (``model``, ``minutes_to_close``).
+    Returns ``{model: {"passed": bool, "checks": {name: check}}}``; ``passed`` ignores the
+    informational ``log_loss_vs_market``.
+    """
+    after_close = count_rows_after_close(diagnostics).set_index("model")
+    gates = {}
+    for model in sorted(walkforward_metrics):
+        metrics = walkforward_metrics[model]
+        n_after, n_rows = (
+            (int(after_close.at[model, "n_rows_after_close"]), int(after_close.at[model, "n_rows"]))
+            if model in after_close.index
+            else (0, 0)
+        )
+        checks = {
+            "brier": check_brier(model, metrics, params.brier_improvement),
+            "log_loss_vs_market": check_log_loss_vs_market(model, metrics),
+            "coverage": check_coverage(model, metrics, params.coverage),
+            "no_future_features": check_no_future_features(model, n_after, n_rows),
+            "beta_norm": check_beta_norm(model, norms[norms["model"] == model], params.beta_max),
+            "edge_two_sided": check_edge_two_sided(
+                model, orders[orders["model"] == model], params.one_sided_max
+            ),
+        }
+        passed = all(checks[name]["passed"] for name in ENFORCED_CHECKS)
+        gates[model] = {"passed": passed, "checks": checks}
+    return gates
+
+
+def flat_gate_metrics(gates: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
+    """metrics/gate.json: per model ``passed``, ``<check>_check`` booleans, one value per check
+    (see ``FLAT_VALUE_KEYS``) and ``messages`` (check -> plain-words message)."""
+    flat = {}
+    for model, gate in sorted(gates.items()):
+        row: dict[str, Any] = {"passed": bool(gate["passed"])}
+        for name in CHECKS:
+            check = gate["checks"][name]
+            row[f"{name}_check"] = bool(check["passed"])
+            row[FLAT_VALUE_KEYS[name]] = _rounded(check["value"])
+        row["messages"] = {name: gate["checks"][name]["message"] for name in CHECKS}
+        flat[model] = row
+    return flat
+
+
+def failed_checks(flat_gates: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """``(model, check, message)`` for every enforced check that failed in metrics/gate.json."""
+    failures = []
+    for model, row in sorted(flat_gates.items()):
+        for name in ENFORCED_CHECKS:
+            if not row.get(f"{name}_check", False):
+                message = row.get("messages", {}).get(name, "no result recorded for this check")
+                failures.append((model, name, message))
+    return failures
+
+
+def choose_promotion(
+    gates: Mapping[str, Mapping[str, Any]],
+    walkforward_metrics: Mapping[str, Mapping[str, Any]],
+    backtest_metrics: Mapping[str, Mapping[str, Any]],
+) -> dict:
+    """Pick the model type to promote.
+
+    A candidate must pass every gate, have a lower Brier and a lower log loss than the market on
+    common test rows, and a backtest net P&L > 0; among candidates the highest net P&L wins, a
+    tie going to the lower Brier, then to the name. Returns ``{"promoted": model or None,
+    "reason": str, "candidates": {model: {"eligible", "net_pnl", "reasons"}}}``; when none
+    qualifies the reason starts "no edge found:" and names why each model type failed.
+    """
+    candidates = {}
+    for model in sorted(gates):
+        metrics = walkforward_metrics.get(model, {})
+        reasons = [f"fails gate {name}" for name in ENFORCED_CHECKS
+                   if not gates[model]["checks"][name]["passed"]]  # fmt: skip
+        for label, key, market_key in _SCORES_VS_MARKET:
+            ours, market = _number(metrics, key), _number(metrics, market_key)
+            if ours is None or market is None:
+                reasons.append(f"no common-row {label} to compare with the market")
+            elif not ours < market:
+                reasons.append(f"{label} {ours:.4f} is not below the market's {market:.4f}")
+        net_pnl = _number(backtest_metrics.get(model, {}), "net_pnl")
+        if net_pnl is None:
+            reasons.append("no backtest net P&L")
+        elif not net_pnl > 0:
+            reasons.append(f"backtest net P&L ${net_pnl:,.2f} is not above zero")
+        candidates[model] = {"eligible": not reasons, "net_pnl": net_pnl, "reasons": reasons}
+    eligible = [model for model, info in candidates.items() if info["eligible"]]
+    if not eligible:
+        why = "; ".join(
+            f"{model}: {', '.join(info['reasons'])}" for model, info in candidates.items()
+        )
+        why = why or "no model types were evaluated"
+        return {"promoted": None, "reason": f"no edge found: {why}.", "candidates": candidates}
+    best = min(
+        eligible,
+        key=lambda m: (-candidates[m]["net_pnl"], _number(walkforward_metrics[m], "brier_common"),
+                       m),  # fmt: skip
+    )
+    others = [m for m in eligible if m != best]
+    reason = (
+        f"{best} passes every gate, beats the market on Brier and log loss and has the highest "
+        f"backtest net P&L (${candidates[best]['net_pnl']:,.2f})"
+    )
+    if others:
+        reason += "; also eligible: " + ", ".join(
+            f"{m} (${candidates[m]['net_pnl']:,.2f})" for m in others
+        )
+    return {"promoted": best, "reason": reason + ".", "candidates": candidates}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _result(passed: bool, value: Any, threshold: Any, message: str) -> dict:
+    return {"passed": bool(passed), "value": value, "threshold": threshold, "message": message}
+
+
+def _number(metrics: Mapping[str, Any], key: str) -> float | None:
+    """``metrics[key]`` as a float; missing, null or NaN is None."""
+    value = metrics.get(key)
+    if value is None or isinstance(value, bool):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _better_or_worse(improvement: float) -> str:
+    if improvement >= 0:
+        return f"{improvement:.1%} better than"
+    return f"{-improvement:.1%} worse than"
+
+
+def _rounded(value: Any) -> Any:
+    """Six decimals for floats so metrics diffs show real changes, not float noise."""
+    if isinstance(value, float | np.floating):
+        return round(float(value), 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,1 @@
+"""What enters the pipeline: the data contract, ingest, the simulator, the importers and the downloader."""

@@ -1,0 +1,99 @@
+"""Importers: real source files -> the four contract tables in an output folder (data/external).
+
+One module per source format; each has ``parse(files, options) -> Imported``, a pure function
+of ``(file name, text)`` pairs. ``import_files`` is the edge: it reads the files, parses them,
+merges the rows into what the output folder already holds (``common.merge_tables``) and writes
+the changed tables atomically; on any error nothing is written.
+
+=========================  ====================================================  ===============
+kind                       source                                                tables
+=========================  ====================================================  ===============
+kalshi-markets             Kalshi GET /markets, /historical/markets (JSON)        markets
+kalshi-candles             Kalshi market candlesticks (JSON)                      quotes
+kalshi-trades              Kalshi GET /markets/trades (JSON)                      quotes
+orderbook-log              top-of-book change log (CSV)                           quotes
+kalshi-price-history       Kalshi website price-history download (CSV)            quotes, markets
+visual-crossing            Visual Crossing timeline (JSON or CSV)                 weather
+asos                       IEM ASOS one- and five-minute (CSV)                    weather
+nws-cli                    NWS Daily Climate Report text, or IEM CLI CSV          settlements
+=========================  ====================================================  ===============
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tmaxedge.core.errors import DataError
+from tmaxedge.inputs.importers import (
+    asos,
+    kalshi_candles,
+    kalshi_markets,
+    kalshi_trades,
+    nws_cli,
+    orderbook_log,
+    price_history,
+    visual_crossing,
+)
+from tmaxedge.inputs.importers.common import (
+    Imported,
+    ImportOptions,
+    merge_tables,
+    read_existing,
+    tables_needed,
+    write_tables,
+)
+
+Parser = Callable[[Sequence[tuple[str, str]], ImportOptions], Imported]
+KINDS: dict[str, Parser] = {
+    module.KIND: module.parse
+    for module in (
+        kalshi_markets,
+        kalshi_candles,
+        kalshi_trades,
+        orderbook_log,
+        price_history,
+        visual_crossing,
+        asos,
+        nws_cli,
+    )
+}
+
+__all__ = ["KINDS", "Imported", "ImportOptions", "import_files", "import_parsed", "read_files"]
+
+
+def read_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
+    """``(name, text)`` of each file; a folder stands for its files (sorted, hidden skipped)."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder.")
+    if not found:
+        raise DataError(f"no source files found in {[str(p) for p in paths]}.")
+    try:
+        return [(str(path), path.read_text(encoding="utf-8-sig")) for path in found]
+    except UnicodeDecodeError as error:
+        raise DataError(f"cannot read a source file as UTF-8 text: {error}") from None
+
+
+def import_files(
+    kind: str, paths: Sequence[Path], out: Path, options: ImportOptions
+) -> dict[str, Any]:
+    """Import ``paths`` of ``kind`` into ``out``; returns the counts (see ``merge_tables``)."""
+    if kind not in KINDS:
+        raise DataError(f"unknown kind {kind!r}; one of {sorted(KINDS)}.")
+    return import_parsed([KINDS[kind](read_files(paths), options)], out, options)
+
+
+def import_parsed(imports: Sequence[Imported], out: Path, options: ImportOptions) -> dict[str, Any]:
+    """Merge parsed imports into ``out`` and write the changed tables (all or nothing)."""
+    out = Path(out)
+    existing = read_existing(out, tables_needed(imports))
+    tables, counts = merge_tables(existing, imports, options.cities, out)
+    write_tables(tables, out)
+    return counts

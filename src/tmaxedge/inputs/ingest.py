@@ -1,0 +1,376 @@
+"""Check source tables against the data contract and normalise them for the pipeline.
+
+Pure functions on DataFrames: the stage reads the files (``io.read_source_table``) and passes
+only their names here, for messages. Normalised dtypes are listed in ``tmaxedge.contract``:
+timestamps ``datetime64[us, UTC]``, dates ``datetime.date``, cents and counts nullable ``Int64``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandas.api.types import infer_dtype
+
+from tmaxedge.core.config import City
+from tmaxedge.core.errors import DataError, ParamsError, data_error
+from tmaxedge.inputs import contract
+
+log = logging.getLogger("tmaxedge")
+
+# an ISO 8601 timestamp that names its offset: ...Z, ...+00:00, ...-0500, ...+01
+_ZONE_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+_SCHEMA_RULES = {"not_nullable": "must not be null", "field_uniqueness": "must be unique"}
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    """The ``ingest`` section of params.yaml."""
+
+    source: str  # data/synthetic (the simulator's output) or data/external (your data)
+
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise ParamsError("source must be a folder such as 'data/synthetic'; got ''.")
+
+
+def validate_tables(
+    tables: Mapping[str, pd.DataFrame],
+    cities: Mapping[str, City],
+    source_label: str,
+    file_names: Mapping[str, str] | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Check the contract tables and return them normalised, with ingest metrics.
+
+    ``tables`` maps table name (``markets quotes weather settlements`` and optional ``oracle``)
+    to the frame as read; string columns (CSV) and typed columns (Parquet) are both accepted.
+    ``cities`` are the known city codes; messages name ``source_label/file_names[table]``
+    (default ``source_label/table``) and the row numbers of the frames as given (0-based).
+
+    Dropped, and counted in the metrics: rows equal to an earlier row in every column, and quote
+    and oracle rows stamped after their market's ``close_time`` (look-ahead; a row at exactly
+    ``close_time`` is kept). Extra columns are ignored and counted.
+
+    Returns ``(normalised, metrics)``: ``normalised`` holds all five tables (``oracle`` empty
+    when absent) with the contract columns in order, contract dtypes, rows sorted by
+    ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and JSON-friendly:
+    ``{table: {n_read, n_dropped_duplicate, [n_dropped_after_close,] n_written,
+    n_columns_ignored}, has_oracle, n_events, n_markets, n_markets_without_quotes,
+    n_markets_without_book}``.
+    Raises ``DataError`` naming file, column, rule and the first offending rows for anything else
+    that breaks the contract.
+    """
+    names = dict(file_names or {})
+    where = {table: f"{source_label}/{names.get(table, table)}" for table in contract.TABLES}
+    missing = [t for t in contract.TABLES if t not in tables and t not in contract.OPTIONAL_TABLES]
+    if missing:
+        raise DataError(
+            f"{source_label}: table(s) {missing} missing; the contract needs markets, quotes, "
+            "weather and settlements (as .parquet or .csv)."
+        )
+    has_oracle = "oracle" in tables
+    frames: dict[str, pd.DataFrame] = {}
+    metrics: dict[str, Any] = {}
+    for table in contract.TABLES:
+        raw = tables[table] if table in tables else contract.empty_table(table)
+        frame, ignored = coerce_table(raw, table, where[table])
+        duplicate = contract.exact_duplicates(frame, contract.KEYS[table])
+        frame = frame[~duplicate]
+        check_schema(frame, table, where[table])
+        frames[table] = frame
+        metrics[table] = {
+            "n_read": len(raw),
+            "n_dropped_duplicate": int(duplicate.sum()),
+            "n_columns_ignored": len(ignored),
+        }
+        if ignored:
+            log.warning("%s: ignoring column(s) outside the contract: %s", where[table], ignored)
+
+    markets = frames["markets"]
+    _check_markets(markets, set(cities), where["markets"])
+    _check_events(markets, frames["settlements"], frames["weather"], set(cities), where)
+    for table in ("quotes", "oracle"):
+        frames[table], n_late = _check_feed(frames[table], markets, where[table])
+        metrics[table]["n_dropped_after_close"] = n_late
+    quotes = frames["quotes"]
+    crossed = contract.bid_not_below_ask(quotes)
+    _require(where["quotes"], "yes_bid, yes_ask", _CROSSED, crossed, quotes)
+    if has_oracle:
+        oracle = frames["oracle"]
+        keys = contract.KEYS["oracle"]
+        lonely = contract.unmatched_keys(oracle, quotes, keys)
+        _require(where["oracle"], "ticker, ts", _ORACLE_ROW, lonely, oracle)
+        lonely = contract.unmatched_keys(quotes, oracle, keys)
+        _require(where["quotes"], "ticker, ts", _QUOTE_ROW, lonely, quotes)
+
+    normalised = {}
+    for table, frame in frames.items():
+        normalised[table] = contract.sort_by_key(frame, contract.KEYS[table])
+        metrics[table]["n_written"] = len(frame)
+    metrics.update(
+        has_oracle=has_oracle,
+        n_markets=len(markets),
+        n_events=int(markets[["city", "event_date"]].drop_duplicates().shape[0]),
+        # isin against unique values: pyarrow's is_in is slow on a value set with repeats
+        n_markets_without_quotes=int((~markets["ticker"].isin(quotes["ticker"].unique())).sum()),
+        n_markets_without_book=len(contract.markets_without_book(markets, quotes)),
+    )
+    return normalised, metrics
+
+
+# rules checked across rows and tables, as they read after "column '<name>' "
+_STRIKES = (
+    "must fit strike_type (less: floor null, cap set; greater: floor set, cap null; "
+    "between: both set, floor <= cap)"
+)
+_CLOSE = "must be later than 'open_time' (a market closes after it opens)"
+_EVENT = "must name exactly one (city, event_date), and each event one ticker"
+_PARTITION = (
+    "must partition the integers within each event (exactly one market YES for every integer "
+    "high; bad_tmax_f is the first integer where n_yes_there != 1)"
+)
+_SETTLED = "must have a settlement: every event (city, event_date) needs a row in settlements"
+_RESULT = "must agree with the settlement when present (YES rule on settlements.tmax_f)"
+_ONE_HIGH = "must be unique (conflicting official highs for one city-day)"
+_ONE_OBSERVATION = "must be unique (conflicting observations at one time)"
+_TICKER = "must name a market in markets (unknown ticker)"
+_ONE_QUOTE = "must be unique (duplicate (ticker, ts) rows disagree)"
+_CROSSED = "must satisfy yes_bid < yes_ask when both are present"
+_ORACLE_ROW = "must match a quote row (one oracle row per quote row)"
+_QUOTE_ROW = "must have an oracle row (one oracle row per quote row)"
+
+
+def _check_markets(markets: pd.DataFrame, cities: set[str], where: str) -> None:
+    """The rules across the columns and rows of ``markets``, in the order a reader fixes them."""
+    unknown = contract.unknown_values(markets, "city", cities)
+    _require(where, "city", _city_rule(cities), unknown, markets)
+    strikes = "floor_strike, cap_strike"
+    _require(where, strikes, _STRIKES, contract.strikes_inconsistent(markets), markets)
+    _require(where, "close_time", _CLOSE, contract.close_not_after_open(markets), markets)
+    _require(where, "event_ticker", _EVENT, contract.events_inconsistent(markets), markets)
+    _require(where, strikes, _PARTITION, contract.events_not_partitioning(markets), markets)
+
+
+def _check_events(
+    markets: pd.DataFrame,
+    settlements: pd.DataFrame,
+    weather: pd.DataFrame,
+    cities: set[str],
+    where: dict[str, str],
+) -> None:
+    """Cities of settlements and weather, one value per key, and every event settled."""
+    for table, frame in (("settlements", settlements), ("weather", weather)):
+        unknown = contract.unknown_values(frame, "city", cities)
+        _require(where[table], "city", _city_rule(cities), unknown, frame)
+    repeated = contract.conflicting_duplicates(settlements, contract.KEYS["settlements"])
+    _require(where["settlements"], "city, date", _ONE_HIGH, repeated, settlements)
+    repeated = contract.conflicting_duplicates(weather, contract.KEYS["weather"])
+    _require(where["weather"], "city, ts", _ONE_OBSERVATION, repeated, weather)
+    unsettled = contract.events_without_settlement(markets, settlements)
+    _require(where["markets"], "city, event_date", _SETTLED, unsettled, markets)
+    disagreeing = contract.results_disagreeing(markets, settlements)
+    _require(where["markets"], "result", _RESULT, disagreeing, markets)
+
+
+def _check_feed(frame: pd.DataFrame, markets: pd.DataFrame, where: str) -> tuple[pd.DataFrame, int]:
+    """Quotes or oracle: known tickers, drop rows after close, then one row per (ticker, ts)."""
+    unknown = contract.unknown_values(frame, "ticker", markets["ticker"])
+    _require(where, "ticker", _TICKER, unknown, frame)
+    late = contract.quotes_after_close(frame, markets)
+    frame = frame[~late]
+    repeated = contract.conflicting_duplicates(frame, ["ticker", "ts"])
+    _require(where, "ticker, ts", _ONE_QUOTE, repeated, frame)
+    return frame, int(late.sum())
+
+
+def _city_rule(cities: set[str]) -> str:
+    return f"must be a city code from params.yaml 'cities' ({sorted(cities)})"
+
+
+def _require(
+    where: str, column: str, rule: str, offending: pd.DataFrame, checked: pd.DataFrame
+) -> None:
+    """Raise the contract error unless ``offending`` (rows of ``checked``) is empty."""
+    if len(offending):
+        raise data_error(where, column, rule, offending, len(checked))
+
+
+def check_schema(frame: pd.DataFrame, table: str, where: str) -> None:
+    """Validate ``frame`` against the pandera schema of ``table``; one DataError on failure.
+
+    The message shows the first rule broken (in column order) with its offending rows, and names
+    the other broken rules on a last line.
+    """
+    try:
+        contract.SCHEMAS[table].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        raise _schema_error(error.failure_cases, frame, table, where) from None
+
+
+def _schema_error(cases: pd.DataFrame, frame: pd.DataFrame, table: str, where: str) -> DataError:
+    """Pandera's failure cases as one ``data_error`` message (first rule in column order)."""
+    order = {name: i for i, name in enumerate(contract.RAW_DTYPES[table])}
+    cases = cases.assign(
+        rule=cases["check"].map(lambda c: _SCHEMA_RULES.get(str(c), _rule_text(str(c)))),
+        position=cases["column"].map(order).fillna(len(order)),
+    ).sort_values("position", kind="mergesort")
+    groups = list(cases.groupby(["column", "rule"], sort=False))
+    (column, rule), first = groups[0]
+    rows = first["index"].dropna()
+    if len(rows):
+        offending = frame.loc[pd.unique(rows.to_numpy())]
+    else:
+        offending = first[["failure_case"]].rename(columns={"failure_case": column})
+    error = data_error(where, str(column), rule, offending, len(frame))
+    if len(groups) > 1:
+        others = "; ".join(f"column '{c}' {r}" for (c, r), _ in groups[1:])
+        error = DataError(f"{error}\n  also broken: {others}")
+    return error
+
+
+def _rule_text(check: str) -> str:
+    """A pandera check name as a rule; our checks carry their rule text as their error."""
+    if check.startswith("dtype("):
+        return f"must have type {check[len('dtype('):-1]}"
+    return check
+
+
+def coerce_table(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame, list[str]]:
+    """Bring ``frame`` to the contract columns and dtypes of ``table``.
+
+    Accepts text (CSV read as strings) or typed columns. Timestamps must carry a zone (``Z`` or
+    an offset such as ``+00:00``; any zone is converted to UTC, a naive one is an error) and are
+    stored in microseconds; dates are ``YYYY-MM-DD``; integers may arrive as whole floats
+    (``42.0``) but not as ``42.5``. Returns the frame (index = 0-based source row) and the
+    names of ignored extra columns. Raises ``DataError`` for a missing column or a wrong type.
+    """
+    dtypes = contract.RAW_DTYPES[table]
+    frame = frame.reset_index(drop=True)
+    missing = [name for name in dtypes if name not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{where}: column '{missing[0]}' is missing (required columns: {list(dtypes)}; "
+            f"found: {list(map(str, frame.columns))})"
+        )
+    ignored = [str(name) for name in frame.columns if name not in dtypes]
+    columns = {
+        name: _coerce_column(frame[name], dtype, where, name, len(frame))
+        for name, dtype in dtypes.items()
+    }
+    return pd.DataFrame(columns, index=frame.index), ignored
+
+
+def _coerce_column(values: pd.Series, dtype: str, where: str, name: str, n: int) -> pd.Series:
+    if dtype == "str":
+        return _to_text(values, where, name, n)
+    if dtype == "date":
+        return _to_date(values, where, name, n)
+    if dtype == contract.TIME_DTYPE:
+        return _to_utc(values, where, name, n)
+    if dtype == "float64":
+        return _to_number(values, where, name, n)
+    return _to_integer(values, dtype, where, name, n)
+
+
+def _wrong_type(where: str, name: str, rule: str, values: pd.Series, bad, n: int) -> DataError:
+    return data_error(where, name, rule, values[bad].to_frame(name), n)
+
+
+def _is_text(values: pd.Series) -> bool:
+    if isinstance(values.dtype, pd.StringDtype):
+        return True
+    return values.dtype == object and infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _to_text(values: pd.Series, where: str, name: str, n: int) -> pd.Series:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if not _is_text(values):
+        is_text = values.map(lambda v: isinstance(v, str), na_action="ignore")
+        bad = values.notna() & ~is_text.astype(bool)
+        raise _wrong_type(where, name, "must be text", values, bad, n)
+    return values.astype("str")
+
+
+def _to_date(values: pd.Series, where: str, name: str, n: int) -> pd.Series:
+    rule = "must be a calendar date YYYY-MM-DD (not a timestamp)"
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        raise _wrong_type(where, name, rule, values, values.notna(), n)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        bad = values.notna() & (values != values.dt.normalize())
+        if bad.any():
+            raise _wrong_type(where, name, rule, values, bad, n)
+        return values.dt.date.astype(object).where(values.notna(), None)
+    kind = infer_dtype(values, skipna=True)
+    if kind in ("date", "empty") and values.dtype == object:
+        return values.astype(object).where(values.notna(), None)
+    if not _is_text(values):
+        raise _wrong_type(where, name, rule, values, values.notna(), n)
+    parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+    bad = values.notna() & parsed.isna()
+    if bad.any():
+        raise _wrong_type(where, name, rule, values, bad, n)
+    return parsed.dt.date.astype(object).where(parsed.notna(), None)
+
+
+def _to_utc(values: pd.Series, where: str, name: str, n: int) -> pd.Series:
+    aware = (
+        "must be a timezone-aware UTC timestamp (ending in Z or +00:00); "
+        "naive timestamps are refused"
+    )
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.as_unit("us")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        raise _wrong_type(where, name, aware, values, values.notna(), n)
+    if not (_is_text(values) or values.dtype == object):
+        raise _wrong_type(where, name, aware, values, values.notna(), n)
+    # text, or Python datetimes whose str() shows their offset ("...+00:00") when they have one
+    text = values.map(str, na_action="ignore").astype("str")
+    bad = text.notna() & ~text.str.contains(_ZONE_SUFFIX, regex=True).fillna(False).astype(bool)
+    if bad.any():
+        raise _wrong_type(where, name, aware, values, bad, n)
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    bad = values.notna() & parsed.isna()
+    if bad.any():
+        raise _wrong_type(where, name, "must be an ISO 8601 timestamp", values, bad, n)
+    return parsed.dt.as_unit("us")
+
+
+def _as_numbers(values: pd.Series, rule: str, where: str, name: str, n: int) -> pd.Series:
+    """``values`` as float64, from numbers or number text; anything else is a wrong type."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise _wrong_type(where, name, rule, values, values.notna(), n)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.astype("float64")
+    if _is_text(values):
+        numbers = pd.to_numeric(values.astype("str"), errors="coerce").astype("float64")
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = values.notna() & numbers.isna()
+    if bad.any():
+        raise _wrong_type(where, name, rule, values, bad, n)
+    return numbers
+
+
+def _to_number(values: pd.Series, where: str, name: str, n: int) -> pd.Series:
+    return _as_numbers(values, "must be a number", where, name, n)
+
+
+def _to_integer(values: pd.Series, dtype: str, where: str, name: str, n: int) -> pd.Series:
+    rule = "must be an integer (whole cents or counts, no fractions)"
+    if pd.api.types.is_integer_dtype(values.dtype):
+        numbers = values
+    else:
+        numbers = _as_numbers(values, rule, where, name, n)
+        bad = numbers.notna() & (np.isinf(numbers) | (numbers != np.round(numbers)))
+        if bad.any():
+            raise _wrong_type(where, name, rule, values, bad, n)
+    if dtype == "int64" and numbers.isna().any():
+        raise _wrong_type(where, name, "must not be null", values, numbers.isna(), n)
+    return numbers.astype("Int64").astype(dtype)
+

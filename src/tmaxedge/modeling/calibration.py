@@ -1,0 +1,125 @@
+"""Calibration around a frozen model: on the last part of the training window (``holdout``, the
+brief's), or on out-of-fold scores over all of it (``crossfit``: ``tmaxedge.crossfit``)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.modeling.cards import Calibrator
+from tmaxedge.modeling.logistic import LinearFit, Preprocessor
+
+CALIBRATION_METHODS = ("auto", "isotonic", "sigmoid", "none")
+# holdout: the tuned model, calibrated (and pooled) on the last calibration_fraction of the
+# training days. crossfit: refitted with the tuned hyperparameters on ``folds`` blocks of the
+# training days, calibrated and pooled on each block's out-of-fold scores, then refitted on them all
+FIT_ON = ("holdout", "crossfit")
+
+
+@dataclass(frozen=True)
+class CalibrateParams:
+    """params.yaml ``calibrate``."""
+
+    method: str = "auto"  # auto: isotonic with isotonic_min outcomes, else sigmoid; or one of them; or none
+    isotonic_min: int = 1000  # independent outcomes (market-days) needed for isotonic
+    clip: float = 0.001  # probabilities are kept in [clip, 1 - clip]
+    fit_on: str = "holdout"  # among FIT_ON
+    folds: int = 5  # crossfit: blocks of consecutive training days
+
+    def __post_init__(self) -> None:
+        if self.fit_on not in FIT_ON:
+            raise ParamsError(f"fit_on must be a str among {list(FIT_ON)}; got {self.fit_on!r}.")
+        if self.folds < 2:
+            raise ParamsError(f"folds must be an int >= 2; got {self.folds}.")
+        if self.method not in CALIBRATION_METHODS:
+            raise ParamsError(
+                f"method must be a str among {list(CALIBRATION_METHODS)}; got {self.method!r}."
+            )
+        if self.isotonic_min < 1:
+            raise ParamsError(f"isotonic_min must be an int >= 1; got {self.isotonic_min}.")
+        if not 0 < self.clip < 0.5:
+            raise ParamsError(f"clip must be a number in (0, 0.5); got {self.clip}.")
+
+
+def choose_method(n_outcomes: int, params: CalibrateParams) -> str:
+    """Isotonic needs many independent outcomes; a market-day is one, however many minutes it has."""
+    if params.method != "auto":
+        return params.method
+    return "isotonic" if n_outcomes >= params.isotonic_min else "sigmoid"
+
+
+def calibrate_model(
+    preprocessor: Preprocessor,
+    linear: LinearFit,
+    x: np.ndarray,
+    y: np.ndarray,
+    n_outcomes: int,
+    params: CalibrateParams,
+) -> tuple[Calibrator, object | None, dict]:
+    """Fit the calibrator on ``(x, y)`` with the model (``preprocessor`` then ``linear``) frozen.
+
+    Returns the calibrator as plain numbers, the fitted ``CalibratedClassifierCV`` (``None`` when the
+    slice cannot be calibrated: no rows or a single class, and then the raw model is used) and
+    a description for calibration_fit.json.
+    """
+    score = linear.decision(preprocessor.transform(np.asarray(x, float))) if len(y) else np.empty(0)
+    calibrator, fitted, info = calibrate_scores(score, y, n_outcomes, params)
+    return calibrator, with_model(fitted, preprocessor, linear), info
+
+
+def calibrate_scores(
+    score: np.ndarray, y: np.ndarray, n_outcomes: int, params: CalibrateParams
+) -> tuple[Calibrator, object | None, dict]:
+    """``calibrate_model`` on a model's linear scores: the same calibrator, fitted by
+    ``CalibratedClassifierCV`` around a frozen identity; the scores may come from several models
+    (out-of-fold), each scoring the rows it did not see. ``with_model`` puts the model to serve in."""
+    info = {"n_rows": int(len(y)), "n_outcomes": int(n_outcomes), "n_positive": int(np.sum(y))}
+    if params.method == "none":
+        info.update(method="none", reason="calibrate.method is none")
+        return Calibrator("none", clip=params.clip), None, info
+    if len(y) == 0 or len(np.unique(y)) < 2:
+        info["method"] = "none"
+        info["reason"] = "calibration split has no rows" if len(y) == 0 else "single class"
+        return Calibrator("none", clip=params.clip), None, info
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from tmaxedge.modeling.sklearn_model import ScoreModel
+
+    method = choose_method(n_outcomes, params)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(ScoreModel().fit(None)), method=method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calibrated.fit(np.asarray(score, float).reshape(-1, 1), y)
+    fitted = calibrated.calibrated_classifiers_[0].calibrators[0]
+    if method == "isotonic":
+        calibrator = Calibrator(
+            "isotonic",
+            x=np.asarray(fitted.X_thresholds_, float).tolist(),
+            y=np.asarray(fitted.y_thresholds_, float).tolist(),
+            clip=params.clip,
+        )
+    else:
+        calibrator = Calibrator("sigmoid", a=float(fitted.a_), b=float(fitted.b_), clip=params.clip)
+    info["method"] = method
+    return calibrator, calibrated, info
+
+
+def with_model(calibrated, preprocessor: Preprocessor, linear: LinearFit):
+    """The ``CalibratedClassifierCV`` fitted on scores, made to score rows with the model
+    (``preprocessor`` then ``linear``): its calibrator maps scores, so it serves any model whose
+    scores it was fitted on. ``None`` stays ``None``."""
+    if calibrated is None:
+        return None
+    from sklearn.frozen import FrozenEstimator
+
+    from tmaxedge.modeling.sklearn_model import LinearProbabilityModel
+
+    frozen = FrozenEstimator(LinearProbabilityModel(preprocessor, linear).fit(None))
+    calibrated.estimator = frozen
+    for part in calibrated.calibrated_classifiers_:
+        part.estimator = frozen
+    return calibrated

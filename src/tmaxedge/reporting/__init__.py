@@ -1,0 +1,1 @@
+"""Summaries across windows and the report."""

@@ -1,0 +1,85 @@
+"""Walk-forward summaries over all windows: per (model, city, strike type) and per model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tmaxedge.core.probability import brier
+from tmaxedge.modeling.scoring import score
+
+
+def summarize_predictions(predictions: pd.DataFrame) -> dict:
+    """Pooled test scores of a set of predictions, with the oracle's when there is one.
+
+    ``gap_closed`` is the share of the market-to-oracle Brier gap the model closes on the rows
+    where model, market and oracle all have a probability: 0 = no better than the market,
+    1 = as good as the oracle, negative = worse than the market.
+    """
+    result = score(predictions)
+    result["n_windows"] = int(predictions["window"].nunique())
+    result.update(step_scores(predictions))
+    complete = predictions[["p_model", "p_market", "p_oracle"]].notna().all(axis=1).to_numpy()
+    if complete.any():
+        y = predictions["y"].to_numpy(float)[complete]
+        model = brier(y, predictions["p_model"].to_numpy(float)[complete])
+        market = brier(y, predictions["p_market"].to_numpy(float)[complete])
+        oracle = brier(y, predictions["p_oracle"].to_numpy(float)[complete])
+        result["oracle_brier"] = oracle
+        result["gap_closed"] = (market - model) / (market - oracle) if market > oracle else float("nan")
+    return result
+
+
+STEPS = {"unpooled": "p_unpooled", "incoherent": "p_incoherent"}
+
+
+def step_scores(predictions: pd.DataFrame) -> dict:
+    """Brier and log loss of the forecast before pooling (``*_unpooled``) and before coherence
+    (``*_incoherent``), on the rows where the final forecast and the market are compared."""
+    result = {}
+    for step, column in STEPS.items():
+        if column not in predictions:
+            continue
+        scores = score(predictions.assign(p_model=predictions[column]).loc[predictions["p_model"].notna()])
+        for name in ["brier_common", "log_loss_common", "brier_improvement"]:
+            if name in scores:
+                result[f"{name.removesuffix('_common')}_{step}"] = scores[name]
+    return result
+
+
+def per_window(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Model and market Brier per test window, for the per-window chart."""
+    rows = []
+    for window, part in predictions.groupby("window", sort=True):
+        scores = score(part)
+        rows.append({"window": window, "brier": scores.get("brier_common", np.nan),
+                     "market_brier": scores.get("market_brier", np.nan), "n_rows": len(part)})
+    return pd.DataFrame(rows)
+
+
+METRIC_KEYS = ["log_loss", "brier", "market_brier", "market_log_loss", "brier_improvement",
+               "log_loss_common", "brier_common", "ece", "coverage", "oracle_brier", "gap_closed",
+               "n_rows", "n_windows", "brier_unpooled", "brier_improvement_unpooled",
+               "log_loss_unpooled", "brier_incoherent", "brier_improvement_incoherent",
+               "log_loss_incoherent"]  # fmt: skip
+
+
+def flat_metrics(summary: dict) -> dict:
+    """The small, stable subset of a summary that `dvc metrics diff` shows in review."""
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items() if k in METRIC_KEYS}
+
+
+POOL_WEIGHT_COLUMNS = ["model", "window", "group", "strike", "scope", "w", "n_rows"]
+
+
+def pool_weight_table(records: list[tuple[str, str, str, dict]]) -> pd.DataFrame:
+    """One row per (model, window, group) with a pooling weight, from ``(model, window, group,
+    calibration_fit)`` records; groups without a model or without pooling are left out."""
+    rows = [
+        {"model": model, "window": window, "group": group, "strike": group.rsplit("_", 1)[1],
+         "scope": fit["pool"]["scope"], "w": fit["pool"]["w"], "n_rows": fit["pool"]["n_rows"]}
+        for model, window, group, fit in records
+        if "pool" in fit
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=POOL_WEIGHT_COLUMNS)
+    return frame.sort_values(["model", "window", "group"], kind="mergesort", ignore_index=True)

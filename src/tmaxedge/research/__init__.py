@@ -1,0 +1,1 @@
+"""Research measurements on top of the pipeline: feature-group ablation and edge studies."""

@@ -11,7 +11,7 @@ thread, the same number of Optuna trials:
                  every fit row (no thinning); ridge = solver lbfgs with l1_ratio 0, elastic net /
                  lasso = solver saga (l1_ratio tuned / fixed), scikit-learn's default tol and
                  max_iter; then the best trial is refitted on all rows (as tune_group does).
-  tune_group     tmaxedge.tune.tune_group on every fit row (no thinning): the solver alone.
+  tune_group     tmaxedge.modeling.tuning.tune_group on every fit row (no thinning): the solver alone.
   stage          tmaxedge.walkforward.tune_one exactly as the tune stage calls it: nowcast columns
                  + tune_group with the study thinned to tune_every_minutes (params.yaml).
 
@@ -32,7 +32,7 @@ event_date, split, y, p_market and the feature columns) as Parquet, so another i
 can be timed on exactly the same rows; ``--results`` writes the numbers as JSON.
 
 Then the optimum check: at one fixed (C, l1_ratio, class_weight), scikit-learn's solver (the
-baseline's settings, and for lbfgs also tight ones) and tmaxedge.models.fit_logistic fit the same
+baseline's settings, and for lbfgs also tight ones) and tmaxedge.modeling.logistic.fit_logistic fit the same
 standardised rows; printed: max |coef difference|, the in-sample mean log-loss difference and the
 relative difference of the penalised objective both minimise (positive = tmaxedge lower).
 
@@ -161,7 +161,7 @@ def run_sklearn(d: Design, model: str, params: ModelParams, n_trials: int, max_i
         return values[f"{model}_C"], values[f"{model}_class_weight"], float(l1)
 
     def objective(trial: optuna.Trial) -> float:
-        # same names, ranges and order as tmaxedge.tune.CrossValidatedLogLoss.suggest
+        # same names, ranges and order as tmaxedge.modeling.tuning.CrossValidatedLogLoss.suggest
         trial.suggest_float(f"{model}_C", params.c_min, params.c_max, log=True)
         trial.suggest_categorical(f"{model}_class_weight", list(params.class_weights))
         if params.l1_ratio is None:
@@ -195,7 +195,7 @@ def run_sklearn(d: Design, model: str, params: ModelParams, n_trials: int, max_i
 
 
 def run_tune_group(d: Design, model: str, params: ModelParams) -> dict:
-    """tmaxedge.tune.tune_group on every fit row: the solver without the thinning."""
+    """tmaxedge.modeling.tuning.tune_group on every fit row: the solver without the thinning."""
     t0 = time.perf_counter()
     result = tune_group(d.x, d.y, d.dates, d.columns, model, params)
     return _tmaxedge_row("tune_group", time.perf_counter() - t0, result, d)

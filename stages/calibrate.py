@@ -1,6 +1,6 @@
 """Stage `calibrate@<model>-<window>`: calibrator and market pooling weight per (city, strike type),
 fitted on the window's calibration split around the frozen tuned model, or cross-fitted over
-every training day around the model refitted on them (``calibrate.fit_on``: tmaxedge.crossfit)."""
+every training day around the model refitted on them (``calibrate.fit_on``: tmaxedge.walkforward.crossfit)."""
 
 import argparse
 from pathlib import Path

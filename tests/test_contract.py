@@ -1,4 +1,4 @@
-"""Tests for tmaxedge.contract: the YES rule, the partition check and the schemas."""
+"""Tests for tmaxedge.inputs.contract: the YES rule, the partition check and the schemas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for tmaxedge.evaluate: the reliability table and its bins."""
+"""Tests for tmaxedge.modeling.scoring: the reliability table and its bins."""
 
 from __future__ import annotations
 

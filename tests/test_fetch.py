@@ -1,4 +1,4 @@
-"""Tests for tmaxedge.fetch and `tmaxedge fetch kalshi`, against a local replay server.
+"""Tests for tmaxedge.inputs.fetch and `tmaxedge fetch kalshi`, against a local replay server.
 
 The server (http.server on 127.0.0.1, one thread, shut down at test end) answers each request
 from a script of hand-written responses in the API's format: JSON bodies, error statuses, or a

@@ -1,6 +1,6 @@
 """`tmaxedge import <kind>` and `tmaxedge fetch kalshi`: real data into the contract tables.
 
-Registered on the `tmaxedge` group by ``tmaxedge.cli``. Both read the city codes and series from
+Registered on the `tmaxedge` group by ``tmaxedge.cli.main``. Both read the city codes and series from
 ``params.yaml`` ``cities`` when that file exists (``--params``), else the shipped defaults.
 """
 
@@ -252,7 +252,7 @@ def fetch_kalshi(series, start, end, out, base_url, status, source, quotes_from,
 
 
 
-if __name__ == "__main__":  # `python -m tmaxedge.cli_data import ...`: the full `tmaxedge` group
+if __name__ == "__main__":  # `python -m tmaxedge.cli.data import ...`: the full `tmaxedge` group
     from tmaxedge.cli.main import main
 
     main()

@@ -122,7 +122,7 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
 @main.command("ablation")
 @click.option("--model", "entry", required=True, help="A model entry under params.yaml tune (ridge, tmax_dist, ridge_pooled, ...).")
 @click.option("--groups", default="market,weather,nowcast,time", show_default=True,
-              help="Feature groups to leave out, one run each (tmaxedge.feature_groups.GROUPS).")
+              help="Feature groups to leave out, one run each (tmaxedge.features.feature_groups.GROUPS).")
 @click.option("--last", "last_windows", type=int, default=None, help="Only the last N windows of windows.yaml.")
 @click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)

@@ -2,12 +2,12 @@
 
 - ``market-reliability``: how good the market's last trade price is as a forecast (scores by
   horizon before close, reliability by price bucket, the favourite-longshot check);
-  ``tmaxedge.market_study``.
+  ``tmaxedge.research.market_study``.
 - ``walkforward-scores``: per-window model-vs-market scores of ``tmaxedge walkforward`` output,
-  with the event-clustered SE of the Brier difference; ``tmaxedge.edge_study``.
+  with the event-clustered SE of the Brier difference; ``tmaxedge.research.edge_study``.
 
 Each writes a markdown report section and CSV tables to ``--out`` and prints the tables.
-Registered on the ``tmaxedge`` group by ``tmaxedge.cli``.
+Registered on the ``tmaxedge`` group by ``tmaxedge.cli.main``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from tmaxedge.core import probability
 
 EVENT_COLUMNS = ["event_spread", "floor_z", "cap_z", "running_max_z", "temp_now_z", "mid_gap"]
 # the coherent implied P(high >= low) and P(high > high) of each market's YES integers [low, high]:
-# the market's survival function of the high at the bin's two edges (tmaxedge.distribution)
+# the market's survival function of the high at the bin's two edges (tmaxedge.modeling.distribution)
 IMPLIED_EXCEEDANCE_COLUMNS = ["implied_exceed_low", "implied_exceed_high"]
 MIN_SPREAD = 0.25  # degrees; a market sure of one bin would otherwise divide by ~0
 CDF_CLIP = 1e-4  # a one-cent price is no evidence of a CDF below 0.0001

@@ -1,7 +1,7 @@
 """Check source tables against the data contract and normalise them for the pipeline.
 
 Pure functions on DataFrames: the stage reads the files (``io.read_source_table``) and passes
-only their names here, for messages. Normalised dtypes are listed in ``tmaxedge.contract``:
+only their names here, for messages. Normalised dtypes are listed in ``tmaxedge.inputs.contract``:
 timestamps ``datetime64[us, UTC]``, dates ``datetime.date``, cents and counts nullable ``Int64``.
 """
 

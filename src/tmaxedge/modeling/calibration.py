@@ -1,5 +1,5 @@
 """Calibration around a frozen model: on the last part of the training window (``holdout``, the
-brief's), or on out-of-fold scores over all of it (``crossfit``: ``tmaxedge.crossfit``)."""
+brief's), or on out-of-fold scores over all of it (``crossfit``: ``tmaxedge.walkforward.crossfit``)."""
 
 from __future__ import annotations
 

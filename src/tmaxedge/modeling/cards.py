@@ -44,9 +44,9 @@ class ModelCard:
     preprocessor: Preprocessor
     linear: LinearFit
     calibrator: Calibrator
-    nowcast: dict | None = None  # tmaxedge.nowcast tables fitted in the training window
-    pool_weight: float | None = None  # tmaxedge.pool: the model's weight against the market
-    kind: str = "bin"  # "bin": P(YES) of a market | "distribution": P(high >= k) (tmaxedge.distribution)
+    nowcast: dict | None = None  # tmaxedge.features.nowcast tables fitted in the training window
+    pool_weight: float | None = None  # tmaxedge.modeling.pooling: the model's weight against the market
+    kind: str = "bin"  # "bin": P(YES) of a market | "distribution": P(high >= k) (tmaxedge.modeling.distribution)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         score = self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))

@@ -3,7 +3,7 @@
 The objective is the out-of-fold log loss of GroupKFold(n_splits) grouped by event date on the
 fit split (the first ``1 - calibration_fraction`` of the training days); the out-of-fold Brier
 score is stored as a trial attribute. Trials run one at a time so a study repeats exactly from
-its seed, and a study in shared storage resumes exactly after a kill (``tmaxedge.studies``);
+its seed, and a study in shared storage resumes exactly after a kill (``tmaxedge.modeling.studies``);
 hopeless trials are pruned fold by fold, and each fold's fit warm-starts from the same fold of
 the nearest finished trial.
 """
@@ -36,8 +36,8 @@ MODEL_TYPES = ("ridge", "elasticnet", "lasso", "tmax_dist")
 # features keeps its own
 SCOPES = ("city", "pooled")
 # beyond the brief's feature sets: the market's log-odds, the weather nowcast of the bin
-# (tmaxedge.nowcast), fitted inside each training window, and the event's implied distribution
-# of the high (tmaxedge.event_features)
+# (tmaxedge.features.nowcast), fitted inside each training window, and the event's implied distribution
+# of the high (tmaxedge.features.event_features)
 EXTRA_FEATURES = ("mid_logit", "nowcast", "event")
 
 

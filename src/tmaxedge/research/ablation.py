@@ -38,7 +38,7 @@ class Steps:
 
 def window_predictions(split: dict[str, pd.DataFrame], entry: str, params: ModelParams, steps: Steps, key: str) -> pd.DataFrame:
     """One window's test predictions: tune on ``split["fit"]``, calibrate and pool as
-    ``steps.calibrate.fit_on`` says (``tmaxedge.crossfit``), predict ``split["test"]``."""
+    ``steps.calibrate.fit_on`` says (``tmaxedge.walkforward.crossfit``), predict ``split["test"]``."""
     tuned = walkforward.tune_window(split["fit"], entry, params, steps.compute, steps.beta_max, key)
     cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
     best = {name: result.best_params for name, result in tuned.items()}

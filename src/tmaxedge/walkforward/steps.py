@@ -226,7 +226,7 @@ def tune_rows(
     )
 
 
-DISTRIBUTION_MODEL = "tmax_dist"  # one model per city of its event's high (tmaxedge.distribution)
+DISTRIBUTION_MODEL = "tmax_dist"  # one model per city of its event's high (tmaxedge.modeling.distribution)
 
 
 def tune_distribution(
@@ -256,7 +256,7 @@ def check_distribution_params(params: ModelParams) -> None:
     if params.feature_set != distribution.KIND or params.extra_features:
         raise ParamsError(
             f"tune.{DISTRIBUTION_MODEL} takes feature_set '{distribution.KIND}' and no extra_features "
-            f"(its inputs are fixed: tmaxedge.distribution.COLUMNS); got feature_set "
+            f"(its inputs are fixed: tmaxedge.modeling.distribution.COLUMNS); got feature_set "
             f"{params.feature_set!r}, extra_features {list(params.extra_features)}."
         )
 
@@ -361,7 +361,7 @@ def calibrate_folds(
 ) -> dict[str, tuple[ModelCard | None, object, dict]]:
     """Calibrator, then pooling weight, of every group's model in ``cards``, fitted on every fold's
     rows as scored by that fold's models (one fold: the calibration split and the tuned models;
-    several: ``tmaxedge.crossfit``). Returns per group (card, the fitted scikit-learn calibration
+    several: ``tmaxedge.walkforward.crossfit``). Returns per group (card, the fitted scikit-learn calibration
     serving it, calibration_fit.json).
 
     With ``pool.scope == "strike_type"`` the groups of one strike type share a w fitted on all

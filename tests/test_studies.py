@@ -56,7 +56,7 @@ KILLED_RUN = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
-    from tmaxedge import studies, tune
+    from tmaxedge.modeling import studies, tuning as tune
     from test_studies import run
 
     objective, fit_logistic, fits_in_victim = tune.CrossValidatedLogLoss.__call__, tune.fit_logistic, []

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tmaxedge.core import io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.decision import backtest
 
 
@@ -49,4 +50,4 @@ def _finite_or_none(value: float) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from tmaxedge.core import config, io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.walkforward import artifacts, crossfit, windows
@@ -40,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

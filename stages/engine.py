@@ -14,6 +14,7 @@ import hashlib
 from pathlib import Path
 
 from tmaxedge.core import io
+from tmaxedge.core.failures import run_stage
 
 
 def main() -> None:
@@ -35,4 +36,4 @@ def fingerprint(sources: list[Path]) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from tmaxedge.core import io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.walkforward import artifacts, windows
 from tmaxedge.walkforward import steps as walkforward
@@ -34,4 +35,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -3,7 +3,6 @@
 import argparse
 import functools
 import logging
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,7 @@ import pyarrow.parquet as pq
 
 from tmaxedge.core import io
 from tmaxedge.core.config import parse_cities
-from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.core.failures import run_stage
 from tmaxedge.features import build as features
 
 log = logging.getLogger("tmaxedge")
@@ -41,21 +40,18 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     io.configure_logging()
-    try:
-        params = io.load_params("features", features.FeatureParams)
-        cities = parse_cities(io.load_section("cities"))
-        markets = pd.read_parquet(args.raw / "markets.parquet", columns=features.MARKET_COLUMNS)
-        weather = pd.read_parquet(args.raw / "weather.parquet", columns=features.WEATHER_COLUMNS)
-        settlements = pd.read_parquet(
-            args.raw / "settlements.parquet", columns=features.SETTLEMENT_COLUMNS
-        )
-        parts = features.iter_partitions(markets, weather, settlements, cities)
-        load = functools.partial(read_quotes, args.raw / "quotes.parquet")
-        with io.atomic_directory(args.out) as tmp:
-            sink = functools.partial(write_partition, tmp)
-            summaries = features.build_features(parts, load, params, sink, n_jobs=args.n_jobs)
-    except (DataError, ParamsError) as error:
-        sys.exit(f"{type(error).__name__}: {error}")
+    params = io.load_params("features", features.FeatureParams)
+    cities = parse_cities(io.load_section("cities"))
+    markets = pd.read_parquet(args.raw / "markets.parquet", columns=features.MARKET_COLUMNS)
+    weather = pd.read_parquet(args.raw / "weather.parquet", columns=features.WEATHER_COLUMNS)
+    settlements = pd.read_parquet(
+        args.raw / "settlements.parquet", columns=features.SETTLEMENT_COLUMNS
+    )
+    parts = features.iter_partitions(markets, weather, settlements, cities)
+    load = functools.partial(read_quotes, args.raw / "quotes.parquet")
+    with io.atomic_directory(args.out) as tmp:
+        sink = functools.partial(write_partition, tmp)
+        summaries = features.build_features(parts, load, params, sink, n_jobs=args.n_jobs)
     metrics = features.feature_metrics(summaries)
     io.write_json_atomic(metrics, args.metrics)
     log.info("wrote %s: %d partitions, %d rows (%d with an empty book, %d without weather)",
@@ -64,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

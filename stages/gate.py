@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from tmaxedge.core import io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.decision import gates as gate
 
 
@@ -46,4 +47,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -2,11 +2,12 @@
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from tmaxedge.core import config, io
-from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.failures import run_stage
+from tmaxedge.core.params import check_params_file
 from tmaxedge.inputs import contract, ingest
 
 log = logging.getLogger("tmaxedge")
@@ -19,21 +20,19 @@ def main() -> int:
     parser.add_argument("metrics", type=Path, help="metrics JSON (metrics/ingest.json)")
     args = parser.parse_args()
     io.configure_logging()
-    try:
-        params = io.load_params("ingest", ingest.IngestParams)  # checked here, once
-        cities = config.parse_cities(io.load_section("cities"))
-        if Path(params.source) != args.source:
-            log.warning("reading %s, not params.yaml ingest.source %s", args.source, params.source)
-        out, source = args.out.resolve(), args.source.resolve()
-        if out == source or source in out.parents:
-            raise ParamsError(f"out folder {args.out} must lie outside the source {args.source}.")
-        paths = io.find_source_tables(args.source, contract.TABLES, contract.OPTIONAL_TABLES)
-        tables = {name: io.read_source_table(path) for name, path in paths.items()}
-        names = {name: path.name for name, path in paths.items()}
-        raw, metrics = ingest.validate_tables(tables, cities, str(args.source), names)
-    except (DataError, ParamsError) as error:  # validated everything first: nothing written
-        print(f"{type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    check_params_file(io.PARAMS_FILE)  # the whole file, before anything runs on it
+    params = io.load_params("ingest", ingest.IngestParams)  # checked here, once
+    cities = config.parse_cities(io.load_section("cities"))
+    if Path(params.source) != args.source:
+        log.warning("reading %s, not params.yaml ingest.source %s", args.source, params.source)
+    out, source = args.out.resolve(), args.source.resolve()
+    if out == source or source in out.parents:
+        raise ParamsError(f"out folder {args.out} must lie outside the source {args.source}.")
+    paths = io.find_source_tables(args.source, contract.TABLES, contract.OPTIONAL_TABLES)
+    tables = {name: io.read_source_table(path) for name, path in paths.items()}
+    names = {name: path.name for name, path in paths.items()}
+    # validated everything first: an error leaves nothing written
+    raw, metrics = ingest.validate_tables(tables, cities, str(args.source), names)
     del tables  # the normalised copies are all that is written; the tables as read can go
     for name in list(raw):
         # validate_tables returns each table sorted by its key already; written one at a time
@@ -43,4 +42,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
+from tmaxedge.core.failures import run_stage
 from tmaxedge.reporting import report
 
 TRADE_COLUMNS = ["model", "city", "bracket", "filled", "pnl_cents"]
@@ -125,4 +126,4 @@ def _optional_json(path: Path | None) -> dict | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from tmaxedge.core import io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.reporting import summarize
 
 
@@ -43,4 +44,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

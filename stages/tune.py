@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from tmaxedge.core import config, io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward import artifacts, windows
 from tmaxedge.walkforward import steps as walkforward
@@ -30,4 +31,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

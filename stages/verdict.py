@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tmaxedge.core import io
+from tmaxedge.core.failures import run_stage
 from tmaxedge.decision import gates as gate
 
 
@@ -35,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

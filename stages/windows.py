@@ -1,14 +1,14 @@
 """Stage `windows`: check the committed plan and write one manifest per walk-forward window."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
 from tmaxedge.core import io
-from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.core.errors import DataError
+from tmaxedge.core.failures import run_stage
 from tmaxedge.walkforward import windows
 
 
@@ -30,14 +30,11 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder of <window>.json manifests")
     args = parser.parse_args()
     io.configure_logging()
-    try:
-        params = io.load_params("windows", windows.WindowParams)
-        plan = io.read_yaml(args.plan)
-        digests = daily_digests_of(args.features)
-        dates = pd.to_datetime(digests["event_date"]).dt.date
-        windows.check_plan(plan, dates.min(), dates.max(), params)
-    except (DataError, ParamsError) as error:
-        sys.exit(f"{type(error).__name__}: {error}")
+    params = io.load_params("windows", windows.WindowParams)
+    plan = io.read_yaml(args.plan)
+    digests = daily_digests_of(args.features)
+    dates = pd.to_datetime(digests["event_date"]).dt.date
+    windows.check_plan(plan, dates.min(), dates.max(), params)
     with io.atomic_directory(args.out) as tmp:
         for key in plan["window_keys"]:
             window = windows.make_window(key, params)
@@ -45,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -93,10 +93,10 @@ def test_command_names_the_missing_column_and_the_empty_folder(tmp_path):
     write_run(tmp_path / "runs", predictions().drop(columns="event_ticker"))
     result = CliRunner().invoke(main, ["study", "walkforward-scores", str(tmp_path / "runs"),
                                        "--out", str(tmp_path / "out")])  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "preds_test.parquet: column 'event_ticker' is missing" in result.output
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(main, ["study", "walkforward-scores", str(tmp_path / "empty"),
                                        "--out", str(tmp_path / "out")])  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no <model>/<window>/evaluate/<group>/preds_test.parquet" in result.output

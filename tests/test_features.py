@@ -519,9 +519,8 @@ def test_build_partition_without_settlement_raises():
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"every_minutes": 0}, "features.every_minutes must be an int >= 1; got 0."),
-        ({"eligible_start_hour": 24},
-         "features.eligible_start_hour must be an int in 0..23; got 24."),
+        ({"every_minutes": 0}, "every_minutes must be an int >= 1; got 0."),
+        ({"eligible_start_hour": 24}, "eligible_start_hour must be an int in [0, 23]; got 24."),
     ],
 )
 def test_feature_params_rejects_out_of_range(values, message):

@@ -296,6 +296,6 @@ def test_fetch_command_fails_with_the_http_error(serve, tmp_path):
         "fetch", "kalshi", "--series", SERIES, "--start", "2025-11-14", "--end", "2025-11-14",
         "--out", str(tmp_path), "--base-url", base,
     ])  # fmt: skip
-    assert result.exit_code == 1
-    assert "FetchError: GET " in result.output and "HTTP 404" in result.output
+    assert result.exit_code == 2
+    assert "tmaxedge: GET " in result.output and "HTTP 404" in result.output
     assert not list(tmp_path.rglob("*.json"))

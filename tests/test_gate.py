@@ -404,9 +404,9 @@ def test_verdict_refuses_bad_params(tmp_path):
     (tmp_path / "params.yaml").write_text(params_yaml(coverage=2))
     write_gate_json(tmp_path, two_models())
     result = run("verdict.py", ["gate.json"], tmp_path)
-    assert result.returncode == 1
-    expected = "ParamsError: params.yaml: gate.coverage must be a number in [0, 1]; got 2"
-    assert expected in result.stderr
+    assert result.returncode == 2
+    expected = "tmaxedge: params.yaml: gate.coverage must be a number in [0, 1]; got 2"
+    assert expected in result.stderr and "Traceback" not in result.stderr
 
 
 def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):

@@ -407,10 +407,10 @@ def test_ingest_stage_on_bad_source_exits_nonzero_and_writes_nothing(tmp_path):
     write_parquet_source(tables, source)
     before = snapshot(source)
     result = run_stage(tmp_path)
-    assert result.returncode == 1
-    message = result.stderr[result.stderr.find("DataError:") :]  # after the INFO log lines
+    assert result.returncode == 2
+    message = result.stderr[result.stderr.find("\ntmaxedge: ") + 1 :]  # after the INFO lines
     assert message.startswith(
-        "DataError: data/synthetic/quotes.parquet: column 'yes_bid, yes_ask' must satisfy"
+        "tmaxedge: data/synthetic/quotes.parquet: column 'yes_bid, yes_ask' must satisfy"
     )
     assert "Traceback" not in result.stderr
     assert snapshot(source) == before

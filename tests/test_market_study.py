@@ -195,7 +195,7 @@ def edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 
 def failing(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     for fragment in fragments:
         assert fragment in result.output, result.output
 
@@ -203,7 +203,7 @@ def failing(result, *fragments: str) -> None:
 def test_missing_column_names_file_and_column(tmp_path):
     markets = edited(tmp_path, "markets", ",close_time,", ",closing,")
     failing(invoke(tmp_path, markets=markets),
-            f"DataError: {markets}: column 'close_time' is missing")  # fmt: skip
+            f"tmaxedge: {markets}: column 'close_time' is missing")  # fmt: skip
 
 
 def test_price_out_of_range_names_file_column_rule_and_row(tmp_path):

@@ -102,7 +102,7 @@ def assert_whole_events(test: pd.DataFrame, cards: dict) -> None:
 def test_a_model_entry_needs_a_known_type_and_scope(three_cities):
     with pytest.raises(ParamsError, match=r"scope must be a str among \['city', 'pooled'\]; got 'world'"):
         dataclasses.replace(RIDGE, scope="world")
-    with pytest.raises(ParamsError, match=r"type must be a str among \['ridge', 'elasticnet', 'lasso', 'tmax_dist'\]"):
+    with pytest.raises(ParamsError, match=r"type must be null or a str among \['ridge', 'elasticnet', 'lasso', 'tmax_dist'\]"):
         dataclasses.replace(RIDGE, type="forest")
     with pytest.raises(ParamsError, match="tune.ridge_pooled needs a type among"):
         walkforward.tune_window(three_cities["fit"], "ridge_pooled", RIDGE, SEQUENTIAL)

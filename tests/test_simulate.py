@@ -195,7 +195,7 @@ def test_simulate_efficient_market_is_harder_to_beat(large_world):
     [
         ({"days": 0}, "days must be an int >= 1; got 0"),
         ({"start": "2024-13-01"}, "start must be a date 'YYYY-MM-DD'"),
-        ({"cities": ["chi", "okc"]}, "no simulated climate for ['okc']"),
+        ({"cities": ["chi", "okc"]}, "cities must be a non-empty list among ['aus', 'chi'"),
         ({"cities": []}, "non-empty list"),
     ],
 )
@@ -213,8 +213,14 @@ def test_simulate_params_from_yaml_reject_unknown_market_key():
 
 
 def test_simulate_market_params_reject_out_of_range():
-    with pytest.raises(ParamsError, match=re.escape("market.quote_update_share must be a number in (0, 1]")):
+    message = "quote_update_share must be a number in (0, 1]; got 0."
+    with pytest.raises(ParamsError, match=re.escape(message)):
         MarketParams(quote_update_share=0)
+    raw = {"seed": 1, "start": "2024-01-01", "days": 3, "cities": ["chi"],
+           "market": {"quote_update_share": 0}}
+    key = "params.yaml: simulate.market.quote_update_share must be a number in (0, 1]; got 0."
+    with pytest.raises(ParamsError, match=re.escape(key)):
+        io.params_from_mapping(raw, SimulateParams, "params.yaml: simulate")
 
 
 def test_simulate_knows_every_default_city():

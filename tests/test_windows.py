@@ -106,7 +106,7 @@ def test_check_plan_fails_when_test_days_change():
         ({"train_days": 0}, "train_days must be an int >= 1; got 0."),
         ({"calibration_fraction": 1.0}, "calibration_fraction must be a number in (0, 1); got 1.0."),
         ({"embargo_days": -1}, "embargo_days must be an int >= 0; got -1."),
-        ({"train_days": 2}, "leaves fewer than 2 fit days"),
+        ({"train_days": 2}, "train_days must be an int leaving >= 2 fit days after 1 calibration"),
     ],
 )
 def test_window_params_reject_bad_values(change, message):

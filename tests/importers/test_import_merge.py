@@ -126,7 +126,7 @@ def test_import_command_reports_counts_and_fails_with_the_message(tmp_path):
     assert f"{out / 'weather.parquet'}: 2 rows" in ok.output and "n_missing_temp: 1" in ok.output
     bad = runner.invoke(main, ["import", "orderbook-log", str(F / f"orderbook_log_{EVENT}.csv"),
                                "--out", str(out)])  # fmt: skip
-    assert bad.exit_code == 1
-    assert "DataError: " in bad.output and "column 'timestamp' must name its time zone" in bad.output
+    assert bad.exit_code == 2
+    assert "tmaxedge: " in bad.output and "column 'timestamp' must name its time zone" in bad.output
     assert sorted(p.name for p in out.iterdir()) == ["weather.parquet"]
 

@@ -6,7 +6,6 @@ Registered on the `tmaxedge` group by ``tmaxedge.cli.main``. Both read the city 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import click
 import pandas as pd
 
 from tmaxedge.core import config, io
-from tmaxedge.core.errors import DataError, ParamsError
 from tmaxedge.inputs import fetch
 from tmaxedge.inputs.importers import (
     ImportOptions,
@@ -62,14 +60,6 @@ def _echo_counts(counts: dict[str, Any], out: Path) -> None:
             click.echo(f"  {name}: {value:,}")
 
 
-def _run(action: Callable[[], Any]) -> Any:
-    """Run ``action``; a data, params or fetch error ends the command with its message."""
-    try:
-        return action()
-    except (DataError, ParamsError, fetch.FetchError) as error:
-        sys.exit(f"{type(error).__name__}: {error}")
-
-
 # --- import ------------------------------------------------------------------------------------
 
 
@@ -105,7 +95,7 @@ def _import(kind: str, sources, out: Path, params_path: Path, **options: Any) ->
         chosen = ImportOptions(cities=load_cities(params_path), **options)
         return import_files(kind, list(sources), out, chosen)
 
-    _echo_counts(_run(action), out)
+    _echo_counts(action(), out)
 
 
 @import_group.command("kalshi-markets")
@@ -230,7 +220,7 @@ def fetch_kalshi(series, start, end, out, base_url, status, source, quotes_from,
         client = fetch.Client(params)
         return fetch.fetch_kalshi(client, series, first, last, out, sources, status, quotes_from)
 
-    report = _run(download)
+    report = download()
     click.echo(
         f"{out}: {len(report.markets)} market pages, {len(report.candles)} candle files, "
         f"{len(report.trades)} trade pages ({report.n_saved} saved, {report.n_skipped} already "
@@ -248,7 +238,7 @@ def fetch_kalshi(series, start, end, out, base_url, status, source, quotes_from,
             imports.append(kalshi_trades.parse(read_files(report.trades), options))
         return import_parsed(imports, import_to, options)
 
-    _echo_counts(_run(load), import_to)
+    _echo_counts(load(), import_to)
 
 
 

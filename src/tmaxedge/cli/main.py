@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -10,13 +9,27 @@ import click
 import pandas as pd
 import yaml
 
-from tmaxedge.core import io
+from tmaxedge.core import failures, io
 from tmaxedge.core.errors import DataError, ParamsError
 from tmaxedge.walkforward import windows
 
 
-@click.group()
-def main() -> None:
+class _FailingGroup(click.Group):
+    """A group whose subcommands fail the one way (``tmaxedge.core.failures``)."""
+
+    def invoke(self, ctx: click.Context):
+        # --debug is parsed before any subcommand runs, so it is known here
+        with failures.user_errors(debug=ctx.params.get("debug", False)):
+            return super().invoke(ctx)
+
+
+@click.group(cls=_FailingGroup)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help=f"Show the traceback of an error in a file or value ({failures.DEBUG_VARIABLE}=1 too).",
+)
+def main(debug: bool) -> None:
     """Walk-forward pricing of Kalshi daily-high-temperature markets."""
     io.configure_logging()
 
@@ -29,12 +42,9 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
 def plan(features: Path, params_path: Path, out: Path) -> None:
     """Write windows.yaml: the walk-forward windows the data and params.yaml windows.* allow."""
-    try:
-        params = io.load_params("windows", windows.WindowParams, params_path)
-        dates = event_date_range(features)
-        content = windows.make_plan(*dates, params)
-    except (DataError, ParamsError) as error:
-        sys.exit(f"{type(error).__name__}: {error}")
+    params = io.load_params("windows", windows.WindowParams, params_path)
+    dates = event_date_range(features)
+    content = windows.make_plan(*dates, params)
     text = windows.PLAN_HEADER + yaml.safe_dump(content, sort_keys=False)
     with io.atomic_path(out) as tmp:
         tmp.write_text(text)
@@ -73,22 +83,19 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
     from tmaxedge.walkforward import artifacts, crossfit
     from tmaxedge.walkforward import steps as walkforward
 
-    try:
-        window_params = io.load_params("windows", windows.WindowParams, params_path)
-        model_params = io.load_model_params(model, ModelParams, params_path)
-        if trials is not None:
-            model_params = dataclasses.replace(model_params, n_trials=trials)
-        if model_type(model, model_params) == "tmax_dist" or model_params.scope != "city":
-            raise ParamsError(
-                f"tune.{model} prices whole events or pools cities, and this command runs one "
-                "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
-            )
-        calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
-        pool_params = io.load_params("pool", PoolParams, params_path)
-        beta_max = io.load_params("gate", GateParams, params_path).beta_max.get(bracket)
-        keys = walkforward.window_keys_between(start.date(), end.date(), window_params)
-    except (DataError, ParamsError) as error:
-        sys.exit(f"{type(error).__name__}: {error}")
+    window_params = io.load_params("windows", windows.WindowParams, params_path)
+    model_params = io.load_model_params(model, ModelParams, params_path)
+    if trials is not None:
+        model_params = dataclasses.replace(model_params, n_trials=trials)
+    if model_type(model, model_params) == "tmax_dist" or model_params.scope != "city":
+        raise ParamsError(
+            f"tune.{model} prices whole events or pools cities, and this command runs one "
+            "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
+        )
+    calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
+    pool_params = io.load_params("pool", PoolParams, params_path)
+    beta_max = io.load_params("gate", GateParams, params_path).beta_max.get(bracket)
+    keys = walkforward.window_keys_between(start.date(), end.date(), window_params)
     name = walkforward.group_name(city, bracket)
     all_predictions, statuses = [], []
     for key in tqdm(keys, desc=f"{model} {name}", unit="window"):
@@ -143,22 +150,19 @@ def ablation_command(entry, groups, last_windows, features, plan_path, out, para
     from tmaxedge.walkforward import steps as walkforward
 
     left_out = [g for g in groups.split(",") if g]
-    try:
-        unknown = sorted(set(left_out) - set(GROUPS))
-        if unknown:
-            raise ParamsError(f"--groups must be among {list(GROUPS)}; got {unknown}.")
-        window_params = io.load_params("windows", windows.WindowParams, params_path)
-        model_params = io.load_model_params(entry, ModelParams, params_path)
-        steps = ablation.Steps(
-            io.load_params("calibrate", CalibrateParams, params_path),
-            io.load_params("pool", PoolParams, params_path),
-            io.load_params("coherence", CoherenceParams, params_path),
-            io.load_params("compute", walkforward.ComputeParams, params_path),
-            io.load_params("gate", GateParams, params_path).beta_max,
-        )
-        keys = yaml.safe_load(Path(plan_path).read_text())["window_keys"]
-    except (DataError, ParamsError) as error:
-        sys.exit(f"{type(error).__name__}: {error}")
+    unknown = sorted(set(left_out) - set(GROUPS))
+    if unknown:
+        raise ParamsError(f"--groups must be among {list(GROUPS)}; got {unknown}.")
+    window_params = io.load_params("windows", windows.WindowParams, params_path)
+    model_params = io.load_model_params(entry, ModelParams, params_path)
+    steps = ablation.Steps(
+        io.load_params("calibrate", CalibrateParams, params_path),
+        io.load_params("pool", PoolParams, params_path),
+        io.load_params("coherence", CoherenceParams, params_path),
+        io.load_params("compute", walkforward.ComputeParams, params_path),
+        io.load_params("gate", GateParams, params_path).beta_max,
+    )
+    keys = io.read_yaml(Path(plan_path))["window_keys"]
     keys = keys[-last_windows:] if last_windows else keys
 
     def read_window(key: str) -> dict[str, pd.DataFrame]:

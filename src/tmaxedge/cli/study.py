@@ -12,23 +12,18 @@ Registered on the ``tmaxedge`` group by ``tmaxedge.cli.main``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 import pandas as pd
 
 from tmaxedge.core import io
-from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.core.errors import DataError
 from tmaxedge.research import edge_study, market_study
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                     help="Folder for the markdown section and the CSV tables.")  # fmt: skip
-
-
-def _fail(error: Exception) -> None:
-    sys.exit(f"{type(error).__name__}: {error}")
 
 
 def _hours(_context, _parameter, value: str) -> tuple[float, ...]:
@@ -71,13 +66,10 @@ def market_reliability(markets_path, quotes_path, settlements_path, horizons, ou
     if settlements_path is not None:
         paths["settlements"] = settlements_path
     where = {name: str(path) for name, path in paths.items()}
-    try:
-        tables = {name: market_study.contract_table(io.read_source_table(path), name, where[name])
-                  for name, path in paths.items()}  # fmt: skip
-        result = market_study.study(tables["markets"], tables["quotes"], tables.get("settlements"),
-                                    horizons, where)  # fmt: skip
-    except (DataError, ParamsError) as error:
-        _fail(error)
+    tables = {name: market_study.contract_table(io.read_source_table(path), name, where[name])
+              for name, path in paths.items()}  # fmt: skip
+    result = market_study.study(tables["markets"], tables["quotes"], tables.get("settlements"),
+                                horizons, where)  # fmt: skip
     files = {"market_scores.csv": result["scores"],
              "market_reliability.csv": result["reliability"],
              "market_longshot.csv": result["longshot"]}  # fmt: skip
@@ -111,10 +103,7 @@ def _echo_market_study(result: dict) -> None:
 @_OUT
 def walkforward_scores(runs: Path, title: str, out: Path) -> None:
     """Per-window scores of RUNS, a `tmaxedge walkforward --out` folder, against the market."""
-    try:
-        predictions = read_predictions(runs)
-    except DataError as error:
-        _fail(error)
+    predictions = read_predictions(runs)
     windows = edge_study.score_table(predictions, ["model", "window"])
     brackets = edge_study.score_table(predictions, ["model", "bracket"])
     io.write_csv_atomic(windows, out / "walkforward_windows.csv")

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.io import params_from_mapping
+from tmaxedge.core.params import (
+    Boolean,
+    Interval,
+    Keyed,
+    Params,
+    Text,
+    TimeZone,
+    broken,
+    declare,
+)
 
 STRIKE_TYPES = ("between", "greater", "less")
 # A one-SD move along β shifts the log-odds by ||β||₂ (standardised features): 10 takes p = 0.5
 # to 0.99995, a near-separation artefact rather than a signal. On the synthetic run 230 of 240
 # fitted groups have norms <= 3.9 and the largest ordinary ones 5.8-6.4; the next are 10.9-51.
 DEFAULT_BETA_MAX = {"between": 10.0, "greater": 10.0, "less": 10.0}
+# a limit per strike type; the upper bound is explicit because an infinite limit checks nothing
+BETA_MAX = Keyed(STRIKE_TYPES, Interval(float, 0, float("inf"), closed="neither"))
 
 
 @dataclass(frozen=True)
-class City:
+class City(Params):
     """One city: its code, Kalshi series ticker, IANA time zone and whether it has weather features."""
+
+    constraints = declare(code=Text(), series=Text(), tz=TimeZone(), weather_features=Boolean())
 
     code: str
     series: str
@@ -35,26 +49,20 @@ class City:
         return min(january.utcoffset() - january.dst(), july.utcoffset() - july.dst())
 
 
-def parse_cities(raw: dict[str, Any], where: str = "params.yaml: cities") -> dict[str, City]:
+def parse_cities(raw: Any, where: str = "params.yaml: cities") -> dict[str, City]:
     """Check the ``cities`` section and return City objects keyed by code."""
-    cities = {}
-    for code, entry in raw.items():
-        if not isinstance(entry, dict):
-            raise ParamsError(f"{where}.{code} must be a mapping with series, tz, weather_features.")
-        missing = {"series", "tz", "weather_features"} - set(entry)
-        if missing:
-            raise ParamsError(f"{where}.{code}: missing key(s) {sorted(missing)}.")
-        try:
-            zoneinfo.ZoneInfo(entry["tz"])
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ParamsError(
-                f"{where}.{code}.tz must be an IANA time zone such as 'America/Chicago'; "
-                f"got {entry['tz']!r}."
-            ) from None
-        if not isinstance(entry["weather_features"], bool):
-            raise ParamsError(f"{where}.{code}.weather_features must be true or false.")
-        cities[code] = City(code, str(entry["series"]), entry["tz"], entry["weather_features"])
-    return cities
+    if not isinstance(raw, dict):
+        raise broken(where, "a mapping of city code to entry", raw)
+    return {code: parse_city(code, entry, f"{where}.{code}") for code, entry in raw.items()}
+
+
+def parse_city(code: str, entry: Any, where: str) -> City:
+    """One ``cities`` entry: series, tz and weather_features; its code is its key in the file."""
+    if not isinstance(entry, dict):
+        raise broken(where, "a mapping with series, tz, weather_features", entry)
+    if "code" in entry:
+        raise ParamsError(f"{where}: unknown key(s) ['code']; the code is the entry's name.")
+    return params_from_mapping({**entry, "code": code}, City, where)
 
 
 # the cities of params.yaml as shipped, for tools that run without a params file
@@ -72,17 +80,9 @@ DEFAULT_CITIES: dict[str, City] = {
 def parse_beta_max(raw: Any) -> dict[str, float]:
     """``gate.beta_max``: the largest ||β||₂ per strike type. Tuning and the final fit keep to it
     and the gate checks it, so it is read here, below both."""
-    if not isinstance(raw, dict):
-        raise ParamsError(f"beta_max must be a mapping of strike type to number; got {raw!r}.")
-    if set(raw) != set(STRIKE_TYPES):
-        raise ParamsError(
-            f"beta_max must have exactly the keys {list(STRIKE_TYPES)}; got {sorted(map(str, raw))}."
-        )
-    for strike in STRIKE_TYPES:
-        value = raw[strike]
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or math.isnan(value) or not 0 < value < math.inf:
-            raise ParamsError(f"beta_max.{strike} must be a number in (0, inf); got {value!r}.")
+    error = BETA_MAX.violation("beta_max", raw)
+    if error is not None:
+        raise error
     return {strike: float(raw[strike]) for strike in STRIKE_TYPES}
 
 

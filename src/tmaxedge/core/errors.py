@@ -5,11 +5,16 @@ from __future__ import annotations
 import pandas as pd
 
 
-class DataError(ValueError):
+class UserError(Exception):
+    """Something the user gave (a file, a value, a server) is wrong: shown as its message alone,
+    without a traceback (``tmaxedge.core.failures``)."""
+
+
+class DataError(UserError, ValueError):
     """An input table breaks the data contract."""
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """A value in params.yaml (or windows.yaml) is missing or out of range."""
 
 

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import first_violation, load_yaml
 
 log = logging.getLogger("tmaxedge")
 
@@ -30,11 +30,9 @@ ROW_GROUP_SIZE = 1_000_000
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a YAML mapping; a missing file or a non-mapping is a ParamsError."""
-    if not path.exists():
-        raise ParamsError(f"{path}: file not found.")
-    with path.open() as handle:
-        content = yaml.safe_load(handle)
+    """Parse a YAML mapping; a missing file, bad syntax, a duplicate key or a non-mapping is a
+    ParamsError."""
+    content = load_yaml(path)
     if not isinstance(content, dict):
         raise ParamsError(f"{path}: must hold a mapping of sections; got {type(content).__name__}.")
     return content
@@ -58,7 +56,13 @@ def load_params(section: str, cls: type[T], path: Path = PARAMS_FILE) -> T:
 
 
 def params_from_mapping(raw: dict[str, Any], cls: type[T], where: str) -> T:
-    """Build dataclass ``cls`` from ``raw``; ``where`` prefixes every error message."""
+    """Build dataclass ``cls`` from ``raw``; ``where`` prefixes every error message.
+
+    A value with a declared constraint (``Params.constraints``) is checked before its type, so
+    a wrong type and a wrong range give the same one message, naming the rule.
+    """
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{where} must be a mapping; got {raw!r}.")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(raw) - set(fields))
@@ -73,6 +77,9 @@ def params_from_mapping(raw: dict[str, Any], cls: type[T], where: str) -> T:
     )
     if missing:
         raise ParamsError(f"{where}: missing key(s) {missing}.")
+    error = first_violation(getattr(cls, "constraints", {}), raw, where)
+    if error is not None:
+        raise error
     values = {name: _coerce(f"{where}.{name}", value, hints[name]) for name, value in raw.items()}
     try:
         return cls(**values)

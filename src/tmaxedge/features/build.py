@@ -54,6 +54,7 @@ from joblib import Parallel, delayed
 from tmaxedge.core import strikes
 from tmaxedge.core.config import STRIKE_TYPES, City
 from tmaxedge.core.errors import DataError, ParamsError, data_error
+from tmaxedge.core.params import Interval, Params, declare
 from tmaxedge.features.event_features import (
     EVENT_COLUMNS,
     IMPLIED_EXCEEDANCE_COLUMNS,
@@ -114,20 +115,15 @@ def weather_columns() -> list[str]:
 
 
 @dataclass(frozen=True)
-class FeatureParams:
+class FeatureParams(Params):
     """The ``features`` section of params.yaml."""
+
+    constraints = declare(
+        every_minutes=Interval(int, 1, None), eligible_start_hour=Interval(int, 0, 23)
+    )
 
     every_minutes: int = 5
     eligible_start_hour: int = 6
-
-    def __post_init__(self) -> None:
-        every, hour = self.every_minutes, self.eligible_start_hour
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ParamsError(f"features.every_minutes must be an int >= 1; got {every!r}.")
-        if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
-            raise ParamsError(
-                f"features.eligible_start_hour must be an int in 0..23; got {hour!r}."
-            )
 
 
 # ----------------------------------------------------------------------------------------------

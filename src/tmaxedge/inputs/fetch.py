@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tmaxedge.core import io
+from tmaxedge.core.errors import UserError
 from tmaxedge.inputs.importers import kalshi_markets
 from tmaxedge.inputs.importers import values as v
 
@@ -45,7 +46,7 @@ _RETRY_STATUS = 429
 _MAX_CANDLES = 5000  # candles per request, in minutes
 
 
-class FetchError(RuntimeError):
+class FetchError(UserError, RuntimeError):
     """A download failed for good (non-retryable status, or retries exhausted)."""
 
 

@@ -18,7 +18,8 @@ import pandera.pandas as pa
 from pandas.api.types import infer_dtype
 
 from tmaxedge.core.config import City
-from tmaxedge.core.errors import DataError, ParamsError, data_error
+from tmaxedge.core.errors import DataError, data_error
+from tmaxedge.core.params import Params, Text, declare
 from tmaxedge.inputs import contract
 
 log = logging.getLogger("tmaxedge")
@@ -29,14 +30,12 @@ _SCHEMA_RULES = {"not_nullable": "must not be null", "field_uniqueness": "must b
 
 
 @dataclass(frozen=True)
-class IngestParams:
+class IngestParams(Params):
     """The ``ingest`` section of params.yaml."""
 
-    source: str  # data/synthetic (the simulator's output) or data/external (your data)
+    constraints = declare(source=Text())
 
-    def __post_init__(self) -> None:
-        if not self.source.strip():
-            raise ParamsError("source must be a folder such as 'data/synthetic'; got ''.")
+    source: str  # data/synthetic (the simulator's output) or data/external (your data)
 
 
 def validate_tables(

@@ -37,6 +37,7 @@ from scipy.special import expit, logit, ndtr
 
 from tmaxedge.core.config import City
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import Interval, IsoDate, Params, Subset, declare
 
 SLOTS_PER_DAY = 288  # station reports every 5 minutes
 SLOT_MINUTES = 5
@@ -75,8 +76,17 @@ CLIMATES: dict[str, Climate] = {
 
 
 @dataclass(frozen=True)
-class MarketParams:
+class MarketParams(Params):
     """How (in)efficient the simulated market is; see params.yaml ``simulate.market``."""
+
+    constraints = declare(
+        lag_minutes=Interval(int, 0, None),
+        longshot_slope=Interval(float, 0, 2, closed="right"),
+        noise_sd=Interval(float, 0, None),
+        noise_halflife_minutes=Interval(float, 0, None, closed="neither"),
+        quote_update_share=Interval(float, 0, 1, closed="right"),
+        empty_book_share=Interval(float, 0, 1),
+    )
 
     lag_minutes: int = 20
     longshot_slope: float = 0.8
@@ -85,45 +95,23 @@ class MarketParams:
     quote_update_share: float = 0.8
     empty_book_share: float = 0.03
 
-    def __post_init__(self) -> None:
-        checks = [
-            ("lag_minutes", self.lag_minutes >= 0, "an int >= 0"),
-            ("longshot_slope", 0 < self.longshot_slope <= 2, "a number in (0, 2]"),
-            ("noise_sd", self.noise_sd >= 0, "a number >= 0"),
-            ("noise_halflife_minutes", self.noise_halflife_minutes > 0, "a number > 0"),
-            ("quote_update_share", 0 < self.quote_update_share <= 1, "a number in (0, 1]"),
-            ("empty_book_share", 0 <= self.empty_book_share <= 1, "a number in [0, 1]"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ParamsError(f"market.{name} must be {rule}; got {getattr(self, name)!r}.")
-
 
 @dataclass(frozen=True)
-class SimulateParams:
+class SimulateParams(Params):
     """params.yaml ``simulate``: seed, first event date, number of event days, cities, market."""
+
+    constraints = declare(
+        seed=Interval(int, 0, None),  # numpy refuses a negative seed
+        start=IsoDate(),
+        days=Interval(int, 1, None),
+        cities=Subset(tuple(CLIMATES), nonempty=True, distinct=True),  # simulated climates
+    )
 
     seed: int
     start: str
     days: int
     cities: list[str]
     market: MarketParams = dataclasses.field(default_factory=MarketParams)
-
-    def __post_init__(self) -> None:
-        try:
-            dt.date.fromisoformat(self.start)
-        except ValueError:
-            raise ParamsError(f"start must be a date 'YYYY-MM-DD'; got {self.start!r}.") from None
-        if self.days < 1:
-            raise ParamsError(f"days must be an int >= 1; got {self.days!r}.")
-        unknown = sorted(set(self.cities) - set(CLIMATES))
-        if unknown:
-            raise ParamsError(
-                f"cities has no simulated climate for {unknown}; the simulator knows "
-                f"{sorted(CLIMATES)}."
-            )
-        if len(set(self.cities)) != len(self.cities) or not self.cities:
-            raise ParamsError(f"cities must be a non-empty list without repeats; got {self.cities}.")
 
 
 def simulate(params: SimulateParams, cities: dict[str, City]) -> Iterator[dict[str, pd.DataFrame]]:
@@ -135,7 +123,9 @@ def simulate(params: SimulateParams, cities: dict[str, City]) -> Iterator[dict[s
     """
     missing = sorted(set(params.cities) - set(cities))
     if missing:
-        raise ParamsError(f"simulate.cities names {missing}, which the cities section lacks.")
+        raise ParamsError(
+            f"params.yaml: simulate.cities names {missing}, which the cities section lacks."
+        )
     for code in sorted(params.cities, key=lambda c: cities[c].series):
         rng = np.random.default_rng([params.seed, list(CLIMATES).index(code)])
         yield simulate_city(cities[code], CLIMATES[code], params, rng)

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import Options, Params, declare
 
 COHERENCE_METHODS = ("none", "logit_shift")
 
 
 @dataclass(frozen=True)
-class CoherenceParams:
+class CoherenceParams(Params):
     """params.yaml ``coherence``."""
 
+    constraints = declare(method=Options(COHERENCE_METHODS))
+
     method: str = "none"
-
-    def __post_init__(self) -> None:
-        if self.method not in COHERENCE_METHODS:
-            raise ParamsError(f"method must be a str among {list(COHERENCE_METHODS)}; got {self.method!r}.")
-
-
-
-

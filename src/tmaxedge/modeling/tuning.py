@@ -21,6 +21,16 @@ import pandas as pd
 from scipy.special import expit
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import (  # MODEL_TYPES: params.yaml's models are checked against it
+    MODEL_TYPES,
+    Interval,
+    Nullable,
+    Options,
+    Params,
+    Subset,
+    broken,
+    declare,
+)
 from tmaxedge.core.probability import brier, log_loss
 from tmaxedge.features.feature_groups import GROUPS
 from tmaxedge.modeling import logistic, studies
@@ -29,7 +39,6 @@ from tmaxedge.modeling.logistic import LinearFit, Preprocessor, class_weights, f
 if TYPE_CHECKING:
     import optuna
 
-MODEL_TYPES = ("ridge", "elasticnet", "lasso", "tmax_dist")
 # city: each city on its own (per city and strike type; tmax_dist per city). pooled: the cities
 # with weather features share one model (per strike type; tmax_dist one in all) with a 0/1
 # column per city, so a tail's few YES days are pooled across cities; a city without weather
@@ -41,9 +50,30 @@ SCOPES = ("city", "pooled")
 EXTRA_FEATURES = ("mid_logit", "nowcast", "event")
 
 
+CLASS_WEIGHTS = ("none", "balanced")
+PRUNERS = ("median", "none")
+
+
 @dataclass(frozen=True)
-class ModelParams:
+class ModelParams(Params):
     """params.yaml ``tune.<model>``: one model type's feature set and search space."""
+
+    constraints = declare(
+        n_trials=Interval(int, 1, None),
+        l1_ratio=Nullable(Interval(float, 0, 1)),  # null: tuned in [0, 1]
+        c_min=Interval(float, 0, None, closed="neither"),
+        c_max=Interval(float, 0, None, closed="neither"),
+        class_weights=Subset(CLASS_WEIGHTS, nonempty=True),
+        n_splits=Interval(int, 2, None),
+        sampler_seed=Interval(int, 0, None),  # numpy refuses a negative seed
+        pruner=Options(PRUNERS),
+        tune_every_minutes=Interval(int, 0, None),
+        extra_features=Subset(EXTRA_FEATURES),
+        min_class_days=Interval(int, 1, None),
+        type=Nullable(Options(MODEL_TYPES)),
+        scope=Options(SCOPES),
+        drop_groups=Subset(tuple(GROUPS)),
+    )
 
     feature_set: str
     n_trials: int
@@ -62,35 +92,9 @@ class ModelParams:
     drop_groups: list[str] = field(default_factory=list)  # feature groups left out (an ablation)
 
     def __post_init__(self) -> None:
-        if self.type is not None and self.type not in MODEL_TYPES:
-            raise ParamsError(f"type must be a str among {list(MODEL_TYPES)}; got {self.type!r}.")
-        if self.scope not in SCOPES:
-            raise ParamsError(f"scope must be a str among {list(SCOPES)}; got {self.scope!r}.")
-        unknown_groups = sorted(set(self.drop_groups) - set(GROUPS))
-        if unknown_groups:
-            raise ParamsError(f"drop_groups must be a list among {list(GROUPS)}; got {unknown_groups}.")
-        if self.n_trials < 1:
-            raise ParamsError(f"n_trials must be an int >= 1; got {self.n_trials}.")
-        if not 0 < self.c_min < self.c_max:
-            raise ParamsError(f"c_min and c_max must satisfy 0 < c_min < c_max; got {self.c_min}, {self.c_max}.")
-        if self.l1_ratio is not None and not 0 <= self.l1_ratio <= 1:
-            raise ParamsError(f"l1_ratio must be null (tuned) or a number in [0, 1]; got {self.l1_ratio}.")
-        bad = sorted(set(self.class_weights) - {"none", "balanced"})
-        if bad or not self.class_weights:
-            raise ParamsError(f"class_weights must be a non-empty list among ['balanced', 'none']; got {self.class_weights}.")
-        if self.n_splits < 2:
-            raise ParamsError(f"n_splits must be an int >= 2; got {self.n_splits}.")
-        if self.pruner not in ("median", "none"):
-            raise ParamsError(f"pruner must be a str among {{'median', 'none'}}; got {self.pruner!r}.")
-        unknown = sorted(set(self.extra_features) - set(EXTRA_FEATURES))
-        if unknown:
-            raise ParamsError(
-                f"extra_features must be a list among {sorted(EXTRA_FEATURES)}; got {unknown}."
-            )
-        if self.min_class_days < 1:
-            raise ParamsError(f"min_class_days must be an int >= 1; got {self.min_class_days}.")
-        if self.tune_every_minutes < 0:
-            raise ParamsError(f"tune_every_minutes must be an int >= 0; got {self.tune_every_minutes}.")
+        super().__post_init__()
+        if not self.c_min < self.c_max:  # the search runs over [c_min, c_max] on a log scale
+            raise broken("c_max", f"a number > c_min ({self.c_min:g})", self.c_max)
 
 
 def model_type(name: str, params: ModelParams) -> str:

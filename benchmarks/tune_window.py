@@ -1,7 +1,7 @@
 """Benchmark per-window tuning: tmaxedge's tuner against the brief's scikit-learn baseline.
 
 For one walk-forward window of the features table (the fit split: ``windows.make_window`` and
-``windows.split_of``) and a few (city, strike type) groups, each model type is tuned three ways
+``windows.split_rows``) and a few (city, strike type) groups, each model type is tuned three ways
 on the same design matrix (the stage's columns, nowcast included), single process, one BLAS
 thread, the same number of Optuna trials:
 
@@ -12,7 +12,7 @@ thread, the same number of Optuna trials:
                  lasso = solver saga (l1_ratio tuned / fixed), scikit-learn's default tol and
                  max_iter; then the best trial is refitted on all rows (as tune_group does).
   tune_group     tmaxedge.modeling.tuning.tune_group on every fit row (no thinning): the solver alone.
-  stage          tmaxedge.walkforward.tune_one exactly as the tune stage calls it: nowcast columns
+  stage          walkforward.tune.tune_one exactly as the tune stage calls it: nowcast columns
                  + tune_group with the study thinned to tune_every_minutes (params.yaml).
 
 The search space (C range, class weights, l1_ratio) comes from params.yaml ``tune.<model>``;
@@ -79,13 +79,15 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from tmaxedge.core import io
 from tmaxedge.core.config import parse_cities
+from tmaxedge.core.keys import Group
 from tmaxedge.core.probability import log_loss as tmaxedge_log_loss
 from tmaxedge.features import build as features
 from tmaxedge.features import nowcast
 from tmaxedge.modeling.logistic import Preprocessor, class_weights, fit_logistic
 from tmaxedge.modeling.tuning import ModelParams, TuneResult, thin_rows, tune_group
-from tmaxedge.walkforward import steps as walkforward
-from tmaxedge.walkforward.windows import WindowParams, make_window, split_of
+from tmaxedge.walkforward import groups as walkforward
+from tmaxedge.walkforward.tune import tune_one
+from tmaxedge.walkforward.windows import WindowParams, make_window, read_window_rows
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -97,7 +99,7 @@ METHODS = ("sklearn", "tune_group", "stage")
 
 @dataclass
 class Design:
-    """One group's fit-split design for one model type, built as walkforward.tune_one does."""
+    """One group's fit-split design for one model type, built as tune.tune_one does."""
 
     part: pd.DataFrame  # the raw rows (tune_one gets these)
     x: np.ndarray
@@ -202,9 +204,9 @@ def run_tune_group(d: Design, model: str, params: ModelParams) -> dict:
 
 
 def run_stage(d: Design, model: str, params: ModelParams) -> dict:
-    """walkforward.tune_one as the stage calls it (nowcast + thinned study + final fit)."""
+    """tune.tune_one as the stage calls it (nowcast + thinned study + final fit)."""
     t0 = time.perf_counter()
-    result = walkforward.tune_one(d.part, model, params)
+    result = tune_one(d.part, model, params)
     row = _tmaxedge_row("stage", time.perf_counter() - t0, result, d)
     # tune_one builds its own design: make sure it is the one the other methods got
     assert result.best_params["columns"] == d.columns, (result.best_params["columns"], d.columns)
@@ -306,11 +308,9 @@ def check_optimum(d: Design, params: ModelParams, c: float, l1_free: float, sche
 
 def load_window_rows(features: Path, key: str, window_params: WindowParams) -> pd.DataFrame:
     """The window's fit and test rows, with their split in ``split``."""
-    window = make_window(key, window_params)
-    rows = io.read_features(features, window.train_start, window.test_end)
-    split = split_of(rows["event_date"], window)
-    keep = split.isin(["fit", "test"]).to_numpy()
-    return rows[keep].assign(split=split[keep].to_numpy()).reset_index(drop=True)
+    rows = read_window_rows(features, make_window(key, window_params))
+    fit, test = rows.fit.assign(split="fit"), rows.test.assign(split="test")
+    return pd.concat([fit, test], ignore_index=True)
 
 
 def build_window_features(raw: Path, key: str, window_params: WindowParams, cities: list[str],
@@ -343,7 +343,8 @@ def dump_rows(rows: pd.DataFrame, groups: list[str], models: dict[str, ModelPara
     the split, and every model type's feature columns (nowcast ones from the fit rows' tables)."""
     frames = []
     for group in groups:
-        part = rows[(rows["city"] + "_" + rows["strike_type"]) == group]
+        key = Group.parse(group)
+        part = rows[(rows["city"] == key.city) & (rows["strike_type"] == key.strike_type)]
         fit, test = part[part["split"] == "fit"], part[part["split"] == "test"]
         columns: list[str] = []
         if any("nowcast" in p.extra_features for p in models.values()):
@@ -457,7 +458,7 @@ def main() -> None:
         cadence = args.every_minutes
         built = Path(tempfile.mkdtemp(prefix="tune_window_features_"))
         features_dir = build_window_features(
-            args.raw, args.window, window_params, sorted({g.split("_")[0] for g in groups}),
+            args.raw, args.window, window_params, sorted({Group.parse(g).city for g in groups}),
             cadence, args.params, built)  # fmt: skip
     window_rows = load_window_rows(features_dir, args.window, window_params)
     if features_dir != args.features:

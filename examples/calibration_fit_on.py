@@ -20,31 +20,30 @@ import click
 import pandas as pd
 
 from tmaxedge.core import io
-from tmaxedge.decision.gates import GateParams
 from tmaxedge.modeling.calibration import FIT_ON, CalibrateParams
-from tmaxedge.modeling.coherence import CoherenceParams
-from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.modeling.scoring import score
-from tmaxedge.walkforward import artifacts, crossfit, windows
-from tmaxedge.walkforward import steps as walkforward
+from tmaxedge.walkforward import artifacts, windows
+from tmaxedge.walkforward.evaluate import all_predictions
+from tmaxedge.walkforward.run import (
+    calibrate_step,
+    calibrated_cards,
+    evaluate_step,
+    load_step_params,
+)
 
 
 def window_predictions(root: Path, entry: str, key: str, params: CalibrateParams) -> pd.DataFrame:
+    """The window's test predictions with the run's tuned models calibrated as ``params`` say:
+    the calibrate and evaluate stages' steps, without the files between them."""
     config = root / "params.yaml"
     window = windows.make_window(key, io.load_params("windows", windows.WindowParams, config))
-    rows = io.read_features(root / "data/features", window.train_start, window.test_end)
-    split = windows.split_of(rows["event_date"], window)
-    fit, calibration, test = (rows[split.eq(n).to_numpy()].reset_index(drop=True) for n in ["fit", "calibrate", "test"])
-    groups = sorted(p for p in (root / "models" / entry / key / "tune").iterdir() if p.is_dir())
-    cards = {g.name: artifacts.read_tuned(g) for g in groups}
-    best = {g.name: io.read_json(g / "best_params.json") for g in groups}
-    pool = io.load_params("pool", PoolParams, config)
-    beta_max = io.load_params("gate", GateParams, config).beta_max
-    calibrated = crossfit.calibrate_tuned(fit, calibration, cards, best, params, pool, beta_max)
-    final = {name: card for name, (card, _, _) in calibrated.items()}
-    coherence = io.load_params("coherence", CoherenceParams, config)
-    evaluated = walkforward.evaluate_window(walkforward.groups_of(test), final, None, entry, key, coherence)
-    return pd.concat([predictions for predictions, _ in evaluated.values()], ignore_index=True)
+    rows = windows.read_window_rows(root / "data/features", window)
+    tuned = artifacts.read_tune_step(root / "models" / entry / key / "tune")
+    steps = load_step_params(config)
+    calibrated = calibrate_step(rows, tuned, params, steps.pool, steps.beta_max)
+    cards = calibrated_cards(calibrated)
+    evaluated = evaluate_step(rows.test, cards, None, entry, key, steps.coherence)
+    return all_predictions(evaluated)
 
 
 @click.command()
@@ -61,15 +60,19 @@ def main(entry: str, keys: str | None, root: Path) -> None:
             predictions = window_predictions(root, entry, key, dataclasses.replace(base, fit_on=fit_on))
             runs[fit_on].append(predictions)
             scores = score(predictions[predictions["p_model"].notna()])
-            click.echo(f"{key} {fit_on:8s} {time.perf_counter() - start:5.0f} s  "
-                       f"Brier vs market {scores['brier_improvement']:+.4f}")  # fmt: skip
+            seconds = time.perf_counter() - start
+            improvement = scores["brier_improvement"]
+            click.echo(f"{key} {fit_on:8s} {seconds:5.0f} s  Brier vs market {improvement:+.4f}")
     for fit_on, parts in runs.items():
         predictions = pd.concat(parts, ignore_index=True)
         priced = predictions[predictions["p_model"].notna()]
         scores, alone = score(priced), score(priced.assign(p_model=priced["p_unpooled"]))
-        click.echo(f"{entry} {fit_on:8s} all windows: Brier vs market {scores['brier_improvement']:+.4f} "
-                   f"(model alone {alone['brier_improvement']:+.4f}), log loss {scores['log_loss_common']:.5f} "
-                   f"against the market's {scores['market_log_loss']:.5f}")  # fmt: skip
+        click.echo(
+            f"{entry} {fit_on:8s} all windows: Brier vs market {scores['brier_improvement']:+.4f} "
+            f"(model alone {alone['brier_improvement']:+.4f}), "
+            f"log loss {scores['log_loss_common']:.5f} "
+            f"against the market's {scores['market_log_loss']:.5f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Stage `calibrate@<model>-<window>`: calibrator and market pooling weight per (city, strike type),
 fitted on the window's calibration split around the frozen tuned model, or cross-fitted over
-every training day around the model refitted on them (``calibrate.fit_on``: tmaxedge.walkforward.crossfit)."""
+every training day around the model refitted on them (``calibrate.fit_on``: tmaxedge.walkforward.crossfit).
+Step 2 of ``tmaxedge.walkforward.run.run_window``."""
 
 import argparse
 from pathlib import Path
@@ -10,6 +11,7 @@ from tmaxedge.core.failures import run_stage
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.walkforward import artifacts, crossfit, windows
+from tmaxedge.walkforward.run import calibrate_step
 
 
 def main() -> None:
@@ -24,20 +26,12 @@ def main() -> None:
     pool = io.load_params("pool", PoolParams)
     window = windows.window_from_manifest(io.read_json(args.manifest))
     beta_max = config.load_beta_max(io.load_section("gate"))
-    rows = io.read_features(args.features, crossfit.calibration_start(window, params), window.train_end)
-    groups = sorted(p for p in args.tuned.iterdir() if p.is_dir())
-    cards = {g.name: artifacts.read_tuned(g) for g in groups}
-    best = {g.name: io.read_json(g / "best_params.json") for g in groups}
-    split = windows.split_of(rows["event_date"], window)
-    fit_rows, calibration_rows = (rows[split.eq(name).to_numpy()] for name in ["fit", "calibrate"])
-    results = crossfit.calibrate_tuned(fit_rows, calibration_rows, cards, best, params, pool, beta_max)
+    start = crossfit.calibration_start(window, params)
+    rows = windows.split_rows(io.read_features(args.features, start, window.train_end), window)
+    tuned = artifacts.read_tune_step(args.tuned)
+    results = calibrate_step(rows, tuned, params, pool, beta_max)
     with io.atomic_directory(args.out) as tmp:
-        for group in groups:
-            card, fitted, info = results[group.name]
-            if card is None:
-                artifacts.write_uncalibrated(tmp / group.name, f"no model: {best[group.name]['status']}")
-            else:
-                artifacts.write_calibrated(tmp / group.name, card, fitted, info)
+        artifacts.write_calibrate_step(tmp, results, tuned.best_params)
 
 
 if __name__ == "__main__":

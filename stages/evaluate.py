@@ -1,5 +1,5 @@
 """Stage `evaluate@<model>-<window>`: test-week predictions (pooled and made coherent as params
-say), scores and reliability per group."""
+say), scores and reliability per group. Step 3 of ``tmaxedge.walkforward.run.run_window``."""
 
 import argparse
 from pathlib import Path
@@ -8,7 +8,7 @@ from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.walkforward import artifacts, windows
-from tmaxedge.walkforward import steps as walkforward
+from tmaxedge.walkforward.run import evaluate_step
 
 
 def main() -> None:
@@ -23,15 +23,13 @@ def main() -> None:
     io.configure_logging()
     coherent = io.load_params("coherence", CoherenceParams)
     window = windows.window_from_manifest(io.read_json(args.manifest))
-    rows = io.read_features(args.features, window.test_start, window.test_end)
-    oracle = io.read_oracle(args.oracle, rows["ticker"].unique().tolist())
-    parts = walkforward.groups_of(rows)
-    cards = {name: artifacts.read_calibrated(args.calibrated / name) for name in parts}
-    results = walkforward.evaluate_window(parts, cards, oracle, args.model, window.key, coherent)
+    # the test split alone: the rows the calibrated models price
+    test_rows = io.read_features(args.features, window.test_start, window.test_end)
+    oracle = io.read_oracle(args.oracle, test_rows["ticker"].unique().tolist())
+    cards = artifacts.read_calibrate_step(args.calibrated)
+    results = evaluate_step(test_rows, cards, oracle, args.model, window.key, coherent)
     with io.atomic_directory(args.out) as tmp:
-        for name, (predictions, report) in results.items():
-            artifacts.write_evaluated(tmp / name, predictions, report)
-        io.write_json_atomic({name: report["scores"] for name, (_, report) in results.items()}, tmp / "scores.json")
+        artifacts.write_evaluate_step(tmp, results)
 
 
 if __name__ == "__main__":

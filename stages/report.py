@@ -8,6 +8,7 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
 from tmaxedge.core.failures import run_stage
+from tmaxedge.core.keys import Group
 from tmaxedge.reporting import report
 
 TRADE_COLUMNS = ["model", "city", "bracket", "filled", "pnl_cents"]
@@ -65,9 +66,11 @@ def read_inputs(args: argparse.Namespace) -> report.ReportInputs:
     per_window = {}
     for model in models:
         folder = args.summaries / model
+        # one summary per group (chi_between.json), keyed (city, strike type); all.json is not one
         summaries[model] = {
-            tuple(path.stem.rsplit("_", 1)): io.read_json(path)
+            (group.city, group.strike_type): io.read_json(path)
             for path in sorted(folder.glob("*_*.json"))
+            for group in [Group.parse(path.stem)]
         }
         window_file = args.per_window / f"{model}.csv"
         if window_file.exists():

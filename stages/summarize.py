@@ -7,6 +7,7 @@ import pandas as pd
 
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
+from tmaxedge.core.keys import Group
 from tmaxedge.reporting import summarize
 
 
@@ -28,7 +29,7 @@ def main() -> None:
             for (city, bracket), part in rows.groupby(["city", "bracket"], sort=True):
                 io.write_json_atomic(
                     summarize.summarize_predictions(part),
-                    tmp / "walkforward_summary" / model / f"{city}_{bracket}.json",
+                    tmp / "walkforward_summary" / model / f"{Group(city, bracket).name}.json",
                 )
             io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
         records = [

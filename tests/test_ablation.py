@@ -16,10 +16,13 @@ from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.research import ablation
-from tmaxedge.walkforward import steps as walkforward
+from tmaxedge.walkforward.run import StepParams
+from tmaxedge.walkforward.tune import tune_window
 
 RIDGE_EXTRA = dataclasses.replace(RIDGE, extra_features=["mid_logit", "nowcast"])
-STEPS = ablation.Steps(CalibrateParams(method="none"), PoolParams(), CoherenceParams("logit_shift"), SEQUENTIAL, {})
+STEPS = StepParams(
+    CalibrateParams(method="none"), PoolParams(), CoherenceParams("logit_shift"), SEQUENTIAL, {}
+)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +53,7 @@ def test_each_run_leaves_out_its_group_and_runs_compare_on_the_same_rows(world):
     runs = ablation.run_ablation(lambda key: split, ["2024-05-11"], "ridge", RIDGE_EXTRA, STEPS, ["market", "nowcast"])
     assert list(runs) == [ablation.ALL, "without market", "without nowcast"]
     no_market = dataclasses.replace(RIDGE_EXTRA, drop_groups=["market"])
-    tuned = walkforward.tune_window(split["fit"], "ridge", no_market, SEQUENTIAL)
+    tuned = tune_window(split.fit, "ridge", no_market, SEQUENTIAL)
     columns = tuned["chi_between"].preprocessor.columns
     assert columns and not {"yes_mid", MARKET_LOGIT, "spread_pct"} & set(columns) and "temp_now" in columns
     table = ablation.ablation_table(runs)

@@ -14,14 +14,16 @@ import pytest
 import yaml
 from test_scopes import TMAX_DIST, assert_whole_events, three_cities  # noqa: F401
 from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
+from worlds import simulated_tables, write_feature_folder
 
 from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.walkforward import artifacts, crossfit, windows
-from tmaxedge.walkforward import steps as walkforward
-from worlds import simulated_tables, write_feature_folder
+from tmaxedge.walkforward.calibrate import calibrate_window
+from tmaxedge.walkforward.groups import design_matrix, groups_of, with_nowcast
+from tmaxedge.walkforward.tune import tune_window, uncalibrated_card
 
 CROSSFIT = CalibrateParams(method="sigmoid", fit_on="crossfit", folds=3)
 POOLED_RIDGE = dataclasses.replace(RIDGE, scope="pooled", type="ridge", extra_features=["nowcast"])
@@ -29,8 +31,8 @@ POOLED_RIDGE = dataclasses.replace(RIDGE, scope="pooled", type="ridge", extra_fe
 
 @pytest.fixture(scope="module")
 def tuned(three_cities):  # noqa: F811
-    results = walkforward.tune_window(three_cities["fit"], "ridge_pooled", POOLED_RIDGE, SEQUENTIAL)
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in results.items()}
+    results = tune_window(three_cities.fit, "ridge_pooled", POOLED_RIDGE, SEQUENTIAL)
+    cards = {name: uncalibrated_card(result) for name, result in results.items()}
     return cards, {name: result.best_params for name, result in results.items()}
 
 
@@ -58,9 +60,9 @@ def test_each_fold_model_is_fitted_without_its_block_and_the_served_one_on_every
 
     monkeypatch.setattr(crossfit, "refit", recording_refit)
     results = crossfit.calibrate_tuned(
-        three_cities["fit"], three_cities["calibrate"], cards, best, CROSSFIT, PoolParams(), {"between": 10.0, "greater": 10.0, "less": 10.0}
+        three_cities.fit, three_cities.calibrate, cards, best, CROSSFIT, PoolParams(), {"between": 10.0, "greater": 10.0, "less": 10.0}
     )
-    training = dates_of(three_cities["fit"]) | dates_of(three_cities["calibrate"])
+    training = dates_of(three_cities.fit) | dates_of(three_cities.calibrate)
     blocks = [set(b) for b in crossfit.day_blocks(np.array(sorted(training)), CROSSFIT.folds)]
     units = crossfit.units_of(cards)  # one pooled per strike type and New York's own (tuned ones)
     assert units["pooled_between"] == ["aus_between", "chi_between"] and units["nyc_between"] == ["nyc_between"]
@@ -71,15 +73,15 @@ def test_each_fold_model_is_fitted_without_its_block_and_the_served_one_on_every
     assert all(seen == training for seen in fitted_on[-len(units):])
     info = results["aus_between"][2]
     assert info["fit_on"] == "crossfit" and len(info["folds"]) == CROSSFIT.folds
-    assert info["n_rows"] == len(walkforward.groups_of(pd.concat([three_cities["fit"], three_cities["calibrate"]]))["aus_between"])
+    assert info["n_rows"] == len(groups_of(pd.concat([three_cities.fit, three_cities.calibrate]))["aus_between"])
     assert info["pool"]["w"] is not None
 
 
 def test_the_served_model_is_the_refit_on_every_training_day_within_the_norm_limit(three_cities, tuned):  # noqa: F811
     cards, best = tuned
     limits = {"between": 10.0, "greater": 10.0, "less": 10.0}
-    results = crossfit.calibrate_tuned(three_cities["fit"], three_cities["calibrate"], cards, best, CROSSFIT, PoolParams(), limits)
-    training = pd.concat([three_cities["fit"], three_cities["calibrate"]], ignore_index=True)
+    results = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, CROSSFIT, PoolParams(), limits)
+    training = pd.concat([three_cities.fit, three_cities.calibrate], ignore_index=True)
     rows = training[(training["strike_type"] == "between") & (training["city"] != "nyc")].reset_index(drop=True)
     expected = crossfit.refit(rows, cards["aus_between"], best["aus_between"], 10.0)
     served = results["chi_between"][0]
@@ -91,7 +93,7 @@ def test_the_served_model_is_the_refit_on_every_training_day_within_the_norm_lim
 
 def test_a_refit_tighter_than_its_norm_limit_is_shrunk(three_cities, tuned):  # noqa: F811
     cards, best = tuned
-    rows = three_cities["fit"][three_cities["fit"]["strike_type"] == "greater"].reset_index(drop=True)
+    rows = three_cities.fit[three_cities.fit["strike_type"] == "greater"].reset_index(drop=True)
     free = crossfit.refit(rows, cards["aus_greater"], best["aus_greater"], None)
     limit = 0.5 * float(np.linalg.norm(free.linear.coef))
     limited = crossfit.refit(rows, cards["aus_greater"], best["aus_greater"], limit)
@@ -101,8 +103,8 @@ def test_a_refit_tighter_than_its_norm_limit_is_shrunk(three_cities, tuned):  # 
 def test_holdout_is_the_calibration_split_around_the_tuned_model(three_cities, tuned):  # noqa: F811
     cards, best = tuned
     params = CalibrateParams(method="sigmoid")
-    via_fit_on = crossfit.calibrate_tuned(three_cities["fit"], three_cities["calibrate"], cards, best, params, PoolParams())
-    direct = walkforward.calibrate_window(walkforward.groups_of(three_cities["calibrate"]), cards, params, PoolParams())
+    via_fit_on = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, params, PoolParams())
+    direct = calibrate_window(groups_of(three_cities.calibrate), cards, params, PoolParams())
     assert sum(card is not None for card, _, _ in direct.values()) >= 4
     for name, (card, _, info) in direct.items():
         assert via_fit_on[name][2] == info
@@ -113,35 +115,34 @@ def test_holdout_is_the_calibration_split_around_the_tuned_model(three_cities, t
 
 def test_a_crossfitted_model_json_predicts_like_its_joblib(three_cities, tuned, tmp_path):  # noqa: F811
     cards, best = tuned
-    results = crossfit.calibrate_tuned(three_cities["fit"], three_cities["calibrate"], cards, best, CROSSFIT, PoolParams(enabled=False))
+    results = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, CROSSFIT, PoolParams(enabled=False))
     card, fitted, info = results["chi_greater"]
     assert info["method"] == "sigmoid"
     artifacts.write_calibrated(tmp_path, card, fitted, info)
     loaded = artifacts.read_calibrated(tmp_path)
-    test = walkforward.groups_of(three_cities["test"])["chi_greater"]
-    x = walkforward.design_matrix(walkforward.with_nowcast(test, loaded), loaded.preprocessor.columns)
+    test = groups_of(three_cities.test)["chi_greater"]
+    x = design_matrix(with_nowcast(test, loaded), loaded.preprocessor.columns)
     from_pickle = joblib.load(tmp_path / "model.joblib").predict_proba(x)[:, 1]
     np.testing.assert_allclose(loaded.predict(x), np.clip(from_pickle, 0.001, 0.999), atol=1e-12)
 
 
 def test_a_crossfitted_tmax_dist_stays_one_coherent_distribution(three_cities):  # noqa: F811
     pooled = dataclasses.replace(TMAX_DIST, scope="pooled", type="tmax_dist")
-    results = walkforward.tune_window(three_cities["fit"], "tmax_dist_pooled", pooled, SEQUENTIAL)
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in results.items()}
+    results = tune_window(three_cities.fit, "tmax_dist_pooled", pooled, SEQUENTIAL)
+    cards = {name: uncalibrated_card(result) for name, result in results.items()}
     best = {name: result.best_params for name, result in results.items()}
-    calibrated = crossfit.calibrate_tuned(three_cities["fit"], three_cities["calibrate"], cards, best, CROSSFIT, PoolParams(enabled=False))
+    calibrated = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, CROSSFIT, PoolParams(enabled=False))
     final = {name: card for name, (card, _, _) in calibrated.items()}
     assert final["aus_less"].to_dict() == final["chi_greater"].to_dict() != final["nyc_less"].to_dict()
-    assert_whole_events(three_cities["test"], final)
+    assert_whole_events(three_cities.test, final)
 
 
 def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
     write_feature_folder(simulated_tables(days=16, cities=("aus", "chi", "nyc")), tmp_path / "features")
     window = windows.make_window("2024-05-11", WINDOW_PARAMS)
-    rows = io.read_features(tmp_path / "features", window.train_start, window.train_end)
-    split = windows.split_of(rows["event_date"], window)
-    fit, calibration = (rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate"])
-    tuned = walkforward.tune_window(fit, "ridge_pooled", POOLED_RIDGE, SEQUENTIAL, {"between": 10.0, "greater": 10.0, "less": 10.0})
+    rows = windows.read_window_rows(tmp_path / "features", window)
+    fit, calibration = rows.fit, rows.calibrate
+    tuned = tune_window(fit, "ridge_pooled", POOLED_RIDGE, SEQUENTIAL, {"between": 10.0, "greater": 10.0, "less": 10.0})
     for name, result in tuned.items():
         artifacts.write_tuned(tmp_path / "tune" / name, result)
     io.write_json_atomic({"window": window.as_dict()}, tmp_path / "manifest.json")

@@ -17,7 +17,8 @@ from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.modeling.tuning import ModelParams
-from tmaxedge.walkforward import steps as walkforward
+from tmaxedge.walkforward.run import StepParams, run_window
+from tmaxedge.walkforward.tune import tune_window
 
 TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
 
@@ -115,24 +116,19 @@ def test_hour_weights_move_linearly_between_knots_and_sum_to_one():
 def test_fitting_rows_are_each_event_minutes_interior_thresholds_labelled_by_the_high(world):  # noqa: F811
     folder, _ = world
     _, rows = window_rows(folder)
-    kept, x, y = distribution.threshold_rows(rows["fit"], None)
+    kept, x, y = distribution.threshold_rows(rows.fit, None)
     low = np.where(kept["strike_type"] == "greater", kept["floor_strike"] + 1, kept["floor_strike"])
     np.testing.assert_array_equal(y, (kept["tmax_f"] >= low).astype(int))
     per_minute = kept.groupby(["event_ticker", "ts"]).size()
-    markets = rows["fit"].groupby(["event_ticker", "ts"]).size()
+    markets = rows.fit.groupby(["event_ticker", "ts"]).size()
     assert per_minute.equals(markets.loc[per_minute.index] - 1)  # all but the lower tail
     assert list(x.columns) == distribution.COLUMNS
 
 
 def tmax_dist_predictions(rows, calibrate: CalibrateParams, pool: PoolParams) -> tuple[dict, pd.DataFrame]:
-    tuned = walkforward.tune_window(rows["fit"], "tmax_dist", TMAX_DIST, SEQUENTIAL, window="w")
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
-    calibrated = walkforward.calibrate_window(walkforward.groups_of(rows["calibrate"]), cards, calibrate, pool)
-    final = {name: card for name, (card, _, _) in calibrated.items()}
-    evaluated = walkforward.evaluate_window(
-        walkforward.groups_of(rows["test"]), final, None, "tmax_dist", "w", CoherenceParams("logit_shift")
-    )
-    return final, pd.concat([predictions for predictions, _ in evaluated.values()], ignore_index=True)
+    steps = StepParams(calibrate, pool, CoherenceParams("logit_shift"), SEQUENTIAL, None)
+    run = run_window(rows, "tmax_dist", TMAX_DIST, steps, "w")
+    return run.cards, run.predictions
 
 
 @pytest.mark.parametrize("method", ["none", "sigmoid"])
@@ -157,4 +153,4 @@ def test_tmax_dist_takes_only_its_own_inputs(world):  # noqa: F811
     for wrong in [dataclasses.replace(TMAX_DIST, feature_set="rich"),
                   dataclasses.replace(TMAX_DIST, extra_features=["mid_logit"])]:  # fmt: skip
         with pytest.raises(ParamsError, match="tune.tmax_dist takes feature_set 'distribution' and no extra_features"):
-            walkforward.tune_window(rows["fit"], "tmax_dist", wrong, SEQUENTIAL)
+            tune_window(rows.fit, "tmax_dist", wrong, SEQUENTIAL)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge.walkforward.steps import window_keys_between
-from tmaxedge.walkforward.windows import WindowParams, make_plan
+from tmaxedge.walkforward.windows import WindowParams, make_plan, window_keys_between
 
 _PATH = Path(__file__).parents[1] / "examples" / "real_nyc_inputs.py"
 _SPEC = importlib.util.spec_from_file_location("real_nyc_inputs", _PATH)

@@ -6,17 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
+from worlds import simulated_tables, write_feature_folder
 
-from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.features import nowcast, scopes
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.modeling.tuning import ModelParams
-from tmaxedge.walkforward import steps as walkforward
 from tmaxedge.walkforward import windows
-from worlds import simulated_tables, write_feature_folder
+from tmaxedge.walkforward.calibrate import calibrate_window
+from tmaxedge.walkforward.evaluate import evaluate_window
+from tmaxedge.walkforward.groups import distribution_unit, groups_of
+from tmaxedge.walkforward.predict import predict_alone, predict_groups
+from tmaxedge.walkforward.tune import tune_window, uncalibrated_card
 
 TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
 
@@ -25,14 +28,11 @@ TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, cl
 def three_cities(tmp_path_factory):
     folder = tmp_path_factory.mktemp("features")
     write_feature_folder(simulated_tables(days=16, cities=("aus", "chi", "nyc")), folder)
-    window = windows.make_window("2024-05-11", WINDOW_PARAMS)
-    rows = io.read_features(folder, window.train_start, window.test_end)
-    split = windows.split_of(rows["event_date"], window)
-    return {name: rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate", "test"]}
+    return windows.read_window_rows(folder, windows.make_window("2024-05-11", WINDOW_PARAMS))
 
 
 def test_units_pool_the_weather_cities_and_leave_new_york_alone(three_cities):
-    rows = three_cities["fit"]
+    rows = three_cities.fit
     assert scopes.weather_cities(rows) == ["aus", "chi"]
     city = scopes.fit_units(rows, "city", per_strike=True)
     assert list(city) == [f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]]
@@ -45,13 +45,13 @@ def test_units_pool_the_weather_cities_and_leave_new_york_alone(three_cities):
 
 
 def test_one_weather_city_is_not_pooled(three_cities):
-    rows = three_cities["fit"]
+    rows = three_cities.fit
     one = rows[rows["city"] != "aus"]
     assert list(scopes.fit_units(one, "pooled", per_strike=False)) == ["chi", "nyc"]
 
 
 def test_a_pooled_nowcast_keeps_each_city_its_own_tables(three_cities):
-    rows = three_cities["fit"]
+    rows = three_cities.fit
     both = nowcast.fit_tables(rows[rows["city"] != "nyc"])
     chi = rows[rows["city"] == "chi"].reset_index(drop=True)
     alone = nowcast.fit_tables(chi)
@@ -63,37 +63,37 @@ def test_a_pooled_nowcast_keeps_each_city_its_own_tables(three_cities):
 
 def test_pooled_ridge_shares_one_fit_per_strike_type_with_a_level_per_city(three_cities):
     pooled = dataclasses.replace(RIDGE, scope="pooled", type="ridge")
-    tuned = walkforward.tune_window(three_cities["fit"], "ridge_pooled", pooled, SEQUENTIAL)
+    tuned = tune_window(three_cities.fit, "ridge_pooled", pooled, SEQUENTIAL)
     assert list(tuned) == [f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]]
     aus, chi = tuned["aus_between"], tuned["chi_between"]
     assert aus is chi and aus.preprocessor.columns[-2:] == ["city_is_aus", "city_is_chi"]
     assert not any(c.startswith("city_is") for c in tuned["nyc_between"].preprocessor.columns)
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
-    test = walkforward.groups_of(three_cities["test"])
-    p = walkforward.predict_groups(test, cards)
+    cards = {name: uncalibrated_card(result) for name, result in tuned.items()}
+    test = groups_of(three_cities.test)
+    p = predict_groups(test, cards)
     swapped = test["aus_between"].assign(city="chi")  # the same rows priced as Chicago's
-    assert not np.allclose(p["aus_between"], walkforward.predict_alone(swapped, cards["aus_between"]))
+    assert not np.allclose(p["aus_between"], predict_alone(swapped, cards["aus_between"]))
 
 
 def test_pooled_tmax_dist_prices_every_weather_city_coherently(three_cities):
     pooled = dataclasses.replace(TMAX_DIST, scope="pooled", type="tmax_dist")
-    tuned = walkforward.tune_window(three_cities["fit"], "tmax_dist_pooled", pooled, SEQUENTIAL)
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
+    tuned = tune_window(three_cities.fit, "tmax_dist_pooled", pooled, SEQUENTIAL)
+    cards = {name: uncalibrated_card(result) for name, result in tuned.items()}
     assert cards["aus_less"].to_dict() == cards["chi_between"].to_dict()
     assert "city_is_chi" in cards["aus_less"].preprocessor.columns
-    assert walkforward.distribution_unit("chi_less", cards["chi_less"]) == "pooled"
-    assert walkforward.distribution_unit("nyc_less", cards["nyc_less"]) == "nyc"
-    calibrated = walkforward.calibrate_window(
-        walkforward.groups_of(three_cities["calibrate"]), cards, CalibrateParams(method="sigmoid"), PoolParams(enabled=False)
+    assert distribution_unit("chi_less", cards["chi_less"]) == "pooled"
+    assert distribution_unit("nyc_less", cards["nyc_less"]) == "nyc"
+    calibrated = calibrate_window(
+        groups_of(three_cities.calibrate), cards, CalibrateParams(method="sigmoid"), PoolParams(enabled=False)
     )
     final = {name: card for name, (card, _, _) in calibrated.items()}
     assert final["aus_less"].calibrator == final["chi_greater"].calibrator != final["nyc_less"].calibrator
-    assert_whole_events(three_cities["test"], final)
+    assert_whole_events(three_cities.test, final)
 
 
 def assert_whole_events(test: pd.DataFrame, cards: dict) -> None:
     """Without the coherence step, every event-minute's six probabilities sum to 1."""
-    evaluated = walkforward.evaluate_window(walkforward.groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none"))
+    evaluated = evaluate_window(groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none"))
     predictions = pd.concat([p for p, _ in evaluated.values()], ignore_index=True)
     sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
     np.testing.assert_allclose(sums, 1.0, atol=1e-5)
@@ -105,4 +105,4 @@ def test_a_model_entry_needs_a_known_type_and_scope(three_cities):
     with pytest.raises(ParamsError, match=r"type must be null or a str among \['ridge', 'elasticnet', 'lasso', 'tmax_dist'\]"):
         dataclasses.replace(RIDGE, type="forest")
     with pytest.raises(ParamsError, match="tune.ridge_pooled needs a type among"):
-        walkforward.tune_window(three_cities["fit"], "ridge_pooled", RIDGE, SEQUENTIAL)
+        tune_window(three_cities.fit, "ridge_pooled", RIDGE, SEQUENTIAL)

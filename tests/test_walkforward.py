@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from worlds import simulated_tables, write_feature_folder
 
 from tmaxedge.cli import main as cli
 from tmaxedge.core import io
@@ -15,13 +16,17 @@ from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.pooling import PoolParams, pool_probability
 from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward import artifacts, windows
-from tmaxedge.walkforward import steps as walkforward
-from worlds import simulated_tables, write_feature_folder
+from tmaxedge.walkforward.calibrate import calibrate_window
+from tmaxedge.walkforward.compute import ComputeParams, run_jobs
+from tmaxedge.walkforward.evaluate import PREDICTION_COLUMNS, evaluate_window
+from tmaxedge.walkforward.groups import design_matrix, groups_of, parts_of
+from tmaxedge.walkforward.run import StepParams, run_window
+from tmaxedge.walkforward.tune import tune_window, uncalibrated_card
 
 WINDOW_PARAMS = windows.WindowParams(10, 3, 3, 0.2, 0, 10)
 RIDGE = ModelParams("ridge_safe", n_trials=4, l1_ratio=0.0, n_splits=2)
 ELASTICNET = ModelParams("rich", n_trials=4, l1_ratio=None, n_splits=2)
-SEQUENTIAL = walkforward.ComputeParams(n_jobs=1, backend="sequential")
+SEQUENTIAL = ComputeParams(n_jobs=1, backend="sequential")
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +39,16 @@ def world(tmp_path_factory):
 
 def window_rows(folder, key="2024-05-11"):
     window = windows.make_window(key, WINDOW_PARAMS)
-    rows = io.read_features(folder, window.train_start, window.test_end)
-    split = windows.split_of(rows["event_date"], window)
-    return window, {name: rows[split.eq(name).to_numpy()].reset_index(drop=True)
-                    for name in ["fit", "calibrate", "test"]}
+    return window, windows.read_window_rows(folder, window)
 
 
 def test_tune_window_gives_every_group_a_result_and_reports_single_class(world):
     folder, _ = world
     _, rows = window_rows(folder)
-    results = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
+    results = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)
     assert set(results) == {f"{c}_{s}" for c in ["chi", "nyc"] for s in ["between", "greater", "less"]}
     for name, result in results.items():
-        part = rows["fit"][(rows["fit"]["city"] + "_" + rows["fit"]["strike_type"]) == name]
+        part = rows.fit[(rows.fit["city"] + "_" + rows.fit["strike_type"]) == name]
         if part["y"].nunique() < 2:
             assert result.status == "single_class" and result.fit is None
         else:
@@ -56,7 +58,7 @@ def test_tune_window_gives_every_group_a_result_and_reports_single_class(world):
 def test_nyc_model_uses_no_weather_columns(world):
     folder, _ = world
     _, rows = window_rows(folder)
-    results = walkforward.tune_window(rows["fit"], "elasticnet", ELASTICNET, SEQUENTIAL)
+    results = tune_window(rows.fit, "elasticnet", ELASTICNET, SEQUENTIAL)
     nyc = results["nyc_between"]
     chi = results["chi_between"]
     assert "temp_now" not in nyc.preprocessor.columns and "running_max" not in nyc.preprocessor.columns
@@ -69,24 +71,19 @@ def test_event_features_enter_a_model_only_when_asked_and_only_where_they_have_d
     folder, _ = world
     _, rows = window_rows(folder)
     with_event = dataclasses.replace(ELASTICNET, extra_features=["event"])
-    results = walkforward.tune_window(rows["fit"], "elasticnet", with_event, SEQUENTIAL)
+    results = tune_window(rows.fit, "elasticnet", with_event, SEQUENTIAL)
     chi, nyc = results["chi_between"].preprocessor.columns, results["nyc_between"].preprocessor.columns
     assert set(EVENT_COLUMNS) <= set(chi)
     assert set(EVENT_COLUMNS) - set(nyc) == {"running_max_z", "temp_now_z"}  # NYC has no weather
-    plain = walkforward.tune_window(rows["fit"], "elasticnet", ELASTICNET, SEQUENTIAL)
+    plain = tune_window(rows.fit, "elasticnet", ELASTICNET, SEQUENTIAL)
     assert not set(EVENT_COLUMNS) & set(plain["chi_between"].preprocessor.columns)
 
 
 def window_predictions(rows, compute):
     """Tune on ``compute``, then calibrate and evaluate: the test week's predictions."""
-    tuned = walkforward.tune_window(rows["fit"], "ridge", RIDGE, compute)
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in tuned.items()}
-    calibrated = walkforward.calibrate_window(
-        walkforward.groups_of(rows["calibrate"]), cards, CalibrateParams(), PoolParams()
-    )
-    final = {name: card for name, (card, _, _) in calibrated.items()}
-    evaluated = walkforward.evaluate_window(walkforward.groups_of(rows["test"]), final, None, "ridge", "w")
-    return tuned, pd.concat([predictions for predictions, _ in evaluated.values()], ignore_index=True)
+    steps = StepParams(CalibrateParams(), PoolParams(), CoherenceParams(), compute, None)
+    run = run_window(rows, "ridge", RIDGE, steps, "w")
+    return run.tuned, run.predictions
 
 
 def test_tune_is_deterministic_and_backend_independent(world, tmp_path):
@@ -97,9 +94,9 @@ def test_tune_is_deterministic_and_backend_independent(world, tmp_path):
     first, predictions = window_predictions(rows, SEQUENTIAL)
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
         backends = {
-            "loky": walkforward.ComputeParams(n_jobs=2),
-            "dask, local cluster": walkforward.ComputeParams(n_jobs=2, backend="dask"),
-            "dask, scheduler address": walkforward.ComputeParams(
+            "loky": ComputeParams(n_jobs=2),
+            "dask, local cluster": ComputeParams(n_jobs=2, backend="dask"),
+            "dask, scheduler address": ComputeParams(
                 backend="dask", scheduler_address=cluster.scheduler_address
             ),
         }
@@ -118,29 +115,29 @@ def test_tune_is_deterministic_and_backend_independent(world, tmp_path):
 
 def test_compute_params_name_the_backends_and_where_an_address_applies():
     with pytest.raises(ParamsError, match=r"backend must be a str among \['dask', 'loky', 'sequential'\]; got 'ray'"):
-        walkforward.ComputeParams(backend="ray")
+        ComputeParams(backend="ray")
     with pytest.raises(ParamsError, match="scheduler_address is read only with backend 'dask'"):
-        walkforward.ComputeParams(backend="loky", scheduler_address="tcp://10.0.0.1:8786")
+        ComputeParams(backend="loky", scheduler_address="tcp://10.0.0.1:8786")
 
 
 def test_window_steps_predict_only_from_the_past_and_score_the_test_week(world):
     folder, tables = world
     window, rows = window_rows(folder)
-    assert rows["fit"]["event_date"].max() < window.fit_end <= rows["calibrate"]["event_date"].min()
-    assert rows["calibrate"]["event_date"].max() < window.test_start <= rows["test"]["event_date"].min()
-    results = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
-    part = walkforward.groups_of(rows["test"])["chi_between"]
-    card, _, info = walkforward.calibrate_window(
-        {"chi_between": walkforward.groups_of(rows["calibrate"])["chi_between"]},
-        {"chi_between": walkforward.uncalibrated_card(results["chi_between"])},
+    assert rows.fit["event_date"].max() < window.fit_end <= rows.calibrate["event_date"].min()
+    assert rows.calibrate["event_date"].max() < window.test_start <= rows.test["event_date"].min()
+    results = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)
+    part = groups_of(rows.test)["chi_between"]
+    card, _, info = calibrate_window(
+        {"chi_between": groups_of(rows.calibrate)["chi_between"]},
+        {"chi_between": uncalibrated_card(results["chi_between"])},
         CalibrateParams(),
         PoolParams(enabled=False),
     )["chi_between"]
     assert info["method"] == "sigmoid"  # a few market-days: far below isotonic_min
-    predictions, report = walkforward.evaluate_window(
+    predictions, report = evaluate_window(
         {"chi_between": part}, {"chi_between": card}, tables["oracle"], "ridge", window.key
     )["chi_between"]
-    assert list(predictions.columns[:11]) == walkforward.PREDICTION_COLUMNS
+    assert list(predictions.columns[:11]) == PREDICTION_COLUMNS
     assert predictions["p_model"].between(0.001, 0.999).all()
     assert predictions["p_oracle"].notna().all()
     scores = report["scores"]
@@ -151,8 +148,8 @@ def test_window_steps_predict_only_from_the_past_and_score_the_test_week(world):
 def test_evaluate_group_without_a_model_predicts_nothing(world):
     folder, _ = world
     window, rows = window_rows(folder)
-    part = walkforward.groups_of(rows["test"])["chi_less"]
-    predictions, report = walkforward.evaluate_window(
+    part = groups_of(rows.test)["chi_less"]
+    predictions, report = evaluate_window(
         {"chi_less": part}, {"chi_less": None}, None, "ridge", window.key
     )["chi_less"]
     assert predictions["p_model"].isna().all() and predictions["p_oracle"].isna().all()
@@ -162,17 +159,17 @@ def test_evaluate_group_without_a_model_predicts_nothing(world):
 def test_artifacts_round_trip_through_json(world, tmp_path):
     folder, _ = world
     _, rows = window_rows(folder)
-    result = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)["chi_between"]
+    result = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)["chi_between"]
     artifacts.write_tuned(tmp_path / "tune", result)
     card = artifacts.read_tuned(tmp_path / "tune")
-    calibrated, fitted, info = walkforward.calibrate_window(
-        {"chi_between": walkforward.groups_of(rows["calibrate"])["chi_between"]},
+    calibrated, fitted, info = calibrate_window(
+        {"chi_between": groups_of(rows.calibrate)["chi_between"]},
         {"chi_between": card}, CalibrateParams(), PoolParams(enabled=False),
     )["chi_between"]
     artifacts.write_calibrated(tmp_path / "calibrate", calibrated, fitted, info)
     loaded = artifacts.read_calibrated(tmp_path / "calibrate")
-    test = walkforward.groups_of(rows["test"])["chi_between"]
-    x = walkforward.design_matrix(test, loaded.preprocessor.columns)
+    test = groups_of(rows.test)["chi_between"]
+    x = design_matrix(test, loaded.preprocessor.columns)
     import joblib
 
     from_pickle = joblib.load(tmp_path / "calibrate" / "model.joblib").predict_proba(x)[:, 1]
@@ -238,11 +235,9 @@ def test_atomic_directory_keeps_the_old_output_when_a_step_dies(tmp_path):
 
 
 def calibrated_window(rows, pool):
-    results = walkforward.tune_window(rows["fit"], "ridge", RIDGE, SEQUENTIAL)
-    cards = {name: walkforward.uncalibrated_card(result) for name, result in results.items()}
-    found = walkforward.groups_of(rows["calibrate"])
-    parts = {name: found.get(name, rows["calibrate"].iloc[0:0]) for name in cards}
-    return walkforward.calibrate_window(parts, cards, CalibrateParams(method="none"), pool)
+    results = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)
+    cards = {name: uncalibrated_card(result) for name, result in results.items()}
+    return calibrate_window(parts_of(rows.calibrate, cards), cards, CalibrateParams(method="none"), pool)
 
 
 def test_pool_weight_is_shared_per_strike_type_or_fitted_per_group_and_recorded(world, tmp_path):
@@ -269,10 +264,10 @@ def test_evaluate_window_pools_then_makes_each_event_coherent(world):
     folder, _ = world
     window, rows = window_rows(folder)
     cards = {name: result[0] for name, result in calibrated_window(rows, PoolParams()).items()}
-    parts = {name: part for name, part in walkforward.groups_of(rows["test"]).items() if name.startswith("chi")}
+    parts = {name: part for name, part in groups_of(rows.test).items() if name.startswith("chi")}
     # a tail of this tiny world may have one class and no model: every chi market gets one
     cards = {name: cards["chi_between"] for name in parts}
-    results = walkforward.evaluate_window(parts, cards, None, "ridge", window.key, CoherenceParams("logit_shift"))
+    results = evaluate_window(parts, cards, None, "ridge", window.key, CoherenceParams("logit_shift"))
     merged = pd.concat([predictions for predictions, _ in results.values()], ignore_index=True)
     fitted = merged
     sums = fitted.groupby(["event_ticker", "timestamp"])["p_model"].agg(["sum", "size"])
@@ -291,7 +286,7 @@ def test_run_jobs_returns_results_in_job_order_when_largest_run_first():
     import operator
 
     jobs = [(i, 10 * i) for i in range(5)]
-    parallel = walkforward.ComputeParams(n_jobs=2, backend="loky")
+    parallel = ComputeParams(n_jobs=2, backend="loky")
     expected = [11 * i for i in range(5)]
-    assert walkforward.run_jobs(operator.add, jobs, parallel, sizes=[1, 9, 3, 7, 5]) == expected
-    assert walkforward.run_jobs(operator.add, jobs, SEQUENTIAL, sizes=[1, 9, 3, 7, 5]) == expected
+    assert run_jobs(operator.add, jobs, parallel, sizes=[1, 9, 3, 7, 5]) == expected
+    assert run_jobs(operator.add, jobs, SEQUENTIAL, sizes=[1, 9, 3, 7, 5]) == expected

@@ -75,13 +75,17 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
 
     from tqdm import tqdm
 
+    from tmaxedge.core.keys import Group
     from tmaxedge.decision.gates import GateParams
     from tmaxedge.modeling.calibration import CalibrateParams
+    from tmaxedge.modeling.coherence import CoherenceParams
     from tmaxedge.modeling.pooling import PoolParams
     from tmaxedge.modeling.tuning import ModelParams, model_type
     from tmaxedge.reporting import summarize
-    from tmaxedge.walkforward import artifacts, crossfit
-    from tmaxedge.walkforward import steps as walkforward
+    from tmaxedge.walkforward import artifacts
+    from tmaxedge.walkforward.compute import ComputeParams
+    from tmaxedge.walkforward.run import StepParams, run_window
+    from tmaxedge.walkforward.tune import tuned_models
 
     window_params = io.load_params("windows", windows.WindowParams, params_path)
     model_params = io.load_model_params(model, ModelParams, params_path)
@@ -92,38 +96,35 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
             f"tune.{model} prices whole events or pools cities, and this command runs one "
             "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
         )
-    calibrate_params = io.load_params("calibrate", CalibrateParams, params_path)
-    pool_params = io.load_params("pool", PoolParams, params_path)
-    beta_max = io.load_params("gate", GateParams, params_path).beta_max.get(bracket)
-    keys = walkforward.window_keys_between(start.date(), end.date(), window_params)
-    name = walkforward.group_name(city, bracket)
+    # one group alone: no event's other markets to make coherent, and one job at a time
+    steps = StepParams(
+        io.load_params("calibrate", CalibrateParams, params_path),
+        io.load_params("pool", PoolParams, params_path),
+        CoherenceParams("none"),
+        ComputeParams(n_jobs=1, backend="sequential"),
+        io.load_params("gate", GateParams, params_path).beta_max,
+    )
+    keys = windows.window_keys_between(start.date(), end.date(), window_params)
+    group = Group(city, bracket)
     all_predictions, statuses = [], []
-    for key in tqdm(keys, desc=f"{model} {name}", unit="window"):
+    for key in tqdm(keys, desc=f"{model} {group.name}", unit="window"):
         window = windows.make_window(key, window_params)
         rows = io.read_features(features, window.train_start, window.test_end)
-        rows = rows[(rows["city"] == city) & (rows["strike_type"] == bracket)].reset_index(drop=True)
-        split = windows.split_of(rows["event_date"], window)
+        rows = rows[(rows["city"] == city) & (rows["strike_type"] == bracket)]
+        split = windows.split_rows(rows, window)
+        test_oracle = io.read_oracle(oracle, split.test["ticker"].unique().tolist())
+        run = run_window(split, model, model_params, steps, key, test_oracle)
+        statuses.append(tuning_status(run.tuned, group))
         folder = out / model / key
-        result = walkforward.tune_one(rows[split.eq("fit").to_numpy()], model, model_params, beta_max)
-        statuses.append(result.status)
-        artifacts.write_tuned(folder / "tune" / name, result)
-        card, fitted, info = crossfit.calibrate_tuned(
-            rows[split.eq("fit").to_numpy()], rows[split.eq("calibrate").to_numpy()],
-            {name: walkforward.uncalibrated_card(result)}, {name: result.best_params},
-            calibrate_params, pool_params, {bracket: beta_max} if beta_max is not None else None,
-        )[name]
-        if card is not None:
-            artifacts.write_calibrated(folder / "calibrate" / name, card, fitted, info)
-        else:
-            artifacts.write_uncalibrated(folder / "calibrate" / name, f"no model: {result.status}")
-        test = rows[split.eq("test").to_numpy()].reset_index(drop=True)
-        oracle_rows = io.read_oracle(oracle, test["ticker"].unique().tolist())
-        predictions, report = walkforward.evaluate_window({name: test}, {name: card}, oracle_rows, model, key)[name]
-        artifacts.write_evaluated(folder / "evaluate" / name, predictions, report)
-        all_predictions.append(predictions)
+        artifacts.write_tune_step(folder / "tune", run.tuned)
+        artifacts.write_calibrate_step(
+            folder / "calibrate", run.calibrated, tuned_models(run.tuned).best_params
+        )
+        artifacts.write_evaluate_step(folder / "evaluate", run.evaluated)
+        all_predictions.append(run.predictions)
     summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
-    io.write_json_atomic(summary, out / model / f"walkforward_summary_{name}.json")
-    click.echo(walkforward_outcome(f"{model} {name}", statuses, summary))
+    io.write_json_atomic(summary, out / model / f"walkforward_summary_{group.name}.json")
+    click.echo(walkforward_outcome(f"{model} {group.name}", statuses, summary))
 
 
 @main.command("ablation")
@@ -140,14 +141,10 @@ def ablation_command(entry, groups, last_windows, features, plan_path, out, para
     Brier and log loss on the rows every run priced. The report shows every docs/results/ablation/*.json."""
     from tqdm import tqdm
 
-    from tmaxedge.decision.gates import GateParams
     from tmaxedge.features.feature_groups import GROUPS
-    from tmaxedge.modeling.calibration import CalibrateParams
-    from tmaxedge.modeling.coherence import CoherenceParams
-    from tmaxedge.modeling.pooling import PoolParams
     from tmaxedge.modeling.tuning import ModelParams
     from tmaxedge.research import ablation
-    from tmaxedge.walkforward import steps as walkforward
+    from tmaxedge.walkforward.run import load_step_params
 
     left_out = [g for g in groups.split(",") if g]
     unknown = sorted(set(left_out) - set(GROUPS))
@@ -155,27 +152,23 @@ def ablation_command(entry, groups, last_windows, features, plan_path, out, para
         raise ParamsError(f"--groups must be among {list(GROUPS)}; got {unknown}.")
     window_params = io.load_params("windows", windows.WindowParams, params_path)
     model_params = io.load_model_params(entry, ModelParams, params_path)
-    steps = ablation.Steps(
-        io.load_params("calibrate", CalibrateParams, params_path),
-        io.load_params("pool", PoolParams, params_path),
-        io.load_params("coherence", CoherenceParams, params_path),
-        io.load_params("compute", walkforward.ComputeParams, params_path),
-        io.load_params("gate", GateParams, params_path).beta_max,
-    )
+    steps = load_step_params(params_path)
     keys = io.read_yaml(Path(plan_path))["window_keys"]
     keys = keys[-last_windows:] if last_windows else keys
 
-    def read_window(key: str) -> dict[str, pd.DataFrame]:
-        window = windows.make_window(key, window_params)
-        rows = io.read_features(features, window.train_start, window.test_end)
-        split = windows.split_of(rows["event_date"], window)
-        return {name: rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate", "test"]}
+    def read_window(key: str) -> windows.WindowRows:
+        return windows.read_window_rows(features, windows.make_window(key, window_params))
 
     runs = ablation.run_ablation(read_window, keys, entry, model_params, steps, left_out, progress=tqdm)
     table = ablation.ablation_table(runs)
     target = out or Path("docs/results/ablation") / f"{entry}.json"
     io.write_json_atomic({"model": entry, "windows": keys, "runs": table.to_dict(orient="records")}, target)
     click.echo(table.to_string(index=False))
+
+
+def tuning_status(tuned: dict, group) -> str:
+    """The group's study status in one window (``no_fit_rows``: the window has none of its rows)."""
+    return tuned[group.name].status if group.name in tuned else "no_fit_rows"
 
 
 def walkforward_outcome(label: str, statuses: list[str], summary: dict) -> str:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tmaxedge.core.keys import Group
+
 CITY_PREFIX = "city_is_"  # a pooled model's 0/1 column per city: city_is_chi
+POOLED = "pooled"  # the name of the weather cities' shared fitting unit
 
 
 def city_columns(codes: list[str]) -> list[str]:
@@ -57,7 +60,7 @@ def fit_units(rows: pd.DataFrame, scope: str, per_strike: bool) -> dict[str, tup
     if pooled:
         parts = together.groupby(keys, sort=True, observed=True) if keys else [((), together)]
         for key, part in parts:
-            name = "_".join(["pooled", *(key if isinstance(key, tuple) else (key,))])
+            name = pooled_unit(*(key if isinstance(key, tuple) else (key,)))
             units[name] = (part.reset_index(drop=True), pooled)
     alone = rows[~city.isin(pooled).to_numpy()]
     for key, part in alone.groupby(["city", *keys], sort=True, observed=True):
@@ -68,4 +71,9 @@ def fit_units(rows: pd.DataFrame, scope: str, per_strike: bool) -> dict[str, tup
 def groups_of_unit(unit: pd.DataFrame) -> list[str]:
     """The (city, strike type) group names a unit's model serves."""
     pairs = unit[["city", "strike_type"]].astype(str).drop_duplicates().sort_values(["city", "strike_type"])
-    return [f"{city}_{strike}" for city, strike in pairs.itertuples(index=False)]
+    return [Group(city, strike).name for city, strike in pairs.itertuples(index=False)]
+
+
+def pooled_unit(strike_type: str | None = None) -> str:
+    """The pooled cities' unit: ``pooled`` (tmax_dist: all strike types) or ``pooled_between``."""
+    return "_".join([POOLED, *([strike_type] if strike_type else [])])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,6 +45,25 @@ class CalibrateParams:
             raise ParamsError(f"clip must be a number in (0, 0.5); got {self.clip}.")
 
 
+class FittedCalibration(NamedTuple):
+    """A fitted calibrator: as plain numbers (for model.json), as the fitted scikit-learn
+    ``CalibratedClassifierCV`` (None when nothing could be fitted: the raw model is used), and
+    its description for calibration_fit.json."""
+
+    calibrator: Calibrator
+    fitted: object | None
+    info: dict
+
+
+class ScoredOutcomes(NamedTuple):
+    """A model's linear scores on rows it was not fitted on, their outcomes and market tickers
+    (a market-day is one independent outcome, however many minutes it has)."""
+
+    score: np.ndarray
+    y: np.ndarray
+    tickers: np.ndarray
+
+
 def choose_method(n_outcomes: int, params: CalibrateParams) -> str:
     """Isotonic needs many independent outcomes; a market-day is one, however many minutes it has."""
     if params.method != "auto":
@@ -58,7 +78,7 @@ def calibrate_model(
     y: np.ndarray,
     n_outcomes: int,
     params: CalibrateParams,
-) -> tuple[Calibrator, object | None, dict]:
+) -> FittedCalibration:
     """Fit the calibrator on ``(x, y)`` with the model (``preprocessor`` then ``linear``) frozen.
 
     Returns the calibrator as plain numbers, the fitted ``CalibratedClassifierCV`` (``None`` when the
@@ -67,23 +87,33 @@ def calibrate_model(
     """
     score = linear.decision(preprocessor.transform(np.asarray(x, float))) if len(y) else np.empty(0)
     calibrator, fitted, info = calibrate_scores(score, y, n_outcomes, params)
-    return calibrator, with_model(fitted, preprocessor, linear), info
+    return FittedCalibration(calibrator, with_model(fitted, preprocessor, linear), info)
+
+
+def fit_calibrator(pieces: list[ScoredOutcomes], params: CalibrateParams) -> FittedCalibration:
+    """The calibrator of one model (or of several, each scoring the rows it did not see: one
+    piece per fold) fitted on all the pieces' scores together."""
+    if pieces:
+        score, y, tickers = (np.concatenate(column) for column in zip(*pieces, strict=True))
+    else:
+        score, y, tickers = (np.empty(0),) * 3
+    return calibrate_scores(score, y.astype(int), len(np.unique(tickers)), params)
 
 
 def calibrate_scores(
     score: np.ndarray, y: np.ndarray, n_outcomes: int, params: CalibrateParams
-) -> tuple[Calibrator, object | None, dict]:
+) -> FittedCalibration:
     """``calibrate_model`` on a model's linear scores: the same calibrator, fitted by
     ``CalibratedClassifierCV`` around a frozen identity; the scores may come from several models
     (out-of-fold), each scoring the rows it did not see. ``with_model`` puts the model to serve in."""
     info = {"n_rows": int(len(y)), "n_outcomes": int(n_outcomes), "n_positive": int(np.sum(y))}
     if params.method == "none":
         info.update(method="none", reason="calibrate.method is none")
-        return Calibrator("none", clip=params.clip), None, info
+        return FittedCalibration(Calibrator("none", clip=params.clip), None, info)
     if len(y) == 0 or len(np.unique(y)) < 2:
         info["method"] = "none"
         info["reason"] = "calibration split has no rows" if len(y) == 0 else "single class"
-        return Calibrator("none", clip=params.clip), None, info
+        return FittedCalibration(Calibrator("none", clip=params.clip), None, info)
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
 
@@ -105,7 +135,7 @@ def calibrate_scores(
     else:
         calibrator = Calibrator("sigmoid", a=float(fitted.a_), b=float(fitted.b_), clip=params.clip)
     info["method"] = method
-    return calibrator, calibrated, info
+    return FittedCalibration(calibrator, calibrated, info)
 
 
 def with_model(calibrated, preprocessor: Preprocessor, linear: LinearFit):

@@ -10,11 +10,13 @@ its own (see README "Models").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import expit
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.keys import Group
 from tmaxedge.core.probability import log_loss, safe_logit
 
 POOL_SCOPES = ("group", "strike_type")
@@ -39,6 +41,17 @@ class PoolParams:
         return np.linspace(0.0, 1.0, n + 1)
 
 
+class PoolEvidence(NamedTuple):
+    """What w is fitted on: the calibrated model's and the market's P(YES) on rows the model
+    was not fitted on, and the outcomes."""
+
+    p_model: np.ndarray
+    p_market: np.ndarray
+    y: np.ndarray
+
+
+# a group whose scope had no calibration rows keeps the model's own forecast
+NO_POOL_FIT = {"w": None, "reason": "no calibration rows in scope"}
 
 
 def pool_probability(p_model: np.ndarray, p_market: np.ndarray, w: float | None) -> np.ndarray:
@@ -76,6 +89,19 @@ def fit_pool_weight(
     }
 
 
-def scope_key(group: str, strike_type: str, scope: str) -> str:
-    """Groups sharing a key share one w."""
-    return group if scope == "group" else strike_type
+def fit_pool_weights(
+    evidence: dict[str, list[PoolEvidence]], params: PoolParams
+) -> dict[str, dict]:
+    """w of each scope key (``scope_key``), fitted on all its pieces together: every group's in
+    the scope, from every fold (one fold: the calibration split)."""
+    return {key: fit_pool_weight(*joined(pieces), params) for key, pieces in evidence.items()}
+
+
+def joined(pieces: list[PoolEvidence]) -> PoolEvidence:
+    """The pieces' rows in one."""
+    return PoolEvidence(*(np.concatenate(column) for column in zip(*pieces, strict=True)))
+
+
+def scope_key(group: Group, scope: str) -> str:
+    """Groups sharing a key share one w: the group's own name, or its strike type."""
+    return group.name if scope == "group" else group.strike_type

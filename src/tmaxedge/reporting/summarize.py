@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tmaxedge.core.keys import Group
 from tmaxedge.core.probability import brier
 from tmaxedge.modeling.scoring import score
 
@@ -76,10 +77,17 @@ def pool_weight_table(records: list[tuple[str, str, str, dict]]) -> pd.DataFrame
     """One row per (model, window, group) with a pooling weight, from ``(model, window, group,
     calibration_fit)`` records; groups without a model or without pooling are left out."""
     rows = [
-        {"model": model, "window": window, "group": group, "strike": group.rsplit("_", 1)[1],
-         "scope": fit["pool"]["scope"], "w": fit["pool"]["w"], "n_rows": fit["pool"]["n_rows"]}
+        {
+            "model": model,
+            "window": window,
+            "group": group,
+            "strike": Group.parse(group).strike_type,
+            "scope": fit["pool"]["scope"],
+            "w": fit["pool"]["w"],
+            "n_rows": fit["pool"]["n_rows"],
+        }
         for model, window, group, fit in records
         if "pool" in fit
-    ]  # fmt: skip
+    ]
     frame = pd.DataFrame(rows, columns=POOL_WEIGHT_COLUMNS)
     return frame.sort_values(["model", "window", "group"], kind="mergesort", ignore_index=True)

@@ -1,6 +1,7 @@
 """Where and how each walk-forward step writes its per-group files (the brief's names).
 
-Used by the DVC stages and by ``tmaxedge walkforward`` alike, so both leave the same files.
+Used by the DVC stages and by ``tmaxedge walkforward`` alike, so both leave the same files:
+``<step folder>/<group>/...`` (``Group.name``: ``chi_between``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.modeling.tuning import TuneResult
-from tmaxedge.walkforward.steps import uncalibrated_card
+from tmaxedge.walkforward.calibrate import CalibratedGroup
+from tmaxedge.walkforward.evaluate import EvaluatedGroup
+from tmaxedge.walkforward.tune import TunedModels, uncalibrated_card
 
 
 def write_tuned(folder: Path, result: TuneResult) -> None:
@@ -30,7 +33,8 @@ def read_tuned(folder: Path) -> ModelCard | None:
 
 
 def write_calibrated(folder: Path, card: ModelCard, fitted, info: dict) -> None:
-    """model.json (predicts without unpickling), model.joblib (scikit-learn), calibration_fit.json."""
+    """model.json (predicts without unpickling), model.joblib (scikit-learn),
+    calibration_fit.json."""
     io.write_json_atomic(info, folder / "calibration_fit.json")
     io.write_json_atomic(card.to_dict(), folder / "model.json")
     if fitted is not None:
@@ -54,3 +58,43 @@ def write_evaluated(folder: Path, predictions: pd.DataFrame, report: dict) -> No
     io.write_parquet_atomic(predictions, folder / "preds_test.parquet")
     io.write_csv_atomic(predictions, folder / "preds_test.csv")
     io.write_json_atomic(report, folder / "calibration.json")
+
+
+def write_tune_step(folder: Path, tuned: dict[str, TuneResult]) -> None:
+    """The tune step's files: one folder per group."""
+    for name, result in tuned.items():
+        write_tuned(folder / name, result)
+
+
+def read_tune_step(folder: Path) -> TunedModels:
+    """What the tune step left: each group's uncalibrated model and its study's best_params."""
+    groups = sorted(p for p in folder.iterdir() if p.is_dir())
+    return TunedModels(
+        {g.name: read_tuned(g) for g in groups},
+        {g.name: io.read_json(g / "best_params.json") for g in groups},
+    )
+
+
+def write_calibrate_step(
+    folder: Path, calibrated: dict[str, CalibratedGroup], best_params: dict[str, dict]
+) -> None:
+    """The calibrate step's files: one folder per group; a group without a model says why
+    (its study's status)."""
+    for name, (card, fitted, info) in calibrated.items():
+        if card is None:
+            write_uncalibrated(folder / name, f"no model: {best_params[name]['status']}")
+        else:
+            write_calibrated(folder / name, card, fitted, info)
+
+
+def read_calibrate_step(folder: Path) -> dict[str, ModelCard | None]:
+    """What the calibrate step left: each group's calibrated model (None where it has none)."""
+    return {g.name: read_calibrated(g) for g in sorted(p for p in folder.iterdir() if p.is_dir())}
+
+
+def write_evaluate_step(folder: Path, evaluated: dict[str, EvaluatedGroup]) -> None:
+    """The evaluate step's files: one folder per group, and every group's scores in one file."""
+    for name, (predictions, report) in evaluated.items():
+        write_evaluated(folder / name, predictions, report)
+    scores = {name: result.report["scores"] for name, result in evaluated.items()}
+    io.write_json_atomic(scores, folder / "scores.json")

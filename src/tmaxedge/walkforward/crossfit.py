@@ -19,6 +19,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from tmaxedge.core.keys import Group
 from tmaxedge.features import scopes
 from tmaxedge.modeling import distribution
 from tmaxedge.modeling.calibration import CalibrateParams
@@ -26,21 +27,17 @@ from tmaxedge.modeling.cards import Calibrator, ModelCard
 from tmaxedge.modeling.logistic import Preprocessor, class_weights, fit_logistic
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.modeling.tuning import within_norm
-from tmaxedge.walkforward.steps import (
-    DISTRIBUTION_MODEL,
+from tmaxedge.walkforward.calibrate import (
+    CalibratedGroup,
     CalibrationFold,
     calibrate_folds,
     calibrate_window,
-    design_matrix,
-    distribution_unit,
-    groups_of,
-    norm_limit,
-    strike_of,
-    training_rows,
 )
+from tmaxedge.walkforward.groups import design_matrix, distribution_unit, parts_of
+from tmaxedge.walkforward.tune import DISTRIBUTION_MODEL, norm_limit, training_rows
 from tmaxedge.walkforward.windows import Window
 
-Results = dict[str, tuple[ModelCard | None, object, dict]]
+Results = dict[str, CalibratedGroup]
 
 
 def calibration_start(window: Window, params: CalibrateParams) -> dt.date:
@@ -65,12 +62,6 @@ def calibrate_tuned(
         return calibrate_window(parts_of(calibration_rows, cards), cards, params, pool)
     training = pd.concat([fit_rows, calibration_rows], ignore_index=True)
     return crossfit_window(parts_of(training, cards), cards, best_params, params, pool, beta_max)
-
-
-def parts_of(rows: pd.DataFrame, cards: dict) -> dict[str, pd.DataFrame]:
-    """Each group's rows (none for a group without any)."""
-    found = groups_of(rows)
-    return {name: found.get(name, rows.iloc[0:0]) for name in cards}
 
 
 def crossfit_window(
@@ -100,7 +91,10 @@ def crossfit_window(
         "folds": [[str(block[0]), str(block[-1])] for block in blocks],
         "fold_models": [sum(card is not None for card in fold.cards.values()) for fold in folds],
     }
-    return {name: (card, fitted, {**info, **refit_info}) for name, (card, fitted, info) in results.items()}
+    return {
+        name: result._replace(info={**result.info, **refit_info})
+        for name, result in results.items()
+    }
 
 
 def day_blocks(dates: np.ndarray, folds: int) -> list[np.ndarray]:
@@ -120,7 +114,7 @@ def units_of(cards: dict[str, ModelCard | None]) -> dict[str, list[str]]:
         if card.kind == distribution.KIND:
             unit = distribution_unit(name, card)
         elif scopes.pooled_cities(card.preprocessor.columns):
-            unit = f"pooled_{strike_of(name)}"
+            unit = scopes.pooled_unit(Group.parse(name).strike_type)
         else:
             unit = name
         units.setdefault(unit, []).append(name)

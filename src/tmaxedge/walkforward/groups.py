@@ -1,0 +1,69 @@
+"""A window's rows by (city, strike type) group, and each group's model inputs.
+
+Dicts of groups are keyed by the groups' on-disk names (``chi_between``: ``Group.name``), the
+names of the stages' per-group folders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.keys import Group
+from tmaxedge.features import nowcast, scopes
+from tmaxedge.features.build import FEATURE_SETS, MARKET_LOGIT
+from tmaxedge.features.event_features import EVENT_COLUMNS
+from tmaxedge.modeling import distribution
+from tmaxedge.modeling.cards import ModelCard
+
+GROUP_KEYS = ["city", "strike_type"]
+
+
+def groups_of(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Split rows by (city, strike type), in a fixed order."""
+    return {
+        Group(city, strike).name: part.reset_index(drop=True)
+        for (city, strike), part in frame.groupby(GROUP_KEYS, sort=True)
+    }
+
+
+def parts_of(rows: pd.DataFrame, names) -> dict[str, pd.DataFrame]:
+    """The rows of each group in ``names`` (none for a group without any)."""
+    found = groups_of(rows)
+    return {name: found.get(name, rows.iloc[0:0]) for name in names}
+
+
+def model_columns(frame: pd.DataFrame, feature_set: str, extra: list[str] = ()) -> list[str]:
+    """The feature set's columns (and the extra features') that carry data in ``frame``: weather
+    columns are all null for cities without weather features, a tail has no floor or no cap."""
+    if feature_set not in FEATURE_SETS:
+        raise ParamsError(
+            f"feature_set must be a str among {sorted(FEATURE_SETS)}; got {feature_set!r}."
+        )
+    wanted = list(FEATURE_SETS[feature_set])
+    if "mid_logit" in extra:
+        wanted.append(MARKET_LOGIT)
+    if "nowcast" in extra:
+        wanted += nowcast.COLUMNS
+    if "event" in extra:
+        wanted += EVENT_COLUMNS
+    return [c for c in wanted if frame[c].notna().any()]
+
+
+def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return scopes.with_city_columns(frame, columns)[columns].to_numpy(dtype=float, na_value=np.nan)
+
+
+def with_nowcast(part: pd.DataFrame, card: ModelCard) -> pd.DataFrame:
+    """The rows with the card's nowcast columns added, when the model uses them."""
+    return part if card.nowcast is None else nowcast.add_columns(part, card.nowcast)
+
+
+def distribution_unit(group: str, card: ModelCard | None) -> str | None:
+    """Which tmax_dist fit prices ``group``: its city's, or the pooled one (None: not tmax_dist)."""
+    if card is None or card.kind != distribution.KIND:
+        return None
+    if scopes.pooled_cities(card.preprocessor.columns):
+        return scopes.pooled_unit()
+    return Group.parse(group).city

@@ -1,0 +1,69 @@
+"""``run_window`` (one window in memory) against the stages' path (the same three steps with
+their files between them): the same predictions, to the bit."""
+
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+from test_scopes import TMAX_DIST
+from test_walkforward import (
+    RIDGE,
+    SEQUENTIAL,
+    window_rows,
+    world,  # noqa: F401 (a fixture)
+)
+
+from tmaxedge.modeling.calibration import CalibrateParams
+from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams
+from tmaxedge.walkforward import artifacts
+from tmaxedge.walkforward.evaluate import all_predictions
+from tmaxedge.walkforward.run import StepParams, calibrate_step, evaluate_step, run_window
+from tmaxedge.walkforward.tune import tune_window
+
+BETA_MAX = {"between": 10.0, "greater": 10.0, "less": 10.0}
+STEPS = StepParams(
+    CalibrateParams(method="sigmoid"),
+    PoolParams(),
+    CoherenceParams("logit_shift"),
+    SEQUENTIAL,
+    BETA_MAX,
+)
+CASES = {
+    "ridge": (RIDGE, STEPS),
+    "ridge_crossfit": (
+        RIDGE,
+        dataclasses.replace(
+            STEPS, calibrate=CalibrateParams(method="sigmoid", fit_on="crossfit", folds=3)
+        ),
+    ),
+    "tmax_dist": (TMAX_DIST, STEPS),
+}
+
+
+def stage_path(rows, entry, params, steps, key, oracle, folder):
+    """The tune, calibrate and evaluate stages' steps, each reading what the last one wrote."""
+    tuned = tune_window(rows.fit, entry, params, steps.compute, steps.beta_max, key)
+    artifacts.write_tune_step(folder / "tune", tuned)
+    read_back = artifacts.read_tune_step(folder / "tune")
+    calibrated = calibrate_step(rows, read_back, steps.calibrate, steps.pool, steps.beta_max)
+    artifacts.write_calibrate_step(folder / "calibrate", calibrated, read_back.best_params)
+    cards = artifacts.read_calibrate_step(folder / "calibrate")
+    return evaluate_step(rows.test, cards, oracle, entry, key, steps.coherence)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_run_window_predicts_what_the_three_stages_predict(world, tmp_path, case):  # noqa: F811
+    folder, tables = world
+    window, rows = window_rows(folder)
+    params, steps = CASES[case]
+    entry = "tmax_dist" if case == "tmax_dist" else "ridge"
+    oracle = tables["oracle"]
+    run = run_window(rows, entry, params, steps, window.key, oracle)
+    staged = stage_path(rows, entry, params, steps, window.key, oracle, tmp_path)
+    assert list(run.evaluated) == list(staged)
+    assert run.predictions["p_model"].notna().any()
+    pd.testing.assert_frame_equal(run.predictions, all_predictions(staged), check_exact=True)
+    for name, result in staged.items():  # as JSON: empty reliability bins hold NaN
+        assert json.dumps(run.evaluated[name].report) == json.dumps(result.report)

@@ -30,8 +30,11 @@ from tmaxedge.core.params import (
 from tmaxedge.features.build import FeatureParams
 from tmaxedge.inputs.ingest import IngestParams
 from tmaxedge.inputs.simulate import MarketParams, SimulateParams
+from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.coherence import CoherenceParams
+from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.modeling.tuning import ModelParams
+from tmaxedge.walkforward.compute import ComputeParams
 from tmaxedge.walkforward.windows import WindowParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +137,9 @@ def test_a_params_class_checks_its_fields_and_refuses_a_constraint_without_field
 
 
 @pytest.mark.parametrize(
-    "cls", [MarketParams, FeatureParams, WindowParams, CoherenceParams, IngestParams, City]
+    "cls",
+    [MarketParams, FeatureParams, WindowParams, CoherenceParams, IngestParams, City,
+     ComputeParams, CalibrateParams, PoolParams],
 )
 def test_every_constraint_names_a_field(cls):
     assert set(cls.constraints) <= {f.name for f in dataclasses.fields(cls)}

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import Interval, Options, Params, declare
 from tmaxedge.modeling.cards import Calibrator
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
 
@@ -21,28 +21,21 @@ FIT_ON = ("holdout", "crossfit")
 
 
 @dataclass(frozen=True)
-class CalibrateParams:
+class CalibrateParams(Params):
     """params.yaml ``calibrate``."""
 
+    constraints = declare(
+        method=Options(CALIBRATION_METHODS),
+        isotonic_min=Interval(int, 1, None),
+        clip=Interval(float, 0, 0.5, closed="neither"),
+        fit_on=Options(FIT_ON),
+        folds=Interval(int, 2, None),
+    )
     method: str = "auto"  # auto: isotonic with isotonic_min outcomes, else sigmoid; or one of them; or none
     isotonic_min: int = 1000  # independent outcomes (market-days) needed for isotonic
     clip: float = 0.001  # probabilities are kept in [clip, 1 - clip]
     fit_on: str = "holdout"  # among FIT_ON
     folds: int = 5  # crossfit: blocks of consecutive training days
-
-    def __post_init__(self) -> None:
-        if self.fit_on not in FIT_ON:
-            raise ParamsError(f"fit_on must be a str among {list(FIT_ON)}; got {self.fit_on!r}.")
-        if self.folds < 2:
-            raise ParamsError(f"folds must be an int >= 2; got {self.folds}.")
-        if self.method not in CALIBRATION_METHODS:
-            raise ParamsError(
-                f"method must be a str among {list(CALIBRATION_METHODS)}; got {self.method!r}."
-            )
-        if self.isotonic_min < 1:
-            raise ParamsError(f"isotonic_min must be an int >= 1; got {self.isotonic_min}.")
-        if not 0 < self.clip < 0.5:
-            raise ParamsError(f"clip must be a number in (0, 0.5); got {self.clip}.")
 
 
 class FittedCalibration(NamedTuple):

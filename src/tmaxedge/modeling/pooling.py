@@ -15,26 +15,25 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from tmaxedge.core.errors import ParamsError
 from tmaxedge.core.keys import Group
+from tmaxedge.core.params import Boolean, Interval, Options, Params, declare
 from tmaxedge.core.probability import log_loss, safe_logit
 
 POOL_SCOPES = ("group", "strike_type")
 
 
 @dataclass(frozen=True)
-class PoolParams:
+class PoolParams(Params):
     """params.yaml ``pool``."""
 
+    constraints = declare(
+        enabled=Boolean(),
+        scope=Options(POOL_SCOPES),
+        w_grid_step=Interval(float, 0, 1, closed="right"),
+    )
     enabled: bool = True
     scope: str = "strike_type"
     w_grid_step: float = 0.05
-
-    def __post_init__(self) -> None:
-        if self.scope not in POOL_SCOPES:
-            raise ParamsError(f"scope must be a str among {list(POOL_SCOPES)}; got {self.scope!r}.")
-        if not 0 < self.w_grid_step <= 1:
-            raise ParamsError(f"w_grid_step must be a number in (0, 1]; got {self.w_grid_step}.")
 
     def grid(self) -> np.ndarray:
         n = int(round(1 / self.w_grid_step))

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import Interval, Nullable, Options, Params, Text, broken, declare
 
 BACKENDS = ("loky", "dask", "sequential")
 
 
 @dataclass(frozen=True)
-class ComputeParams:
+class ComputeParams(Params):
     """params.yaml ``compute``: how many (city, strike type) jobs run at once, and where.
 
     ``loky``: ``n_jobs`` processes on this machine. ``dask``: the jobs go to the Dask scheduler
@@ -26,22 +26,21 @@ class ComputeParams:
     None of these change a result.
     """
 
+    constraints = declare(
+        n_jobs=Interval(int, 1, None),
+        backend=Options(BACKENDS),
+        scheduler_address=Nullable(Text()),
+        study_storage=Nullable(Text()),
+    )
     n_jobs: int = 2
     backend: str = "loky"
     scheduler_address: str | None = None
     study_storage: str | None = None
 
     def __post_init__(self) -> None:
-        if self.n_jobs < 1:
-            raise ParamsError(f"n_jobs must be an int >= 1; got {self.n_jobs}.")
-        if self.backend not in BACKENDS:
-            raise ParamsError(
-                f"backend must be a str among {sorted(BACKENDS)}; got {self.backend!r}."
-            )
+        super().__post_init__()
         if self.scheduler_address is not None and self.backend != "dask":
-            raise ParamsError(
-                f"scheduler_address is read only with backend 'dask'; got backend {self.backend!r}."
-            )
+            raise broken("scheduler_address", "null unless backend is 'dask'", self.scheduler_address)
 
 
 def run_jobs(

@@ -239,10 +239,3 @@ def fetch_kalshi(series, start, end, out, base_url, status, source, quotes_from,
         return import_parsed(imports, import_to, options)
 
     _echo_counts(load(), import_to)
-
-
-
-if __name__ == "__main__":  # `python -m tmaxedge.cli.data import ...`: the full `tmaxedge` group
-    from tmaxedge.cli.main import main
-
-    main()

@@ -9,6 +9,8 @@ import click
 import pandas as pd
 import yaml
 
+from tmaxedge.cli.data import fetch_group, import_group
+from tmaxedge.cli.study import study_group
 from tmaxedge.core import failures, io
 from tmaxedge.core.errors import DataError, ParamsError
 from tmaxedge.walkforward import windows
@@ -195,16 +197,10 @@ def event_date_range(features: Path):
     return dates.min(), dates.max()
 
 
-def _register_data_commands() -> None:
-    from tmaxedge.cli.data import fetch_group, import_group
-
-    main.add_command(import_group)
-    main.add_command(fetch_group)
-    from tmaxedge.cli.study import study_group
-    main.add_command(study_group)
-
-
-_register_data_commands()
+# the data and study commands live in their own modules, which import nothing from this one
+main.add_command(import_group)
+main.add_command(fetch_group)
+main.add_command(study_group)
 
 if __name__ == "__main__":
     main()

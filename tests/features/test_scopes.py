@@ -3,32 +3,14 @@
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
-from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
+from windows_support import RIDGE, SEQUENTIAL, TMAX_DIST, assert_whole_events
 
-from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.features import nowcast, scopes
 from tmaxedge.modeling.calibration import CalibrateParams
-from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.pooling import PoolParams
-from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward import steps as walkforward
-from tmaxedge.walkforward import windows
-from worlds import simulated_tables, write_feature_folder
-
-TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
-
-
-@pytest.fixture(scope="module")
-def three_cities(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("features")
-    write_feature_folder(simulated_tables(days=16, cities=("aus", "chi", "nyc")), folder)
-    window = windows.make_window("2024-05-11", WINDOW_PARAMS)
-    rows = io.read_features(folder, window.train_start, window.test_end)
-    split = windows.split_of(rows["event_date"], window)
-    return {name: rows[split.eq(name).to_numpy()].reset_index(drop=True) for name in ["fit", "calibrate", "test"]}
 
 
 def test_units_pool_the_weather_cities_and_leave_new_york_alone(three_cities):
@@ -89,14 +71,6 @@ def test_pooled_tmax_dist_prices_every_weather_city_coherently(three_cities):
     final = {name: card for name, (card, _, _) in calibrated.items()}
     assert final["aus_less"].calibrator == final["chi_greater"].calibrator != final["nyc_less"].calibrator
     assert_whole_events(three_cities["test"], final)
-
-
-def assert_whole_events(test: pd.DataFrame, cards: dict) -> None:
-    """Without the coherence step, every event-minute's six probabilities sum to 1."""
-    evaluated = walkforward.evaluate_window(walkforward.groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none"))
-    predictions = pd.concat([p for p, _ in evaluated.values()], ignore_index=True)
-    sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
-    np.testing.assert_allclose(sums, 1.0, atol=1e-5)
 
 
 def test_a_model_entry_needs_a_known_type_and_scope(three_cities):

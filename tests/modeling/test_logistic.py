@@ -140,7 +140,7 @@ def test_predicting_from_model_json_imports_neither_sklearn_nor_optuna():
     import subprocess
     import sys
 
-    code = ("import sys; import tmaxedge.artifacts, tmaxedge.walkforward; "
+    code = ("import sys; import tmaxedge.walkforward.artifacts, tmaxedge.walkforward.steps; "
             "print(sorted(m for m in ('sklearn', 'optuna') if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

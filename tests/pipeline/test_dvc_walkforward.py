@@ -7,16 +7,15 @@ input, a week of new data.
 
 import hashlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
 from dvcrepo import DvcRepo, ran
+
+from tmaxedge.modeling.studies import KILL_AFTER_TRIALS
 
 pytestmark = pytest.mark.pipeline
 
@@ -93,10 +92,10 @@ def appended_comment_ran(repo, module):
 
 
 def test_engine_code_reruns_every_window_and_other_code_none(repo):
-    engine_change = appended_comment_ran(repo, "calibrate.py")  # the per-window stages only
+    engine_change = appended_comment_ran(repo, "modeling/calibration.py")  # the per-window stages only
     assert {"engine"} | stages(FIRST_WINDOW) <= engine_change
     assert not engine_change & {"simulate", "ingest", "features", "windows"}
-    report_change = appended_comment_ran(repo, "report.py")
+    report_change = appended_comment_ran(repo, "reporting/report.py")
     assert "report" in report_change
     assert not report_change & ({"engine"} | stages(FIRST_WINDOW))
     assert repo.repro() == set()
@@ -134,21 +133,17 @@ def test_killed_tune_stage_reruns_to_the_same_result(repo):
     stage = f"tune@ridge-{FIRST_WINDOW}"
     output = repo.root / "models" / "ridge" / FIRST_WINDOW / "tune"
     before = tree_digest(output)
-    process = subprocess.Popen(
+    # the stage kills itself once two trials (of three) of its first group have finished: a
+    # point inside the stage it cannot race past, as it could a kill timed from outside
+    killed = subprocess.run(
         [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
-        cwd=repo.root, env=repo.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    # kill while the stage writes its results into the temporary folder beside the output
-    while not list(output.parent.glob(".tune.*.tmp")) and time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        time.sleep(0.01)
-    killed_mid_stage = process.poll() is None
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert killed_mid_stage
+        cwd=repo.root, env={**repo.env, KILL_AFTER_TRIALS: "2"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert killed.returncode != 0 and "-9" in killed.stdout + killed.stderr, killed.stderr
+    # a kill while the stage writes leaves its temporary folder beside the output
+    leftover = output.parent / ".tune.killed.tmp"
+    leftover.mkdir()
+    (leftover / "half-written").write_text("")
     repo.repro()  # completes the pipeline (rerunning or restoring whatever the kill left)
     assert tree_digest(output) == before
     assert repo.repro() == set()

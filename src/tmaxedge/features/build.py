@@ -14,7 +14,8 @@ Conventions (all arithmetic in UTC integer minutes, so DST never bends a clock):
   from that latest row (null there = no quote on that side); ``price`` (last trade) and
   ``open_interest`` are the latest non-null values. Weather is carried forward the same way.
 - Consequently every feature at ``t`` uses only rows stamped ``<= t`` and ``<= close_time``
-  (``tests/test_features.py`` perturbs the future and checks nothing at or before ``t`` moves).
+  (``tests/features/test_build.py`` perturbs the future and checks nothing at or before ``t``
+  moves).
 
 Definitions that need one (mid, bid, ask in cents; windows on the 1-minute grid ending at ``t``):
 A one-sided book prices its empty side at 0 (bid) or 100 (ask), as Kalshi shows it, so

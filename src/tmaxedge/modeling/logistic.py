@@ -10,8 +10,8 @@ Solvers, both minimising scikit-learn's objective
 one proximal Newton solver for ridge (``l1_ratio == 0``: plain Newton, as scikit-learn's
 ``newton-cholesky``), elastic net and lasso (coordinate descent on each Newton step's quadratic
 model, as glum's IRLS-CD). The feature count is small (tens), so the (d+1)-square Hessian is
-cheap and each fit costs a few passes over the rows. tests/test_models.py checks the optimum
-against scikit-learn's solvers.
+cheap and each fit costs a few passes over the rows. tests/modeling/test_logistic.py checks the
+optimum against scikit-learn's solvers.
 
 Class weights enter as sample weights ``s_i`` in both.
 """

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     import optuna
 
 FINISHED = ("COMPLETE", "PRUNED")
+# tests/pipeline kill a tune stage through this variable: after a set number of finished trials
+# is a point inside the stage it cannot race past, as it can a kill timed from outside
+KILL_AFTER_TRIALS = "TMAXEDGE_TEST_KILL_AFTER_TRIALS"
 
 
 def open_storage(spec: str | None, study_name: str) -> optuna.storages.BaseStorage | None:
@@ -74,6 +79,13 @@ def study_digest(arrays: list[np.ndarray], settings: dict, code: list[object]) -
 def trial_seed(seed: int, n_finished: int) -> int:
     """The sampler seed of the trial that follows ``n_finished`` finished trials."""
     return int(np.random.SeedSequence([seed, n_finished]).generate_state(1)[0])
+
+
+def kill_if_asked(n_finished: int) -> None:
+    """SIGKILL this process when ``n_finished`` equals $TMAXEDGE_TEST_KILL_AFTER_TRIALS (the
+    pipeline tests' kill; unset, this does nothing)."""
+    if os.environ.get(KILL_AFTER_TRIALS) == str(n_finished):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

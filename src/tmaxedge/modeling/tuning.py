@@ -258,6 +258,7 @@ def run_trials(study: optuna.Study, objective: CrossValidatedLogLoss, n_trials: 
     import optuna
 
     while (n_finished := len(studies.finished_trials(study))) < n_trials:
+        studies.kill_if_asked(n_finished)
         study.sampler = optuna.samplers.TPESampler(seed=studies.trial_seed(seed, n_finished))
         study.optimize(objective, n_trials=1)
 

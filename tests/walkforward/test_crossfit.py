@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_scopes import TMAX_DIST, assert_whole_events, three_cities  # noqa: F401
-from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
+from windows_support import RIDGE, SEQUENTIAL, TMAX_DIST, WINDOW_PARAMS, assert_whole_events
 from worlds import simulated_tables, write_feature_folder
 
 from tmaxedge.core import io
@@ -30,7 +29,7 @@ POOLED_RIDGE = dataclasses.replace(RIDGE, scope="pooled", type="ridge", extra_fe
 
 
 @pytest.fixture(scope="module")
-def tuned(three_cities):  # noqa: F811
+def tuned(three_cities):
     results = tune_window(three_cities.fit, "ridge_pooled", POOLED_RIDGE, SEQUENTIAL)
     cards = {name: uncalibrated_card(result) for name, result in results.items()}
     return cards, {name: result.best_params for name, result in results.items()}
@@ -49,7 +48,7 @@ def test_day_blocks_are_consecutive_disjoint_and_cover_every_day():
     assert len(crossfit.day_blocks(dates[:2], 5)) == 2  # never an empty block
 
 
-def test_each_fold_model_is_fitted_without_its_block_and_the_served_one_on_every_day(three_cities, tuned, monkeypatch):  # noqa: F811
+def test_each_fold_model_is_fitted_without_its_block_and_the_served_one_on_every_day(three_cities, tuned, monkeypatch):
     cards, best = tuned
     fitted_on: list[set[str]] = []
     refit = crossfit.refit
@@ -77,7 +76,7 @@ def test_each_fold_model_is_fitted_without_its_block_and_the_served_one_on_every
     assert info["pool"]["w"] is not None
 
 
-def test_the_served_model_is_the_refit_on_every_training_day_within_the_norm_limit(three_cities, tuned):  # noqa: F811
+def test_the_served_model_is_the_refit_on_every_training_day_within_the_norm_limit(three_cities, tuned):
     cards, best = tuned
     limits = {"between": 10.0, "greater": 10.0, "less": 10.0}
     results = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, CROSSFIT, PoolParams(), limits)
@@ -91,7 +90,7 @@ def test_the_served_model_is_the_refit_on_every_training_day_within_the_norm_lim
     assert all(np.linalg.norm(card.linear.coef) <= 10.0 + 1e-9 for card, _, _ in results.values() if card)
 
 
-def test_a_refit_tighter_than_its_norm_limit_is_shrunk(three_cities, tuned):  # noqa: F811
+def test_a_refit_tighter_than_its_norm_limit_is_shrunk(three_cities, tuned):
     cards, best = tuned
     rows = three_cities.fit[three_cities.fit["strike_type"] == "greater"].reset_index(drop=True)
     free = crossfit.refit(rows, cards["aus_greater"], best["aus_greater"], None)
@@ -100,7 +99,7 @@ def test_a_refit_tighter_than_its_norm_limit_is_shrunk(three_cities, tuned):  # 
     assert np.linalg.norm(limited.linear.coef) <= limit < np.linalg.norm(free.linear.coef)
 
 
-def test_holdout_is_the_calibration_split_around_the_tuned_model(three_cities, tuned):  # noqa: F811
+def test_holdout_is_the_calibration_split_around_the_tuned_model(three_cities, tuned):
     cards, best = tuned
     params = CalibrateParams(method="sigmoid")
     via_fit_on = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, params, PoolParams())
@@ -113,7 +112,7 @@ def test_holdout_is_the_calibration_split_around_the_tuned_model(three_cities, t
             np.testing.assert_array_equal(card.linear.coef, cards[name].linear.coef)
 
 
-def test_a_crossfitted_model_json_predicts_like_its_joblib(three_cities, tuned, tmp_path):  # noqa: F811
+def test_a_crossfitted_model_json_predicts_like_its_joblib(three_cities, tuned, tmp_path):
     cards, best = tuned
     results = crossfit.calibrate_tuned(three_cities.fit, three_cities.calibrate, cards, best, CROSSFIT, PoolParams(enabled=False))
     card, fitted, info = results["chi_greater"]
@@ -126,7 +125,7 @@ def test_a_crossfitted_model_json_predicts_like_its_joblib(three_cities, tuned, 
     np.testing.assert_allclose(loaded.predict(x), np.clip(from_pickle, 0.001, 0.999), atol=1e-12)
 
 
-def test_a_crossfitted_tmax_dist_stays_one_coherent_distribution(three_cities):  # noqa: F811
+def test_a_crossfitted_tmax_dist_stays_one_coherent_distribution(three_cities):
     pooled = dataclasses.replace(TMAX_DIST, scope="pooled", type="tmax_dist")
     results = tune_window(three_cities.fit, "tmax_dist_pooled", pooled, SEQUENTIAL)
     cards = {name: uncalibrated_card(result) for name, result in results.items()}
@@ -146,10 +145,10 @@ def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
     for name, result in tuned.items():
         artifacts.write_tuned(tmp_path / "tune" / name, result)
     io.write_json_atomic({"window": window.as_dict()}, tmp_path / "manifest.json")
-    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
     params["calibrate"].update(fit_on="crossfit", folds=3, method="sigmoid")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    stage = Path(__file__).parents[1] / "stages" / "calibrate.py"
+    stage = Path(__file__).parents[2] / "stages" / "calibrate.py"
     subprocess.run([sys.executable, str(stage), "manifest.json", "features", "tune", "calibrate"], cwd=tmp_path,
                    check=True, capture_output=True, timeout=300)  # fmt: skip
     cards = {name: artifacts.read_tuned(tmp_path / "tune" / name) for name in tuned}

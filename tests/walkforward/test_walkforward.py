@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from worlds import simulated_tables, write_feature_folder
+from windows_support import RIDGE, SEQUENTIAL, window_rows
 
 from tmaxedge.cli import main as cli
 from tmaxedge.core import io
@@ -15,7 +15,7 @@ from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.pooling import PoolParams, pool_probability
 from tmaxedge.modeling.tuning import ModelParams
-from tmaxedge.walkforward import artifacts, windows
+from tmaxedge.walkforward import artifacts
 from tmaxedge.walkforward.calibrate import calibrate_window
 from tmaxedge.walkforward.compute import ComputeParams, run_jobs
 from tmaxedge.walkforward.evaluate import PREDICTION_COLUMNS, evaluate_window
@@ -23,23 +23,7 @@ from tmaxedge.walkforward.groups import design_matrix, groups_of, parts_of
 from tmaxedge.walkforward.run import StepParams, run_window
 from tmaxedge.walkforward.tune import tune_window, uncalibrated_card
 
-WINDOW_PARAMS = windows.WindowParams(10, 3, 3, 0.2, 0, 10)
-RIDGE = ModelParams("ridge_safe", n_trials=4, l1_ratio=0.0, n_splits=2)
 ELASTICNET = ModelParams("rich", n_trials=4, l1_ratio=None, n_splits=2)
-SEQUENTIAL = ComputeParams(n_jobs=1, backend="sequential")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("features")
-    tables = simulated_tables(days=16)
-    write_feature_folder(tables, folder)
-    return folder, tables
-
-
-def window_rows(folder, key="2024-05-11"):
-    window = windows.make_window(key, WINDOW_PARAMS)
-    return window, windows.read_window_rows(folder, window)
 
 
 def test_tune_window_gives_every_group_a_result_and_reports_single_class(world):

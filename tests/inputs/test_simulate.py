@@ -228,7 +228,7 @@ def test_simulate_knows_every_default_city():
     assert dataclasses.is_dataclass(CLIMATES["chi"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nowcast_improvement(**market):
     """Fit a weather nowcast + market logistic on 100 days, return its test Brier gain over the
     market mid on the next 30 (weather cities only, every 10 minutes)."""

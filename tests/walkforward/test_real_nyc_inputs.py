@@ -10,7 +10,7 @@ import pandas as pd
 
 from tmaxedge.walkforward.windows import WindowParams, make_plan, window_keys_between
 
-_PATH = Path(__file__).parents[1] / "examples" / "real_nyc_inputs.py"
+_PATH = Path(__file__).parents[2] / "examples" / "real_nyc_inputs.py"
 _SPEC = importlib.util.spec_from_file_location("real_nyc_inputs", _PATH)
 real_nyc_inputs = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(real_nyc_inputs)

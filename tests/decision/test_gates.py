@@ -31,7 +31,7 @@ from tmaxedge.decision.gates import (
     flat_gate_metrics,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PARAMS = GateParams()
 
 

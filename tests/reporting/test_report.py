@@ -5,7 +5,9 @@ import base64
 import dataclasses
 import importlib.util
 import io as bytes_io
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,9 +34,10 @@ from tmaxedge.reporting.report import (
     render_markdown,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STAGE = ROOT / "stages" / "report.py"
-CHROMIUM = Path("/usr/bin/chromium")
+# Chromium under the names Debian, Ubuntu, Google and Puppeteer's headless build give it
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "headless_shell")
 MODELS = ("elasticnet", "ridge")
 CITIES = ("chi", "nyc")
 STRIKES = ("less", "between")
@@ -378,7 +381,7 @@ def test_report_stage_same_inputs_same_bytes_in_another_process(run, tmp_path, m
     assert "Software" not in png.info  # no matplotlib version in the bytes
 
 
-def test_report_html_is_self_contained_and_renders_in_chromium(run, tmp_path):
+def test_report_html_is_self_contained(run):
     folder, _ = run
     page = folder / "reports" / "report.html"
     text = page.read_text()
@@ -390,14 +393,39 @@ def test_report_html_is_self_contained_and_renders_in_chromium(run, tmp_path):
         assert image.width > 100 and image.height > 100
     assert re.findall(r'(?:src|href)="(?!data:)', text) == []  # no external assets
     assert "<script" not in text.lower()
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} not found: this test renders the report in headless Chromium; "
-            "install it with `apt-get install -y chromium`."
-        )
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def headless_browser() -> str:
+    """The first Chromium-family browser on PATH; without one, skip here and fail on CI."""
+    for name in BROWSERS:
+        if found := shutil.which(name):
+            return found
+    reason = (
+        f"no headless Chromium on PATH (looked for {', '.join(BROWSERS)}): the report is not "
+        "rendered; install one, e.g. `apt-get install -y chromium`"
+    )
+    if on_ci():
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+def test_report_html_renders_in_chromium(run, tmp_path):
+    """The report as headless Chromium draws it: not blank, the first model's curves on the page.
+
+    The browser is found on PATH (chromium, chromium-browser, google-chrome, headless_shell).
+    Without one the test is skipped with that reason, so the README's test command passes on a
+    fresh machine, unless the environment variable CI is set (`.ci/run` sets it, and installs
+    Chromium when missing): on CI a missing browser fails the test, so it is never skipped there.
+    """
+    folder, _ = run
+    page = folder / "reports" / "report.html"
     shot = tmp_path / "shot.png"
     command = [
-        str(CHROMIUM),
+        headless_browser(),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",

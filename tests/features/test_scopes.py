@@ -3,32 +3,17 @@
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
-from test_walkforward import RIDGE, SEQUENTIAL, WINDOW_PARAMS
-from worlds import simulated_tables, write_feature_folder
+from windows_support import RIDGE, SEQUENTIAL, TMAX_DIST, assert_whole_events
 
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.features import nowcast, scopes
 from tmaxedge.modeling.calibration import CalibrateParams
-from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.pooling import PoolParams
-from tmaxedge.modeling.tuning import ModelParams
-from tmaxedge.walkforward import windows
 from tmaxedge.walkforward.calibrate import calibrate_window
-from tmaxedge.walkforward.evaluate import evaluate_window
 from tmaxedge.walkforward.groups import distribution_unit, groups_of
 from tmaxedge.walkforward.predict import predict_alone, predict_groups
 from tmaxedge.walkforward.tune import tune_window, uncalibrated_card
-
-TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
-
-
-@pytest.fixture(scope="module")
-def three_cities(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("features")
-    write_feature_folder(simulated_tables(days=16, cities=("aus", "chi", "nyc")), folder)
-    return windows.read_window_rows(folder, windows.make_window("2024-05-11", WINDOW_PARAMS))
 
 
 def test_units_pool_the_weather_cities_and_leave_new_york_alone(three_cities):
@@ -89,14 +74,6 @@ def test_pooled_tmax_dist_prices_every_weather_city_coherently(three_cities):
     final = {name: card for name, (card, _, _) in calibrated.items()}
     assert final["aus_less"].calibrator == final["chi_greater"].calibrator != final["nyc_less"].calibrator
     assert_whole_events(three_cities.test, final)
-
-
-def assert_whole_events(test: pd.DataFrame, cards: dict) -> None:
-    """Without the coherence step, every event-minute's six probabilities sum to 1."""
-    evaluated = evaluate_window(groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none"))
-    predictions = pd.concat([p for p, _ in evaluated.values()], ignore_index=True)
-    sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
-    np.testing.assert_allclose(sums, 1.0, atol=1e-5)
 
 
 def test_a_model_entry_needs_a_known_type_and_scope(three_cities):

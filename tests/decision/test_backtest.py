@@ -500,7 +500,7 @@ def test_stage_writes_trades_daily_and_flat_metrics(tmp_path, monkeypatch):
     pd.concat([quotes, extra]).to_parquet(tmp_path / "quotes.parquet", index=False)
     (tmp_path / "params.yaml").write_text("backtest:\n  kelly_fraction: 0.25\n  max_position: 50\n")
     monkeypatch.chdir(tmp_path)
-    path = Path(__file__).resolve().parents[1] / "stages" / "backtest.py"
+    path = Path(__file__).resolve().parents[2] / "stages" / "backtest.py"
     spec = importlib.util.spec_from_file_location("stage_backtest", path)
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)

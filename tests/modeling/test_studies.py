@@ -56,7 +56,8 @@ KILLED_RUN = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
-    from tmaxedge.modeling import studies, tuning as tune
+    from tmaxedge.modeling import studies
+    from tmaxedge.modeling import tuning as tune
     from test_studies import run
 
     objective, fit_logistic, fits_in_victim = tune.CrossValidatedLogLoss.__call__, tune.fit_logistic, []

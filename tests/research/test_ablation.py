@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_walkforward import RIDGE, SEQUENTIAL, window_rows, world  # noqa: F401 (world is a fixture)
+from windows_support import RIDGE, SEQUENTIAL, window_rows
 
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.features import nowcast
@@ -47,7 +47,7 @@ def test_an_unknown_group_is_refused():
         dataclasses.replace(RIDGE, drop_groups=["moon"])
 
 
-def test_each_run_leaves_out_its_group_and_runs_compare_on_the_same_rows(world):  # noqa: F811
+def test_each_run_leaves_out_its_group_and_runs_compare_on_the_same_rows(world):
     folder, _ = world
     _, split = window_rows(folder)
     runs = ablation.run_ablation(lambda key: split, ["2024-05-11"], "ridge", RIDGE_EXTRA, STEPS, ["market", "nowcast"])
@@ -74,7 +74,7 @@ PARAMS = (
 )
 
 
-def test_ablation_command_writes_one_run_per_group_and_refuses_an_unknown_group(world, tmp_path):  # noqa: F811
+def test_ablation_command_writes_one_run_per_group_and_refuses_an_unknown_group(world, tmp_path):
     from click.testing import CliRunner
 
     from tmaxedge.cli import main as cli
@@ -94,7 +94,7 @@ def test_ablation_command_writes_one_run_per_group_and_refuses_an_unknown_group(
     assert refused.exit_code != 0 and "--groups must be among" in refused.output
 
 
-def test_walkforward_command_refuses_a_model_that_needs_whole_events(world, tmp_path):  # noqa: F811
+def test_walkforward_command_refuses_a_model_that_needs_whole_events(world, tmp_path):
     from click.testing import CliRunner
 
     from tmaxedge.cli import main as cli

@@ -18,7 +18,7 @@ from tmaxedge.core.errors import DataError
 from tmaxedge.inputs import contract
 from tmaxedge.inputs.ingest import validate_tables
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SOURCE = "data/external"
 
 

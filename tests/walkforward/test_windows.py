@@ -50,7 +50,7 @@ def test_make_window_splits_are_ordered_and_disjoint(
         assert (w.train_end - w.train_start).days == train_days
         assert (w.test_end - w.test_start).days == test_days
         assert first <= w.test_start and w.test_end - dt.timedelta(days=1) <= last
-    for earlier, later in zip(windows, windows[1:]):
+    for earlier, later in zip(windows, windows[1:], strict=False):
         assert (later.test_start - earlier.test_start).days == step_days
         if step_days >= test_days:
             assert earlier.test_end <= later.test_start  # test weeks never overlap
@@ -66,7 +66,7 @@ def test_split_of_labels_each_boundary_day_once():
     w = make_window("2024-07-01", WindowParams(10, 3, 3, 0.2, 1))
     days = pd.Series(pd.date_range("2024-06-19", "2024-07-05").date)
     split = split_of(days, w)
-    labelled = dict(zip(days, split))
+    labelled = dict(zip(days, split, strict=True))
     assert labelled[D(2024, 6, 19)] == "" and labelled[D(2024, 6, 20)] == "fit"
     assert labelled[D(2024, 6, 27)] == "fit" and labelled[D(2024, 6, 28)] == "calibrate"
     assert labelled[D(2024, 6, 29)] == "calibrate"

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from test_event_features import BINS, HIGH, LOW, discretised_normal
-from test_walkforward import SEQUENTIAL, window_rows, world  # noqa: F401 (world is a fixture)
+from event_bins import BINS, HIGH, LOW, discretised_normal
+from windows_support import SEQUENTIAL, TMAX_DIST, window_rows
 
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.features.event_features import IMPLIED_EXCEEDANCE_COLUMNS, implied_exceedance
@@ -16,11 +16,8 @@ from tmaxedge.modeling.cards import Calibrator, ModelCard
 from tmaxedge.modeling.coherence import CoherenceParams
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
 from tmaxedge.modeling.pooling import PoolParams
-from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward.run import StepParams, run_window
 from tmaxedge.walkforward.tune import tune_window
-
-TMAX_DIST = ModelParams("distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"])
 
 
 def event_rows(q: np.ndarray, minutes: int = 3) -> pd.DataFrame:
@@ -113,7 +110,7 @@ def test_hour_weights_move_linearly_between_knots_and_sum_to_one():
     np.testing.assert_allclose(basis[:, 0], [1, 0, 0, 0, 0])  # flat before the first knot
 
 
-def test_fitting_rows_are_each_event_minutes_interior_thresholds_labelled_by_the_high(world):  # noqa: F811
+def test_fitting_rows_are_each_event_minutes_interior_thresholds_labelled_by_the_high(world):
     folder, _ = world
     _, rows = window_rows(folder)
     kept, x, y = distribution.threshold_rows(rows.fit, None)
@@ -132,7 +129,7 @@ def tmax_dist_predictions(rows, calibrate: CalibrateParams, pool: PoolParams) ->
 
 
 @pytest.mark.parametrize("method", ["none", "sigmoid"])
-def test_one_model_per_city_prices_every_market_coherently_calibrated_or_not(world, method):  # noqa: F811
+def test_one_model_per_city_prices_every_market_coherently_calibrated_or_not(world, method):
     folder, _ = world
     _, rows = window_rows(folder)
     cards, predictions = tmax_dist_predictions(rows, CalibrateParams(method=method), PoolParams(enabled=False))
@@ -147,7 +144,7 @@ def test_one_model_per_city_prices_every_market_coherently_calibrated_or_not(wor
     np.testing.assert_allclose(sums, 1.0, atol=1e-5)  # coherent before the coherence step
 
 
-def test_tmax_dist_takes_only_its_own_inputs(world):  # noqa: F811
+def test_tmax_dist_takes_only_its_own_inputs(world):
     folder, _ = world
     _, rows = window_rows(folder)
     for wrong in [dataclasses.replace(TMAX_DIST, feature_set="rich"),

@@ -24,7 +24,7 @@ from tmaxedge.features.event_features import EVENT_COLUMNS
 
 CHI = City("chi", "KXHIGHCHI", "America/Chicago", True)
 NYC = City("nyc", "KXHIGHNY", "America/New_York", False)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MINUTE = pd.Timedelta(minutes=1)
 # (suffix, strike_type, floor_strike, cap_strike): T < 70 | 70..71 | T > 71
 BINS = (
@@ -340,7 +340,7 @@ def reference_row(world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, 
         "mid_chg_5m": mid_at(t) - mid_at(t - 5 * MINUTE),
         "rv_15m": rv(15),
         "rv_60m": rv(60),
-        "mid_slope_5m": np.polyfit(*zip(*points), 1)[0] if len(points) >= 2 else math.nan,
+        "mid_slope_5m": np.polyfit(*zip(*points, strict=True), 1)[0] if len(points) >= 2 else math.nan,
         "temp_now": latest(w, "temp_f", t),
         "weather_ts": w["ts"].iloc[-1] if len(w) else pd.NaT,
         "running_max": float(day["temp_f"].max()) if len(day) else math.nan,

@@ -1,6 +1,6 @@
 """The market-reliability study on a hand-made world whose numbers are worked out by hand.
 
-tests/fixtures/market_study/: two NYC events of three markets each (E1 = 25JUL01, high 80:
+tests/research/fixtures/market_study/: two NYC events of three markets each (E1 = 25JUL01, high 80:
 B80.5 YES; E2 = 25JUL02, high 85: T81 YES, its result left null for the settlements to fill).
 Close is 03:59Z the next day, so the 6 h cutoff is 21:59Z and the 1 h cutoff 02:59Z. The last
 trade at or before each cutoff, in cents (y in brackets):

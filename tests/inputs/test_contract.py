@@ -51,8 +51,8 @@ def test_events_not_partitioning_accepts_every_kalshi_style_split(start, widths,
     cuts = list(np.cumsum([start, *widths]))
     markets = event_markets(cuts)
     assert contract.events_not_partitioning(markets).empty
-    strike_columns = markets[["strike_type", "floor_strike", "cap_strike"]]
-    yes = strikes.resolves_yes(*(strike_columns[c] for c in strike_columns.columns), [temp] * len(markets))
+    bins = markets[["strike_type", "floor_strike", "cap_strike"]]  # not `strikes`: the module
+    yes = strikes.resolves_yes(*(bins[c] for c in bins.columns), [temp] * len(markets))
     assert yes.sum() == 1  # exactly one market YES, also far outside the strikes
 
 

@@ -71,7 +71,7 @@ def score_table(predictions: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     for model, per_model in predictions.groupby(by[0], sort=True):
         pooled = ((ALL,) * len(by[1:]), per_model)
         for keys, part in [*per_model.groupby(list(by[1:]), sort=True), pooled]:
-            labels = dict(zip(by, (model, *np.atleast_1d(keys))))
+            labels = dict(zip(by, (model, *np.atleast_1d(keys)), strict=True))
             for column in forecasts:
                 scores = forecast_scores(part, column)
                 rows.append({**labels, "forecast": FORECASTS[column], **scores})

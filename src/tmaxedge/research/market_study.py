@@ -332,7 +332,7 @@ def markdown_table(frame: pd.DataFrame, digits: Mapping[str, int]) -> str:
     def line(cells) -> str:
         return "| " + " | ".join(cells) + " |"
 
-    rows = [line(cell(c, v) for c, v in zip(frame.columns, row))
+    rows = [line(cell(c, v) for c, v in zip(frame.columns, row, strict=True))
             for row in frame.itertuples(index=False)]  # fmt: skip
     return "\n".join([line(frame.columns), "|" + "|".join("---:" for _ in frame.columns) + "|",
                       *rows])  # fmt: skip

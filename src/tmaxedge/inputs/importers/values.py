@@ -218,7 +218,7 @@ def check_tz(tz: str | None) -> str | None:
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise DataError(f"--tz must be an IANA time zone such as 'America/Chicago'; got {tz!r}.")
+        raise DataError(f"--tz must be an IANA time zone such as 'America/Chicago'; got {tz!r}.") from None
     return tz
 
 

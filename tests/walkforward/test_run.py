@@ -6,13 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from test_scopes import TMAX_DIST
-from test_walkforward import (
-    RIDGE,
-    SEQUENTIAL,
-    window_rows,
-    world,  # noqa: F401 (a fixture)
-)
+from windows_support import RIDGE, SEQUENTIAL, TMAX_DIST, window_rows
 
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.coherence import CoherenceParams

@@ -27,6 +27,8 @@ from tmaxedge.core.params import (
     check_params_file,
     declare,
 )
+from tmaxedge.decision.backtest import BacktestParams
+from tmaxedge.decision.gates import GateParams
 from tmaxedge.features.build import FeatureParams
 from tmaxedge.inputs.ingest import IngestParams
 from tmaxedge.inputs.simulate import MarketParams, SimulateParams
@@ -138,7 +140,7 @@ def test_a_params_class_checks_its_fields_and_refuses_a_constraint_without_field
 
 @pytest.mark.parametrize(
     "cls",
-    [MarketParams, FeatureParams, WindowParams, CoherenceParams, IngestParams, City,
+    [MarketParams, FeatureParams, WindowParams, CoherenceParams, IngestParams, City, GateParams, BacktestParams,
      ComputeParams, CalibrateParams, PoolParams],
 )
 def test_every_constraint_names_a_field(cls):

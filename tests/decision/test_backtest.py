@@ -19,10 +19,10 @@ from tmaxedge.decision.backtest import (
     METRIC_KEYS,
     TRADE_COLUMNS,
     BacktestParams,
-    fee_cents,
     market_baseline,
     run_backtest,
 )
+from tmaxedge.decision.fees import fee_cents, fee_per_contract_cents
 
 T0 = pd.Timestamp("2025-11-14 15:00", tz="UTC")
 EVENT = "KXHIGHCHI-25NOV14"
@@ -89,16 +89,29 @@ def trades_of(preds, quotes, **params):
         (1, 50, 0.07, 2),  # 1.75¢ -> 2¢
         (100, 45, 0.07, 174),  # 173.25¢ -> 174¢
         (3, 40, 0.07, 6),  # 5.04¢ -> 6¢
+        (100, 50, 0.07, 175),  # exactly $1.75
+        (4, 50, 0.07, 7),  # exactly 7¢ (in floats 7.000000000000001¢)
         (100, 50, 0.04, 100),  # exactly $1.00: no float round-up to 101¢
         (100, 50, 0.0, 0),  # maker: no fee on KXHIGH
     ],
 )
 def test_fee_cents_rounds_up_to_the_cent(contracts, price, rate, expected):
-    assert fee_cents(contracts, price, rate) == expected
+    fee = fee_cents(contracts, price, rate)
+    assert fee == expected and isinstance(fee, int)
 
 
-def test_fee_cents_is_vectorised():
+def test_fee_cents_is_vectorised_over_size_price_and_rate():
     np.testing.assert_array_equal(fee_cents([10, 1], [50, 1], 0.07), [18, 1])
+    np.testing.assert_array_equal(fee_cents(100, 50, [0.07, 0.04, 0.0]), [175, 100, 0])
+
+
+@given(contracts=st.integers(1, 10_000), price=st.integers(1, 99),
+       rate=st.integers(0, 100_000).map(lambda units: units / 10**6))  # fmt: skip
+def test_fee_cents_is_the_unrounded_fee_rounded_up(contracts, price, rate):
+    unrounded = contracts * fee_per_contract_cents(price, rate)
+    fee = fee_cents(contracts, price, rate)
+    # the exact fee is a multiple of 1e-8¢ (rate in millionths), far above the float error
+    assert unrounded - 1e-9 <= fee < unrounded + 1 - 1e-9
 
 
 # --- maker fills --------------------------------------------------------------------------------
@@ -298,6 +311,7 @@ def test_run_backtest_takes_near_close_with_taker_fallback(
     if liquidity == "taker":
         # YES at the ask 45, 100 contracts, fee ceil(0.07 * 100 * 0.45 * 0.55 * 100¢) = 174¢
         assert (trade["price_cents"], trade["contracts"], trade["fee_cents"]) == (45, 100, 174)
+        assert trade["fee_cents"] == fee_cents(100, 45, 0.07)  # the rule that charged it
         assert trade["fill_time"] == trade["order_time"] == at(0)
         assert trade["edge_cents"] == pytest.approx(70 - 45 - 1.74)
         assert trade["pnl_cents"] == 100 * 55 - 174
@@ -437,6 +451,18 @@ def test_run_backtest_keeps_every_invariant_on_random_books(
     expected = filled["contracts"] * (payout - filled["price_cents"]) - filled["fee_cents"]
     assert (filled["pnl_cents"] == expected).all()
     assert (trades.loc[trades["liquidity"] == "maker", "fee_cents"] == 0).all()
+    charged = fee_cents(filled["contracts"], filled["price_cents"], params.taker_fee_rate)
+    taken = (filled["liquidity"] == "taker").to_numpy()
+    np.testing.assert_array_equal(filled["fee_cents"].to_numpy()[taken], charged[taken])
+
+
+def test_run_backtest_charges_a_maker_fill_the_maker_rate_rounded_up():
+    preds = decisions([(0, 0.6, 40, 41)])
+    quotes = book([(3, 39, 40, None)])
+    (trade,) = trades_of(preds, quotes, maker_fee_rate=0.0175).to_dict("records")
+    assert (trade["price_cents"], trade["filled"]) == (40, True)
+    assert trade["fee_cents"] == fee_cents(trade["contracts"], 40, 0.0175) > 0
+    assert trade["edge_cents"] == pytest.approx(60 - 40 - trade["fee_cents"] / trade["contracts"])
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -454,7 +480,7 @@ def test_run_backtest_keeps_every_invariant_on_random_books(
         ("improve_when_spread_at_least", 1,
          "improve_when_spread_at_least must be an int >= 2; got 1."),
         ("order_lifetime_minutes", 0,
-         "order_lifetime_minutes must be an int >= 1 or null; got 0."),
+         "order_lifetime_minutes must be null or an int >= 1; got 0."),
         ("taker_fallback", "yes", "taker_fallback must be true or false; got 'yes'."),
         ("taker_minutes_to_close", 0,
          "taker_minutes_to_close must be a number in (0, inf); got 0."),

@@ -1,5 +1,6 @@
 """Release gates and promotion: behaviour on small hand-made metrics, orders and coefficients."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
@@ -16,6 +18,7 @@ from tmaxedge.decision.gates import (
     CHECKS,
     DEFAULT_BETA_MAX,
     ENFORCED_CHECKS,
+    GATE_CHECKS,
     GateParams,
     check_beta_norm,
     check_brier,
@@ -29,6 +32,7 @@ from tmaxedge.decision.gates import (
     evaluate_gates,
     failed_checks,
     flat_gate_metrics,
+    recorded_checks,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,7 +100,8 @@ def test_gate_params_from_yaml_converts_int_limits_to_float(tmp_path):
          "gate.beta_max.greater must be a number in (0, inf); got 0."),
         ({"beta_max": {"between": 1, "greater": 1, "less": "big"}},  # not a number
          "gate.beta_max.less must be a number in (0, inf); got 'big'."),
-        ({"beta_max": 25}, "gate.beta_max must be a mapping; got 25."),
+        ({"beta_max": 25},
+         "gate.beta_max must be a mapping of ['between', 'greater', 'less'] to a number in (0, inf); got 25."),
         ({"beta": 25}, "gate: unknown key(s) ['beta']"),
     ],
 )
@@ -294,6 +299,38 @@ def test_flat_gate_metrics_is_flat_booleans_values_and_messages():
     assert flat["lasso"]["brier_improvement"] == 0.005
     assert failed_checks(flat) == [("lasso", "brier", flat["lasso"]["messages"]["brier"])]
     json.dumps(flat)  # plain JSON types only
+
+
+def test_recorded_checks_read_back_what_flat_gate_metrics_wrote():
+    gates = two_models(lasso=walkforward(brier=0.0995))
+    recorded = recorded_checks(flat_gate_metrics(gates)["lasso"])
+    assert tuple(recorded) == CHECKS
+    for name, check in gates["lasso"]["checks"].items():
+        assert recorded[name]["passed"] == check["passed"]
+        assert recorded[name]["message"] == check["message"]
+
+
+def test_failed_checks_counts_an_unrecorded_enforced_check_as_failed_saying_what_it_needs():
+    flat = flat_gate_metrics(two_models())
+    del flat["ridge"]["edge_two_sided_check"]
+    (failure,) = failed_checks(flat)
+    assert failure[:2] == ("ridge", "edge_two_sided")
+    assert failure[2].endswith("at most gate.one_sided_max of the backtest's orders on one side")
+
+
+def test_an_informational_check_never_fails_the_gate():
+    gates = two_models(ridge=walkforward(log_loss=0.40))
+    assert gates["ridge"]["checks"]["log_loss_vs_market"]["passed"] is False
+    assert gates["ridge"]["passed"] is True
+    assert failed_checks(flat_gate_metrics(gates)) == []
+
+
+def test_every_check_limit_is_a_gate_param_the_gate_stage_depends_on():
+    fields = {field.name for field in dataclasses.fields(GateParams)}
+    limits = {check.threshold_param for check in GATE_CHECKS} - {None}
+    assert limits <= fields
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["gate"]
+    assert set(stage["params"]) == {f"gate.{name}" for name in limits}
 
 
 # --- promotion -----------------------------------------------------------------------------------

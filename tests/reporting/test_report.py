@@ -23,7 +23,15 @@ from tmaxedge.modeling.scoring import reliability
 from tmaxedge.reporting import summarize
 from tmaxedge.reporting.report import (
     MODEL_COLORS,
+    Bullets,
+    FigureBlock,
+    Heading,
+    Note,
+    Paragraph,
+    Report,
     ReportInputs,
+    Table,
+    Title,
     better_than_market,
     build_report,
     comparison_table,
@@ -31,6 +39,7 @@ from tmaxedge.reporting.report import (
     format_comparison,
     gate_lines,
     headline,
+    render_html,
     render_markdown,
 )
 
@@ -527,6 +536,49 @@ def test_gate_lines_read_the_flat_gate_metrics():
             ["`brier` failed: ridge Brier is 4.0% worse"],
         )
     ]
+
+
+def test_each_block_renders_itself_to_markdown_and_html():
+    png = b"\x89PNG"
+    blocks = [
+        Title("Title & more"),
+        Heading("Section"),
+        Paragraph("**bold** and `code`"),
+        Note("small print"),
+        Bullets(["one", ("two", ["two a"])]),
+        Table(pd.DataFrame({"name": ["a|b"], "value": ["1.5"]})),
+        FigureBlock("curve", 'A "curve"'),
+    ]
+    report = Report(blocks=blocks, figures={"curve": png})
+    assert render_markdown(report, "figs").split("\n\n") == [
+        "# Title & more",
+        "## Section",
+        "**bold** and `code`",
+        "<sub>small print</sub>",
+        "- one\n- two\n  - two a",
+        "| name | value |\n|---|---:|\n| a\\|b | 1.5 |",
+        '![A "curve"](figs/curve.png)',
+        '*A "curve"*\n',
+    ]
+    page = render_html(report)
+    assert "<title>Title &amp; more</title>" in page
+    body = page[page.index("<body>") + len("<body>\n") : page.index("\n</body>")]
+    data = base64.b64encode(png).decode("ascii")
+    assert body.split("\n") == [
+        "<h1>Title &amp; more</h1>",
+        "<h2>Section</h2>",
+        "<p><strong>bold</strong> and <code>code</code></p>",
+        '<p class="note">small print</p>',
+        "<ul><li>one</li><li>two<ul><li>two a</li></ul></li></ul>",
+        "<table><thead><tr><th>name</th><th>value</th></tr></thead><tbody><tr><td>a|b</td>"
+        '<td class="num">1.5</td></tr></tbody></table>',
+        f'<figure><img alt="A &quot;curve&quot;" src="data:image/png;base64,{data}">'
+        "<figcaption>A &quot;curve&quot;</figcaption></figure>",
+    ]
+
+
+def test_a_report_without_a_title_is_titled_report():
+    assert "<title>Report</title>" in render_html(Report(blocks=[Heading("Only a section")]))
 
 
 def test_format_comparison_leaves_out_gap_closed_on_real_data():

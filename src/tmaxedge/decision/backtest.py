@@ -34,7 +34,8 @@ as a probability) that wins with probability ``q``, ``f* = (q - c) / (1 - c)`` a
 portfolio Kelly, no cash lock-up for open positions). Positions only grow: nothing is sold before
 settlement. Caps count filled contracts plus resting orders, gross of side (YES and NO contracts
 of one market both count): ``max_position`` per market, ``max_event_position`` per event. After
-sizing, the edge is checked again with the real fee rounded up to the cent for that size.
+sizing, the edge is checked again with the real fee rounded up to the cent for that size
+(:func:`tmaxedge.fees.fee_cents`, the fee the fill is then charged).
 
 Markets settle at their close (decision time + ``minutes_to_close``): YES pays 100¢ if ``y = 1``,
 NO pays 100¢ if ``y = 0``; ``pnl = payout - cost - fee``. Daily P&L is booked on the UTC date of
@@ -55,7 +56,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tmaxedge.core.errors import DataError, ParamsError, data_error
+from tmaxedge.core.errors import DataError, data_error
+from tmaxedge.core.params import Boolean, Interval, Nullable, Params, declare
+from tmaxedge.decision.fees import fee_cents, fee_per_contract_cents
 
 MARKET_MODEL = "market"
 PREDICTION_COLUMNS = [
@@ -76,14 +79,27 @@ METRIC_KEYS = (
 
 _MINUTE_NS = 60 * 10**9
 _DAY_NS = 86_400 * 10**9
-_RATE_SCALE = 10**6  # fee rates are applied to 6 decimals so the round-up is exact integer math
 _EPS = 1e-9  # float slack when comparing an edge with min_edge or flooring a Kelly size
 
 
 @dataclass(frozen=True)
-class BacktestParams:
+class BacktestParams(Params):
     """params.yaml ``backtest``: bankroll, sizing, quoting and fee rules of the backtest."""
 
+    # explicit upper bounds where infinity must stay refused
+    constraints = declare(
+        bankroll=Interval(float, 0, math.inf, closed="neither"),
+        kelly_fraction=Interval(float, 0, 1, closed="right"),
+        min_edge_cents=Interval(float, 0, 100, closed="left"),
+        max_position=Interval(int, 1, None),
+        max_event_position=Interval(int, 1, None),
+        improve_when_spread_at_least=Interval(int, 2, None),
+        order_lifetime_minutes=Nullable(Interval(int, 1, None)),
+        taker_fallback=Boolean(),
+        taker_minutes_to_close=Interval(float, 0, math.inf, closed="neither"),
+        taker_fee_rate=Interval(float, 0, 1),
+        maker_fee_rate=Interval(float, 0, 1),
+    )
     bankroll: float = 10_000.0  # dollars
     kelly_fraction: float = 0.25
     min_edge_cents: float = 2.0
@@ -96,36 +112,6 @@ class BacktestParams:
     taker_fee_rate: float = 0.07
     maker_fee_rate: float = 0.0  # KXHIGH series pay no maker fee
 
-    def __post_init__(self) -> None:
-        _check_number("bankroll", self.bankroll, "(0, inf)", lambda v: 0 < v < math.inf)
-        _check_number("kelly_fraction", self.kelly_fraction, "(0, 1]", lambda v: 0 < v <= 1)
-        _check_number("min_edge_cents", self.min_edge_cents, "[0, 100)", lambda v: 0 <= v < 100)
-        _check_int("max_position", self.max_position, 1)
-        _check_int("max_event_position", self.max_event_position, 1)
-        _check_int("improve_when_spread_at_least", self.improve_when_spread_at_least, 2)
-        if self.order_lifetime_minutes is not None:
-            _check_int("order_lifetime_minutes", self.order_lifetime_minutes, 1, "or null")
-        if not isinstance(self.taker_fallback, bool):
-            raise ParamsError(f"taker_fallback must be true or false; got {self.taker_fallback!r}.")
-        _check_number(
-            "taker_minutes_to_close", self.taker_minutes_to_close, "(0, inf)",
-            lambda v: 0 < v < math.inf,
-        )  # fmt: skip
-        _check_number("taker_fee_rate", self.taker_fee_rate, "[0, 1]", lambda v: 0 <= v <= 1)
-        _check_number("maker_fee_rate", self.maker_fee_rate, "[0, 1]", lambda v: 0 <= v <= 1)
-
-
-def _check_number(name: str, value: object, interval: str, ok) -> None:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not is_number or math.isnan(value) or not ok(value):
-        raise ParamsError(f"{name} must be a number in {interval}; got {value!r}.")
-
-
-def _check_int(name: str, value: object, low: int, extra: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        suffix = f" {extra}" if extra else ""
-        raise ParamsError(f"{name} must be an int >= {low}{suffix}; got {value!r}.")
-
 
 @dataclass(frozen=True)
 class BacktestResult:
@@ -135,21 +121,6 @@ class BacktestResult:
     trades: pd.DataFrame
     daily: pd.DataFrame
     metrics: dict[str, dict[str, float]]
-
-
-def fee_cents(contracts, price_cents, rate: float):
-    """Kalshi's trading fee in whole cents: ``ceil(100 * rate * C * P * (1 - P))`` with ``P`` in
-    dollars, i.e. the dollar fee rounded up to the next cent.
-
-    Integer arithmetic (``rate`` taken to 6 decimals), so a fee that is exactly a whole cent is
-    not bumped up by float error. Works on scalars and arrays. Example: 10 contracts at 50¢ and
-    0.07 pay ``ceil(17.5) = 18``¢; 1 contract at 1¢ pays ``ceil(0.0693) = 1``¢.
-    """
-    contracts = np.asarray(contracts, dtype=np.int64)
-    price = np.asarray(price_cents, dtype=np.int64)
-    scaled = round(rate * _RATE_SCALE) * contracts * price * (100 - price)
-    fee = -(-scaled // (_RATE_SCALE * 100))
-    return int(fee) if fee.ndim == 0 else fee
 
 
 def market_baseline(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -340,12 +311,8 @@ class _Decisions:
     taker: np.ndarray
     price: np.ndarray  # int cents of the contract bought (YES or NO)
     gross_edge: np.ndarray  # 100 q - price, cents, before fees
+    fee_rate: np.ndarray  # the maker or the taker rate, as the row trades
     kelly: np.ndarray  # contracts per bankroll dollar
-
-
-def _per_contract_fee(price: np.ndarray, rate: float) -> np.ndarray:
-    """Unrounded fee per contract in cents; the rounded fee depends on the size."""
-    return rate * price * (100 - price) / 100
 
 
 def _decide(p: np.ndarray, bid: np.ndarray, ask: np.ndarray, minutes_to_close: np.ndarray,
@@ -379,16 +346,16 @@ def _decide(p: np.ndarray, bid: np.ndarray, ask: np.ndarray, minutes_to_close: n
         rate = np.where(taker, params.taker_fee_rate, rate)
         place |= taker
     q = np.where(buy_yes, p, 1 - p)
-    cost = (price + _per_contract_fee(price, rate)) / 100  # dollars per contract, fee included
+    cost = (price + fee_per_contract_cents(price, rate)) / 100  # dollars per contract, fee included
     with np.errstate(divide="ignore", invalid="ignore"):
         kelly_f = np.clip((q - cost) / (1 - cost), 0, 1)
         kelly = np.where(place, params.kelly_fraction * kelly_f / cost, 0.0)
-    return _Decisions(place, buy_yes, taker, price.astype(np.int64), 100 * q - price, kelly)
+    return _Decisions(place, buy_yes, taker, price.astype(np.int64), 100 * q - price, rate, kelly)
 
 
 def _edge(value_cents: np.ndarray, price: np.ndarray, rate: float) -> np.ndarray:
     """Edge per contract after the unrounded fee; -inf where the price is not tradable."""
-    edge = value_cents - price - _per_contract_fee(price, rate)
+    edge = value_cents - price - fee_per_contract_cents(price, rate)
     return np.where((price >= 1) & (price <= 99), edge, -np.inf)
 
 
@@ -463,11 +430,9 @@ def _size_orders(wanted, t, expiry, close, market_code, event_code, decisions: _
     orders. Exposure at time ``t`` = contracts of orders that fill (at or before ``t``, or later
     while resting) + contracts of unfilled orders still resting at ``t``.
     """
-    rate = np.where(decisions.taker, params.taker_fee_rate, params.maker_fee_rate)
-    rate_int = np.round(rate * _RATE_SCALE).astype(np.int64)
     cols = [a[wanted].tolist() for a in (
         t, t // _DAY_NS, close // _DAY_NS, expiry, market_code, event_code, decisions.kelly,
-        decisions.price, decisions.gross_edge, rate_int, fill_time >= 0, wins,
+        decisions.price, decisions.gross_edge, decisions.fee_rate, fill_time >= 0, wins,
     )]  # fmt: skip
     committed: dict[tuple[str, int], int] = {}
     resting: dict[tuple[str, int], list[tuple[int, int]]] = {}
@@ -475,9 +440,8 @@ def _size_orders(wanted, t, expiry, close, market_code, event_code, decisions: _
     settled_cents, day_now, bankroll = 0, None, params.bankroll
     placed, sizes, fees, edges = [], [], [], []
     min_edge = params.min_edge_cents - _EPS
-    for i, (now, day, close_day, until, market, event, kelly, price, gross, r, fills, win) in zip(
-        wanted.tolist(), zip(*cols), strict=True
-    ):
+    for i, row in zip(wanted.tolist(), zip(*cols), strict=True):
+        now, day, close_day, until, market, event, kelly, price, gross, rate, fills, win = row
         if day != day_now:
             while settle and settle[0][0] < day:
                 settled_cents += heapq.heappop(settle)[1]
@@ -491,7 +455,7 @@ def _size_orders(wanted, t, expiry, close, market_code, event_code, decisions: _
         size = min(size, room_market, room_event)
         if size <= 0:
             continue
-        fee = -(-(r * size * price * (100 - price)) // (_RATE_SCALE * 100))
+        fee = fee_cents(size, price, rate)
         edge = gross - fee / size
         if edge < min_edge:  # the rounded-up fee of this size eats the edge
             continue

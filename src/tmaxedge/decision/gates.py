@@ -1,46 +1,47 @@
 """Release gates per model type, and the choice of the model type to promote.
 
 Every check is a pure function returning ``{passed, value, threshold, message}`` with a message
-in plain words; :func:`evaluate_gates` runs them all for each model type, :func:`flat_gate_metrics`
-turns the result into the small ``metrics/gate.json`` that ``dvc metrics diff`` shows, and
-:func:`choose_promotion` picks the model type for ``models/promoted.json`` (or none, saying why).
+in plain words. ``GATE_CHECKS`` is the one list of them: each entry's name, its keys in
+``metrics/gate.json``, the ``GateParams`` field that sets its limit, whether it is enforced and
+how to run it. :func:`evaluate_gates` runs them all for each model type, :func:`flat_gate_metrics`
+turns the result into the small ``metrics/gate.json`` that ``dvc metrics diff`` shows,
+:func:`failed_checks` and :func:`recorded_checks` read it back (the verdict stage, the report),
+and :func:`choose_promotion` picks the model type for ``models/promoted.json`` (or none, saying
+why).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tmaxedge.core.config import DEFAULT_BETA_MAX, parse_beta_max
-from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.config import BETA_MAX, DEFAULT_BETA_MAX, parse_beta_max
+from tmaxedge.core.params import Boolean, Interval, Params, declare
 
-STRIKE_TYPES = ("between", "greater", "less")
-ENFORCED_CHECKS = ("brier", "coverage", "no_future_features", "beta_norm", "edge_two_sided")
-INFORMATIONAL_CHECKS = ("log_loss_vs_market",)
-CHECKS = ("brier", "log_loss_vs_market", "coverage", "no_future_features", "beta_norm",
-          "edge_two_sided")  # fmt: skip
-FLAT_VALUE_KEYS = {  # check -> key of its value in metrics/gate.json
-    "brier": "brier_improvement",
-    "log_loss_vs_market": "log_loss_improvement",
-    "coverage": "coverage",
-    "no_future_features": "n_rows_after_close",
-    "beta_norm": "beta_norm_max",
-    "edge_two_sided": "one_sided_share",
-}
 _EPS = 1e-12  # float slack so a value exactly on a threshold passes
-_SCORES_VS_MARKET = (("Brier", "brier_common", "market_brier"),
-                     ("log loss", "log_loss_common", "market_log_loss"))  # fmt: skip
+# label -> (the model's key, the market's key) in metrics/walkforward.json, on common test rows
+_SCORES_VS_MARKET = {
+    "Brier": ("brier_common", "market_brier"),
+    "log loss": ("log_loss_common", "market_log_loss"),
+}
 
 
 @dataclass(frozen=True)
-class GateParams:
+class GateParams(Params):
     """params.yaml ``gate``: thresholds of the release gates and whether a failure stops the run."""
 
+    constraints = declare(
+        brier_improvement=Interval(float, 0, 1, closed="left"),
+        coverage=Interval(float, 0, 1),
+        beta_max=BETA_MAX,
+        one_sided_max=Interval(float, 0.5, 1),
+        enforce=Boolean(),
+    )
     brier_improvement: float = 0.02  # model Brier <= (1 - this) x market Brier on common rows
     coverage: float = 0.95  # share of eligible test rows with a model prediction
     beta_max: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BETA_MAX))
@@ -48,18 +49,8 @@ class GateParams:
     enforce: bool = True  # false: the verdict stage reports failures but exits 0
 
     def __post_init__(self) -> None:
-        _check_number("brier_improvement", self.brier_improvement, "[0, 1)", lambda v: 0 <= v < 1)
-        _check_number("coverage", self.coverage, "[0, 1]", lambda v: 0 <= v <= 1)
-        _check_number("one_sided_max", self.one_sided_max, "[0.5, 1]", lambda v: 0.5 <= v <= 1)
-        if not isinstance(self.enforce, bool):
-            raise ParamsError(f"enforce must be true or false; got {self.enforce!r}.")
+        super().__post_init__()
         object.__setattr__(self, "beta_max", parse_beta_max(self.beta_max))
-
-
-def _check_number(name: str, value: object, interval: str, ok) -> None:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not is_number or math.isnan(value) or not ok(value):
-        raise ParamsError(f"{name} must be a number in {interval}; got {value!r}.")
 
 
 # --- one function per check ----------------------------------------------------------------------
@@ -72,34 +63,58 @@ def check_brier(model: str, metrics: Mapping[str, Any], min_improvement: float) 
     ``market_brier``). ``value`` is the relative improvement ``1 - model / market``; a value
     exactly on the threshold passes. No common rows, or a market Brier of 0, fails.
     """
-    model_brier, market_brier = _number(metrics, "brier_common"), _number(metrics, "market_brier")
-    if model_brier is None or market_brier is None or market_brier <= 0:
-        message = (f"{model} has no test rows where both it and the market have a probability, "
-                   "so its Brier cannot be compared.")  # fmt: skip
-        return _result(False, None, min_improvement, message)
-    improvement = 1.0 - model_brier / market_brier
-    passed = model_brier <= (1.0 - min_improvement) * market_brier + _EPS
-    message = (
-        f"{model} Brier {model_brier:.4f} is {_better_or_worse(improvement)} the market's "
-        f"{market_brier:.4f}; the gate needs {min_improvement:.1%} better."
-    )
-    return _result(passed, improvement, min_improvement, message)
+    score = _VsMarket.of(metrics, "Brier")
+    if not score.comparable:
+        return _result(False, None, min_improvement, score.not_comparable(model))
+    passed = score.ours <= (1.0 - min_improvement) * score.market + _EPS
+    message = f"{score.compared(model)}; the gate needs {min_improvement:.1%} better."
+    return _result(passed, score.improvement, min_improvement, message)
 
 
 def check_log_loss_vs_market(model: str, metrics: Mapping[str, Any]) -> dict:
     """Informational: model log loss below the market's on common rows (promotion needs it)."""
-    model_loss = _number(metrics, "log_loss_common")
-    market_loss = _number(metrics, "market_log_loss")
-    if model_loss is None or market_loss is None or market_loss <= 0:
-        message = (f"{model} has no test rows where both it and the market have a probability, "
-                   "so its log loss cannot be compared.")  # fmt: skip
-        return _result(False, None, 0.0, message)
-    improvement = 1.0 - model_loss / market_loss
-    message = (
-        f"{model} log loss {model_loss:.4f} is {_better_or_worse(improvement)} the market's "
-        f"{market_loss:.4f} (informational: not a gate, but promotion needs it better)."
-    )
-    return _result(model_loss < market_loss, improvement, 0.0, message)
+    score = _VsMarket.of(metrics, "log loss")
+    if not score.comparable:
+        return _result(False, None, 0.0, score.not_comparable(model))
+    informational = "(informational: not a gate, but promotion needs it better)"
+    message = f"{score.compared(model)} {informational}."
+    return _result(score.ours < score.market, score.improvement, 0.0, message)
+
+
+@dataclass(frozen=True)
+class _VsMarket:
+    """One score of the model and of the market on the test rows where both have a probability
+    (``None`` where metrics/walkforward.json has none)."""
+
+    label: str  # a key of _SCORES_VS_MARKET: "Brier" or "log loss"
+    ours: float | None
+    market: float | None
+
+    @classmethod
+    def of(cls, metrics: Mapping[str, Any], label: str) -> _VsMarket:
+        key, market_key = _SCORES_VS_MARKET[label]
+        return cls(label, _number(metrics, key), _number(metrics, market_key))
+
+    @property
+    def comparable(self) -> bool:
+        """Both present and a market score above 0 (the improvement divides by it)."""
+        return self.ours is not None and self.market is not None and self.market > 0
+
+    @property
+    def improvement(self) -> float:
+        return 1.0 - self.ours / self.market
+
+    def not_comparable(self, model: str) -> str:
+        return (
+            f"{model} has no test rows where both it and the market have a probability, "
+            f"so its {self.label} cannot be compared."
+        )
+
+    def compared(self, model: str) -> str:
+        return (
+            f"{model} {self.label} {self.ours:.4f} is {_better_or_worse(self.improvement)} "
+            f"the market's {self.market:.4f}"
+        )
 
 
 def check_coverage(model: str, metrics: Mapping[str, Any], min_coverage: float) -> dict:
@@ -236,6 +251,99 @@ def check_edge_two_sided(model: str, orders: pd.DataFrame, one_sided_max: float)
     return _result(passed, share, one_sided_max, message)
 
 
+# --- the registry: every check once ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelEvidence:
+    """What the checks read about one model type."""
+
+    metrics: Mapping[str, Any]  # its entry of metrics/walkforward.json
+    n_rows_after_close: int  # its test rows stamped after their market's close
+    n_rows: int  # all its test rows
+    norms: pd.DataFrame  # its rows of coefficient_norms
+    orders: pd.DataFrame  # its rows of trades.parquet
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One release check: its name, where metrics/gate.json records it, the ``GateParams`` field
+    that sets its limit (None: a fixed limit), whether a failure fails the gate, what it requires
+    in plain words, and how to run it on one model type's evidence and limit."""
+
+    name: str
+    value_key: str
+    threshold_param: str | None
+    enforced: bool
+    requirement: str
+    evaluate: Callable[[str, ModelEvidence, Any], dict]
+
+    @property
+    def flag_key(self) -> str:
+        """Key of its pass/fail boolean in metrics/gate.json."""
+        return f"{self.name}_check"
+
+    def run(self, model: str, evidence: ModelEvidence, params: GateParams) -> dict:
+        limit = getattr(params, self.threshold_param) if self.threshold_param else None
+        return self.evaluate(model, evidence, limit)
+
+
+GATE_CHECKS = (
+    GateCheck(
+        name="brier",
+        value_key="brier_improvement",
+        threshold_param="brier_improvement",
+        enforced=True,
+        requirement="test Brier at least gate.brier_improvement below the market's, on common rows",
+        evaluate=lambda model, evidence, limit: check_brier(model, evidence.metrics, limit),
+    ),
+    GateCheck(
+        name="log_loss_vs_market",
+        value_key="log_loss_improvement",
+        threshold_param=None,
+        enforced=False,
+        requirement="test log loss below the market's, on common rows (informational)",
+        evaluate=lambda model, evidence, _: check_log_loss_vs_market(model, evidence.metrics),
+    ),
+    GateCheck(
+        name="coverage",
+        value_key="coverage",
+        threshold_param="coverage",
+        enforced=True,
+        requirement="forecasts on at least gate.coverage of the eligible test rows",
+        evaluate=lambda model, evidence, limit: check_coverage(model, evidence.metrics, limit),
+    ),
+    GateCheck(
+        name="no_future_features",
+        value_key="n_rows_after_close",
+        threshold_param=None,
+        enforced=True,
+        requirement="no test row stamped after its market's close",
+        evaluate=lambda model, evidence, _: check_no_future_features(
+            model, evidence.n_rows_after_close, evidence.n_rows
+        ),
+    ),
+    GateCheck(
+        name="beta_norm",
+        value_key="beta_norm_max",
+        threshold_param="beta_max",
+        enforced=True,
+        requirement="every fitted group's ||beta||2 within gate.beta_max of its strike type",
+        evaluate=lambda model, evidence, limit: check_beta_norm(model, evidence.norms, limit),
+    ),
+    GateCheck(
+        name="edge_two_sided",
+        value_key="one_sided_share",
+        threshold_param="one_sided_max",
+        enforced=True,
+        requirement="at most gate.one_sided_max of the backtest's orders on one side",
+        evaluate=lambda model, evidence, limit: check_edge_two_sided(model, evidence.orders, limit),
+    ),
+)
+CHECKS = tuple(check.name for check in GATE_CHECKS)
+ENFORCED_CHECKS = tuple(check.name for check in GATE_CHECKS if check.enforced)
+
+
 # --- all gates, the flat metrics and the promotion -----------------------------------------------
 
 
@@ -246,62 +354,80 @@ def evaluate_gates(
     diagnostics: pd.DataFrame,
     params: GateParams,
 ) -> dict[str, dict]:
-    """Run every check for each model type of ``walkforward_metrics``.
+    """Run every check of ``GATE_CHECKS`` for each model type of ``walkforward_metrics``.
 
     ``norms`` comes from :func:`coefficient_norms`, ``orders`` is trades.parquet (``model``,
     ``side``, ``edge_cents``; other "models" such as the market baseline are ignored) and
     ``diagnostics`` edge_diagnostics.parquet (``model``, ``minutes_to_close``).
     Returns ``{model: {"passed": bool, "checks": {name: check}}}``; ``passed`` ignores the
-    informational ``log_loss_vs_market``.
+    informational checks.
     """
     after_close = count_rows_after_close(diagnostics).set_index("model")
     gates = {}
     for model in sorted(walkforward_metrics):
-        metrics = walkforward_metrics[model]
         n_after, n_rows = (
             (int(after_close.at[model, "n_rows_after_close"]), int(after_close.at[model, "n_rows"]))
             if model in after_close.index
             else (0, 0)
         )
-        checks = {
-            "brier": check_brier(model, metrics, params.brier_improvement),
-            "log_loss_vs_market": check_log_loss_vs_market(model, metrics),
-            "coverage": check_coverage(model, metrics, params.coverage),
-            "no_future_features": check_no_future_features(model, n_after, n_rows),
-            "beta_norm": check_beta_norm(model, norms[norms["model"] == model], params.beta_max),
-            "edge_two_sided": check_edge_two_sided(
-                model, orders[orders["model"] == model], params.one_sided_max
-            ),
-        }
+        evidence = ModelEvidence(
+            metrics=walkforward_metrics[model],
+            n_rows_after_close=n_after,
+            n_rows=n_rows,
+            norms=norms[norms["model"] == model],
+            orders=orders[orders["model"] == model],
+        )
+        checks = {check.name: check.run(model, evidence, params) for check in GATE_CHECKS}
         passed = all(checks[name]["passed"] for name in ENFORCED_CHECKS)
         gates[model] = {"passed": passed, "checks": checks}
     return gates
 
 
 def flat_gate_metrics(gates: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
-    """metrics/gate.json: per model ``passed``, ``<check>_check`` booleans, one value per check
-    (see ``FLAT_VALUE_KEYS``) and ``messages`` (check -> plain-words message)."""
+    """metrics/gate.json: per model ``passed``, each check's ``flag_key`` boolean and
+    ``value_key`` value, and ``messages`` (check name -> plain-words message)."""
     flat = {}
     for model, gate in sorted(gates.items()):
-        row: dict[str, Any] = {"passed": bool(gate["passed"])}
-        for name in CHECKS:
-            check = gate["checks"][name]
-            row[f"{name}_check"] = bool(check["passed"])
-            row[FLAT_VALUE_KEYS[name]] = _rounded(check["value"])
-        row["messages"] = {name: gate["checks"][name]["message"] for name in CHECKS}
+        row: dict[str, Any] = {"passed": bool(gate["passed"]), "messages": {}}
+        for check in GATE_CHECKS:
+            result = gate["checks"][check.name]
+            row[check.flag_key] = bool(result["passed"])
+            row[check.value_key] = _rounded(result["value"])
+            row["messages"][check.name] = result["message"]
         flat[model] = row
     return flat
 
 
+def recorded_checks(row: Mapping[str, Any]) -> dict[str, dict]:
+    """The checks one model's row of metrics/gate.json records, in ``GATE_CHECKS`` order:
+    ``{name: {"passed", "value", "message"}}``; a check without a message gets its requirement."""
+    messages = row.get("messages") or {}
+    return {
+        check.name: {
+            "passed": bool(row[check.flag_key]),
+            "value": row.get(check.value_key),
+            "message": messages.get(check.name) or _not_recorded(check),
+        }
+        for check in GATE_CHECKS
+        if check.flag_key in row
+    }
+
+
 def failed_checks(flat_gates: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
-    """``(model, check, message)`` for every enforced check that failed in metrics/gate.json."""
+    """``(model, check, message)`` for every enforced check that failed in metrics/gate.json;
+    an enforced check with no result recorded counts as failed."""
     failures = []
     for model, row in sorted(flat_gates.items()):
-        for name in ENFORCED_CHECKS:
-            if not row.get(f"{name}_check", False):
-                message = row.get("messages", {}).get(name, "no result recorded for this check")
-                failures.append((model, name, message))
+        recorded = recorded_checks(row)
+        for check in GATE_CHECKS:
+            result = recorded.get(check.name, {"passed": False, "message": _not_recorded(check)})
+            if check.enforced and not result["passed"]:
+                failures.append((model, check.name, result["message"]))
     return failures
+
+
+def _not_recorded(check: GateCheck) -> str:
+    return f"no result recorded for this check; it needs {check.requirement}"
 
 
 def choose_promotion(
@@ -322,12 +448,14 @@ def choose_promotion(
         metrics = walkforward_metrics.get(model, {})
         reasons = [f"fails gate {name}" for name in ENFORCED_CHECKS
                    if not gates[model]["checks"][name]["passed"]]  # fmt: skip
-        for label, key, market_key in _SCORES_VS_MARKET:
-            ours, market = _number(metrics, key), _number(metrics, market_key)
-            if ours is None or market is None:
+        for label in _SCORES_VS_MARKET:
+            score = _VsMarket.of(metrics, label)
+            if score.ours is None or score.market is None:
                 reasons.append(f"no common-row {label} to compare with the market")
-            elif not ours < market:
-                reasons.append(f"{label} {ours:.4f} is not below the market's {market:.4f}")
+            elif not score.ours < score.market:
+                reasons.append(
+                    f"{label} {score.ours:.4f} is not below the market's {score.market:.4f}"
+                )
         net_pnl = _number(backtest_metrics.get(model, {}), "net_pnl")
         if net_pnl is None:
             reasons.append("no backtest net P&L")

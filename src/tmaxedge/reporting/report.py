@@ -24,6 +24,7 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import matplotlib
 import matplotlib.dates
@@ -33,6 +34,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tmaxedge.core.probability import brier, log_loss
+from tmaxedge.decision.gates import recorded_checks
 from tmaxedge.modeling.scoring import N_RELIABILITY_BINS, expected_calibration_error, reliability
 
 MARKET = "market"
@@ -99,10 +101,11 @@ class ReportInputs:
 
 @dataclass(frozen=True)
 class Report:
-    """``blocks``: the document as (kind, content) pairs, rendered by ``render_markdown`` and
-    ``render_html``; ``figures``: {name: PNG bytes}; ``plots``: {file name: `dvc plots` table}."""
+    """``blocks``: the document (``Heading``, ``Paragraph``, ``Table`` ...), rendered by
+    ``render_markdown`` and ``render_html``; ``figures``: {name: PNG bytes}; ``plots``:
+    {file name: `dvc plots` table}."""
 
-    blocks: list[tuple[str, object]]
+    blocks: list[Block]
     figures: dict[str, bytes] = field(default_factory=dict)
     plots: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -478,9 +481,8 @@ def _plain_improvement(value: float) -> str:
 def normalize_gate(gate: dict) -> dict[str, dict]:
     """Gate verdicts as {model: {"passed", "checks": {name: {passed, value, threshold, message}}}}.
 
-    Accepts that nested shape or the flat one of ``metrics/gate.json`` (``passed``,
-    ``<check>_check`` booleans, value keys and ``messages``: {check: message}); a flat check has
-    no threshold, its message says it.
+    Accepts that nested shape or the flat one of ``metrics/gate.json``, read by
+    :func:`tmaxedge.gate.recorded_checks`; a flat check has no threshold, its message says it.
     """
     result = {}
     for model, verdict in sorted(gate.items()):
@@ -488,17 +490,7 @@ def normalize_gate(gate: dict) -> dict[str, dict]:
         if "checks" in verdict:
             checks = dict(verdict["checks"] or {})
         else:
-            messages = verdict.get("messages") or {}
-            checks = {
-                key.removesuffix("_check"): {
-                    "passed": bool(value),
-                    "value": None,
-                    "threshold": None,
-                    "message": messages.get(key.removesuffix("_check"), ""),
-                }
-                for key, value in verdict.items()
-                if key.endswith("_check")
-            }
+            checks = recorded_checks(verdict)
         result[model] = {"passed": bool(verdict.get("passed")), "checks": checks}
     return result
 
@@ -634,26 +626,31 @@ def format_groups(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def ablation_blocks(ablations: dict[str, dict] | None) -> list[tuple[str, object]]:
+def ablation_blocks(ablations: dict[str, dict] | None) -> list[Block]:
     """The ablation section: per model entry, each run's test scores on the rows every run of
     that entry priced, and the change against all features (positive = worse without)."""
-    blocks: list[tuple[str, object]] = [("h2", "Ablation: each feature group left out")]
+    heading = Heading("Ablation: each feature group left out")
     if not ablations:
-        return blocks + [("p", "Not run (`tmaxedge ablation --model <entry>` writes ablation/<entry>.json).")]
+        how = "`tmaxedge ablation --model <entry>` writes ablation/<entry>.json"
+        return [heading, Paragraph(f"Not run ({how}).")]
     rows = []
     for entry, result in sorted(ablations.items()):
         for run in result["runs"]:
             rows.append({
                 "model": entry, "run": run["run"], "windows": len(result["windows"]),
-                HEADERS["brier"]: FORMATS["brier"](run["brier"]),
+                HEADERS["brier"]: _formatted("brier", run),
                 "Brier change": f"{run['brier_change']:+.5f}",
-                HEADERS["log_loss"]: FORMATS["log_loss"](run["log_loss"]),
+                HEADERS["log_loss"]: _formatted("log_loss", run),
                 "log loss change": f"{run['log_loss_change']:+.4f}",
-                HEADERS["brier_improvement"]: FORMATS["brier_improvement"](run["brier_improvement"]),
+                HEADERS["brier_improvement"]: _formatted("brier_improvement", run),
             })  # fmt: skip
     note = ("Each run retunes, recalibrates, pools and makes coherent as the pipeline does, on the "
             "same test weeks; scores are on the rows every run of that model priced.")  # fmt: skip
-    return blocks + [("table", pd.DataFrame(rows)), ("note", note)]
+    return [heading, Table(pd.DataFrame(rows)), Note(note)]
+
+
+def _formatted(key: str, values: dict) -> str:
+    return FORMATS[key](values[key])
 
 
 def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
@@ -903,85 +900,70 @@ def build_report(inputs: ReportInputs) -> Report:
     n_rows = {int(inputs.walkforward[m].get("n_rows", 0)) for m in models}
     n_windows = {int(inputs.walkforward[m].get("n_windows", 0)) for m in models}
 
-    blocks: list[tuple[str, object]] = [("h1", "Walk-forward report: " + " vs ".join(models))]
+    blocks: list[Block] = [Title("Walk-forward report: " + " vs ".join(models))]
     opening, *facts = headline(inputs, comparison)
-    blocks.append(("p", opening))
+    blocks.append(Paragraph(opening))
     if candidate_lines(inputs.promoted):
-        blocks.append(("ul", candidate_lines(inputs.promoted)))
-    blocks += [("p", line) for line in facts]
-    blocks += [("h2", "Gate"), ("ul", gate_lines(inputs.gate))]
+        blocks.append(Bullets(candidate_lines(inputs.promoted)))
+    blocks += [Paragraph(line) for line in facts]
+    blocks += [Heading("Gate"), Bullets(gate_lines(inputs.gate))]
     blocks += [
-        ("h2", "Models against the market"),
-        (
-            "p",
+        Heading("Models against the market"),
+        Paragraph(
             f"{_set_text(n_windows)} test weeks, {_set_text(n_rows, ',')} decision rows per model"
             + ("; synthetic data, so the oracle (the true probability) is scored too" * synthetic)
-            + ".",
+            + "."
         ),
-        ("table", format_comparison(comparison)),
-        ("note", _comparison_note(synthetic)),
-        (
-            "figure",
-            (
-                "reliability",
-                "Reliability (15 equal-width bins): model and market on the same rows; "
-                "on the diagonal = calibrated. Below: rows per bin.",
-            ),
+        Table(format_comparison(comparison)),
+        Note(_comparison_note(synthetic)),
+        FigureBlock(
+            "reliability",
+            "Reliability (15 equal-width bins): model and market on the same rows; "
+            "on the diagonal = calibrated. Below: rows per bin.",
         ),
-        (
-            "figure",
-            (
-                "cumulative_pnl",
-                "Cumulative settled P&L of each model's backtest and of the "
-                "baseline that trades on the market's own price.",
-            ),
+        FigureBlock(
+            "cumulative_pnl",
+            "Cumulative settled P&L of each model's backtest and of the "
+            "baseline that trades on the market's own price.",
         ),
-        (
-            "figure",
-            (
-                "brier_by_window",
-                "Brier per test week; below 0 in the lower panel = "
-                "better than the market that week.",
-            ),
+        FigureBlock(
+            "brier_by_window",
+            "Brier per test week; below 0 in the lower panel = better than the market that week.",
         ),
-        ("h2", "By city and strike type"),
+        Heading("By city and strike type"),
     ]
     if len(groups):
         blocks += [
-            (
-                "figure",
-                (
-                    "improvement_by_group",
-                    "Brier improvement over the market per city and strike "
-                    "type (blue = better than the market; colours saturate at "
-                    f"±{heatmap_limit(groups['brier_improvement']):g}%). Tails with a tiny market "
-                    "Brier swing by hundreds of percent on a few surprises.",
-                ),
+            FigureBlock(
+                "improvement_by_group",
+                "Brier improvement over the market per city and strike "
+                "type (blue = better than the market; colours saturate at "
+                f"±{heatmap_limit(groups['brier_improvement']):g}%). Tails with a tiny market "
+                "Brier swing by hundreds of percent on a few surprises.",
             ),
-            ("table", format_groups(groups)),
-            (
-                "note",
+            Table(format_groups(groups)),
+            Note(
                 "Net P&L and fills per group are the backtest's filled orders in that group."
                 if inputs.trades is not None
-                else "No trades table given: no P&L per group.",
+                else "No trades table given: no P&L per group."
             ),
         ]
     else:
-        blocks.append(("p", "No per-group summaries."))
+        blocks.append(Paragraph("No per-group summaries."))
     blocks += pooling_blocks(inputs)
-    blocks.append(("h2", f"Sensitivity: {inputs.sensitivity_label}"))
+    blocks.append(Heading(f"Sensitivity: {inputs.sensitivity_label}"))
     if inputs.sensitivity is None:
-        blocks.append(("p", "Not run."))
+        blocks.append(Paragraph("Not run."))
     else:
         table = sensitivity_table(
             inputs.walkforward, inputs.sensitivity, models, inputs.sensitivity_label
         )
-        blocks.append(("table", format_sensitivity(table)))
+        blocks.append(Table(format_sensitivity(table)))
     blocks += ablation_blocks(inputs.ablations)
     return Report(blocks=blocks, figures=figures, plots=dvc_plot_tables(inputs, decisions, curves))
 
 
-def pooling_blocks(inputs: ReportInputs) -> list[tuple[str, object]]:
+def pooling_blocks(inputs: ReportInputs) -> list[Block]:
     """The section on what pooling with the market and coherence each did."""
     steps = step_table(inputs.walkforward, inputs.models)
     if steps["step"].nunique() < 2:
@@ -989,24 +971,23 @@ def pooling_blocks(inputs: ReportInputs) -> list[tuple[str, object]]:
     shown = steps[["model", "step"]].astype(str).copy()
     for column in ("brier", "brier_improvement", "log_loss"):
         shown[HEADERS[column]] = [FORMATS[column](v) for v in steps[column]]
-    blocks: list[tuple[str, object]] = [
-        ("h2", "Pooling with the market and coherent bins"),
-        ("p", "The forecast after each step, on the same test rows. Pooling: logit p = "
-              "w·logit(model) + (1 − w)·logit(market), w chosen on the calibration split (out of "
-              "sample for the model). Coherent: an event's six probabilities shifted by one common "
-              "logit so they sum to 1 at every minute."),
-        ("table", shown),
-    ]  # fmt: skip
+    blocks: list[Block] = [
+        Heading("Pooling with the market and coherent bins"),
+        Paragraph(
+            "The forecast after each step, on the same test rows. Pooling: logit p = "
+            "w·logit(model) + (1 − w)·logit(market), w chosen on the calibration split (out of "
+            "sample for the model). Coherent: an event's six probabilities shifted by one common "
+            "logit so they sum to 1 at every minute."
+        ),
+        Table(shown),
+    ]
     if inputs.pool_weights is not None and len(inputs.pool_weights):
         weights = pool_weight_summary(inputs.pool_weights)
         table = weights[["model", "strike"]].astype(str).copy()
         for column in ("mean", "min", "max"):
             table[f"w {column}"] = [f"{v:.2f}" for v in weights[column]]
         table["windows × groups"] = weights["count"].astype(int).astype(str)
-        blocks += [
-            ("table", table),
-            ("note", "w = 1 keeps the model, w = 0 is the market's own price."),
-        ]
+        blocks += [Table(table), Note("w = 1 keeps the model, w = 0 is the market's own price.")]
     return blocks
 
 
@@ -1031,26 +1012,96 @@ def _comparison_note(synthetic: bool) -> str:
     return note
 
 
+# --- the document's blocks: each renders itself to Markdown and to HTML -----------------------
+
+
+@dataclass(frozen=True)
+class _TextBlock:
+    """Inline text (with **bold** and `code` marks) set in one template per output format."""
+
+    text: str
+    MARKDOWN: ClassVar[str] = "{}"
+    HTML: ClassVar[str] = "<p>{}</p>"
+
+    def markdown(self, figure_folder: str) -> str:
+        return self.MARKDOWN.format(self.text)
+
+    def html(self, figures: dict[str, bytes]) -> str:
+        return self.HTML.format(_inline_html(self.text))
+
+
+class Title(_TextBlock):
+    """The report's title, and the HTML page's."""
+
+    MARKDOWN, HTML = "# {}", "<h1>{}</h1>"
+
+
+class Heading(_TextBlock):
+    MARKDOWN, HTML = "## {}", "<h2>{}</h2>"
+
+
+class Paragraph(_TextBlock):
+    pass  # the template defaults
+
+
+class Note(_TextBlock):
+    """Small print under a table or figure."""
+
+    MARKDOWN, HTML = "<sub>{}</sub>", '<p class="note">{}</p>'
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A list; an item that is a (text, sub-bullets) pair nests its sub-bullets one level."""
+
+    items: list[str | tuple[str, list[str]]]
+
+    def markdown(self, figure_folder: str) -> str:
+        return "\n".join(_markdown_item(item) for item in self.items)
+
+    def html(self, figures: dict[str, bytes]) -> str:
+        return _html_list(self.items)
+
+
+@dataclass(frozen=True, eq=False)  # a frame has no single truth value to compare by
+class Table:
+    """A table of display strings, one column of labels or numbers each."""
+
+    frame: pd.DataFrame
+
+    def markdown(self, figure_folder: str) -> str:
+        return _markdown_table(self.frame)
+
+    def html(self, figures: dict[str, bytes]) -> str:
+        return _html_table(self.frame)
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    """The figure ``name`` of ``Report.figures`` with its caption: linked as a file from the
+    Markdown, embedded as base64 PNG in the HTML."""
+
+    name: str
+    caption: str
+
+    def markdown(self, figure_folder: str) -> str:
+        return f"![{self.caption}]({figure_folder}/{self.name}.png)\n\n*{self.caption}*"
+
+    def html(self, figures: dict[str, bytes]) -> str:
+        data = base64.b64encode(figures[self.name]).decode("ascii")
+        caption = html.escape(self.caption)
+        return (
+            f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+
+
+Block = Title | Heading | Paragraph | Note | Bullets | Table | FigureBlock
+
+
 def render_markdown(report: Report, figure_folder: str = "figures") -> str:
     """The report as GitHub Markdown; figures are linked as ``<figure_folder>/<name>.png``."""
-    out = []
-    for kind, content in report.blocks:
-        if kind == "h1":
-            out.append(f"# {content}")
-        elif kind == "h2":
-            out.append(f"## {content}")
-        elif kind == "p":
-            out.append(str(content))
-        elif kind == "note":
-            out.append(f"<sub>{content}</sub>")
-        elif kind == "ul":
-            out.append("\n".join(_markdown_item(item) for item in content))
-        elif kind == "table":
-            out.append(_markdown_table(content))
-        elif kind == "figure":
-            name, caption = content
-            out.append(f"![{caption}]({figure_folder}/{name}.png)\n\n*{caption}*")
-    return "\n\n".join(out) + "\n"
+    return "\n\n".join(block.markdown(figure_folder) for block in report.blocks) + "\n"
 
 
 def _markdown_item(item: str | tuple[str, list[str]]) -> str:
@@ -1095,7 +1146,7 @@ code { background: #f6f8fa; padding: 0 3px; border-radius: 3px; }
 
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page: inline CSS, figures as base64 PNG, no JS."""
-    title = next((str(c) for k, c in report.blocks if k == "h1"), "Report")
+    title = next((b.text for b in report.blocks if isinstance(b, Title)), "Report")
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -1106,24 +1157,7 @@ def render_html(report: Report) -> str:
         "</head>",
         "<body>",
     ]
-    for kind, content in report.blocks:
-        if kind in ("h1", "h2"):
-            out.append(f"<{kind}>{_inline_html(str(content))}</{kind}>")
-        elif kind == "p":
-            out.append(f"<p>{_inline_html(str(content))}</p>")
-        elif kind == "note":
-            out.append(f'<p class="note">{_inline_html(str(content))}</p>')
-        elif kind == "ul":
-            out.append(_html_list(content))
-        elif kind == "table":
-            out.append(_html_table(content))
-        elif kind == "figure":
-            name, caption = content
-            data = base64.b64encode(report.figures[name]).decode("ascii")
-            out.append(
-                f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-            )
+    out += [block.html(report.figures) for block in report.blocks]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 

@@ -65,22 +65,30 @@ def generate(city: City, dates: list[dt.date], seed: int) -> dict[str, pd.DataFr
     events = [f"{city.series}-{d:%y%b%d}".upper() for d in dates]
     labels = ["T{:.0f}", "B{:.1f}", "B{:.1f}", "B{:.1f}", "B{:.1f}", "T{:.0f}"]
     strikes = np.column_stack([cap[:, 0], lows + 0.5, floor[:, 5]])
-    tickers = [f"{e}-{lab.format(s)}" for e, row in zip(events, strikes, strict=True)
-               for lab, s in zip(labels, row, strict=True)]  # fmt: skip
+    tickers = [
+        f"{e}-{lab.format(s)}"
+        for e, row in zip(events, strikes, strict=True)
+        for lab, s in zip(labels, row, strict=True)
+    ]
     n_markets = 6 * n_days
-    markets = pd.DataFrame({
-        "ticker": tickers,
-        "event_ticker": np.repeat(events, 6),
-        "city": city.code,
-        "event_date": np.repeat(np.array(dates, dtype=object), 6),
-        "strike_type": np.tile(kind, n_days),
-        "floor_strike": floor.ravel(),
-        "cap_strike": cap.ravel(),
-        "open_time": _utc(np.repeat(open_ns, 6)),
-        "close_time": _utc(np.repeat(close_ns, 6)),
-        "result": np.where(_yes(np.tile(kind, n_days), floor.ravel(), cap.ravel(),
-                                np.repeat(tmax, 6)), "yes", "no"),
-    })  # fmt: skip
+    markets = pd.DataFrame(
+        {
+            "ticker": tickers,
+            "event_ticker": np.repeat(events, 6),
+            "city": city.code,
+            "event_date": np.repeat(np.array(dates, dtype=object), 6),
+            "strike_type": np.tile(kind, n_days),
+            "floor_strike": floor.ravel(),
+            "cap_strike": cap.ravel(),
+            "open_time": _utc(np.repeat(open_ns, 6)),
+            "close_time": _utc(np.repeat(close_ns, 6)),
+            "result": np.where(
+                _yes(np.tile(kind, n_days), floor.ravel(), cap.ravel(), np.repeat(tmax, 6)),
+                "yes",
+                "no",
+            ),
+        }
+    )
 
     # quotes: one row per market-minute (ts = end of the period), ~80% kept; logit random walk
     n_min = (close_ns - open_ns) // NS  # per day
@@ -102,15 +110,17 @@ def generate(city: City, dates: list[dt.date], seed: int) -> dict[str, pd.DataFr
     price = np.where(rng.random(len(market)) < 0.5, bid, ask)
     volume = np.where(traded, rng.integers(1, 50, len(market)), 0)
     oi = np.cumsum(volume) - (np.cumsum(volume)[first] - volume[first])[market]
-    quotes = pd.DataFrame({
-        "ticker": pd.array(np.asarray(tickers, dtype=object)[market[kept]], dtype="str"),
-        "ts": _utc(ts[kept]),
-        "yes_bid": pd.array(bid[kept], dtype="Int64"),
-        "yes_ask": pd.array(ask[kept], dtype="Int64"),
-        "price": pd.arrays.IntegerArray(price[kept], ~traded[kept]),
-        "volume": pd.array(volume[kept], dtype="Int64"),
-        "open_interest": pd.array(oi[kept], dtype="Int64"),
-    })  # fmt: skip
+    quotes = pd.DataFrame(
+        {
+            "ticker": pd.array(np.asarray(tickers, dtype=object)[market[kept]], dtype="str"),
+            "ts": _utc(ts[kept]),
+            "yes_bid": pd.array(bid[kept], dtype="Int64"),
+            "yes_ask": pd.array(ask[kept], dtype="Int64"),
+            "price": pd.arrays.IntegerArray(price[kept], ~traded[kept]),
+            "volume": pd.array(volume[kept], dtype="Int64"),
+            "open_interest": pd.array(oi[kept], dtype="Int64"),
+        }
+    )
     quotes = quotes.sort_values(["ticker", "ts"], kind="mergesort", ignore_index=True)
 
     # weather every 5 minutes from the day before the first event to the day after the last
@@ -131,8 +141,10 @@ def _utc(ns: np.ndarray) -> pd.arrays.DatetimeArray:
 
 def _yes(kind: np.ndarray, floor: np.ndarray, cap: np.ndarray, high: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
-        return np.select([kind == "between", kind == "greater", kind == "less"],
-                         [(floor <= high) & (high <= cap), high > floor, high < cap])  # fmt: skip
+        return np.select(
+            [kind == "between", kind == "greater", kind == "less"],
+            [(floor <= high) & (high <= cap), high > floor, high < cap],
+        )
 
 
 def partitions(n_days: int, city_codes: list[str]) -> list[tuple[City, list[dt.date], int]]:
@@ -140,8 +152,11 @@ def partitions(n_days: int, city_codes: list[str]) -> list[tuple[City, list[dt.d
     by_month: dict[str, list[dt.date]] = {}
     for d in dates:
         by_month.setdefault(f"{d:%Y-%m}", []).append(d)
-    return [(CITIES[c], days, zlib.crc32(f"{c}{m}".encode()))
-            for c in city_codes for m, days in sorted(by_month.items())]  # fmt: skip
+    return [
+        (CITIES[c], days, zlib.crc32(f"{c}{m}".encode()))
+        for c in city_codes
+        for m, days in sorted(by_month.items())
+    ]
 
 
 def run_one(city: City, dates: list[dt.date], seed: int, params: features.FeatureParams) -> tuple:
@@ -164,8 +179,9 @@ def _peak_rss_mb() -> float:
 # naive baseline: merge_asof + groupby-rolling, the obvious pandas way
 
 
-def naive_partition(data: dict[str, pd.DataFrame], city: City, params: features.FeatureParams
-                    ) -> pd.DataFrame:  # fmt: skip
+def naive_partition(
+    data: dict[str, pd.DataFrame], city: City, params: features.FeatureParams
+) -> pd.DataFrame:
     """Same features as features.build_partition, computed market by market with pandas."""
     markets, quotes = data["markets"], data["quotes"]
     every, offset = params.every_minutes, city.standard_offset
@@ -191,8 +207,10 @@ def naive_partition(data: dict[str, pd.DataFrame], city: City, params: features.
         book["rv_60m"] = change.rolling(60, min_periods=2).std()
         book["mid_chg_5m"] = book["yes_mid"].diff(5)
         book["mid_slope_5m"] = book["yes_mid"].rolling(5, min_periods=2).apply(_ls_slope, raw=True)
-        book = book[(book["ts"] >= first) & ((book["ts"] - start) % pd.Timedelta(minutes=every)
-                                             == pd.Timedelta(0))].copy()  # fmt: skip
+        book = book[
+            (book["ts"] >= first)
+            & ((book["ts"] - start) % pd.Timedelta(minutes=every) == pd.Timedelta(0))
+        ].copy()
         book["ticker"] = m.ticker
         book["event_date"] = m.event_date
         out.append(book)
@@ -239,15 +257,21 @@ def run_stage(parts: list, workdir: Path, n_jobs: int) -> tuple[float, float, fl
     writer.close()
     for name, frames in small.items():
         pd.concat(frames, ignore_index=True).to_parquet(raw / f"{name}.parquet", index=False)
-    cities = "".join(f"  {c.code}: {{series: {c.series}, tz: {c.tz}, weather_features: "
-                     f"{str(c.weather_features).lower()}}}\n" for c in CITIES.values())  # fmt: skip
+    cities = "".join(
+        f"  {c.code}: {{series: {c.series}, tz: {c.tz}, weather_features: "
+        f"{str(c.weather_features).lower()}}}\n"
+        for c in CITIES.values()
+    )
     (workdir / "params.yaml").write_text(
         f"features:\n  every_minutes: 1\n  eligible_start_hour: 6\ncities:\n{cities}"
     )
     t1 = time.perf_counter()
     script = Path(__file__).resolve().parents[1] / "stages" / "features.py"
-    subprocess.run([sys.executable, str(script), "raw", "features", "metrics.json",
-                    "--n-jobs", str(n_jobs)], cwd=workdir, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(script), "raw", "features", "metrics.json", "--n-jobs", str(n_jobs)],
+        cwd=workdir,
+        check=True,
+    )
     t2 = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return t1 - t0, t2 - t1, rss, json.loads((workdir / "metrics.json").read_text())
@@ -263,8 +287,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=684, help="event days per city (684)")
     parser.add_argument("--cities", default=",".join(CITIES), help="comma-separated city codes")
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--stage", action="store_true",
-                        help="also write the input as raw parquet and time stages/features.py")
+    parser.add_argument(
+        "--stage",
+        action="store_true",
+        help="also write the input as raw parquet and time stages/features.py",
+    )
     args = parser.parse_args()
     from joblib import Parallel, delayed
 
@@ -275,18 +302,31 @@ def main() -> None:
     city, dates, seed = parts[0]
     data = generate(city, dates[:7], seed)
     t0 = time.perf_counter()
-    fast = features.build_partition(data["markets"], data["quotes"], data["weather"],
-                                    data["settlements"], city, params)  # fmt: skip
+    fast = features.build_partition(
+        data["markets"], data["quotes"], data["weather"], data["settlements"], city, params
+    )
     t_fast = time.perf_counter() - t0
     t0 = time.perf_counter()
     slow = naive_partition(data, city, params)
     t_slow = time.perf_counter() - t0
-    shared = ["yes_bid", "yes_ask", "yes_mid", "oi_level", "vol_5m", "rv_15m", "rv_60m",
-              "mid_chg_5m", "mid_slope_5m", "temp_now"]  # fmt: skip
+    shared = [
+        "yes_bid",
+        "yes_ask",
+        "yes_mid",
+        "oi_level",
+        "vol_5m",
+        "rv_15m",
+        "rv_60m",
+        "mid_chg_5m",
+        "mid_slope_5m",
+        "temp_now",
+    ]
     slow = slow.rename(columns={"open_interest": "oi_level"})
     assert len(fast) == len(slow) and (fast["ts"].to_numpy() == slow["ts"].to_numpy()).all()
-    diff = max(float(np.nanmax(np.abs(fast[c].to_numpy(float) - slow[c].to_numpy(float)),
-                               initial=0.0)) for c in shared)  # fmt: skip
+    diff = max(
+        float(np.nanmax(np.abs(fast[c].to_numpy(float) - slow[c].to_numpy(float)), initial=0.0))
+        for c in shared
+    )
 
     # full run: generate + build each partition in the workers
     t0 = time.perf_counter()
@@ -297,29 +337,41 @@ def main() -> None:
     rss = max([r[3] for r in results] + [_peak_rss_mb()])
 
     n_cities = len(args.cities.split(","))
-    print(f"feature builder, every_minutes=1, {len(parts)} partitions "
-          f"({n_cities} cities x {args.days} days), n_jobs={args.n_jobs}")
+    print(
+        f"feature builder, every_minutes=1, {len(parts)} partitions "
+        f"({n_cities} cities x {args.days} days), n_jobs={args.n_jobs}"
+    )
     print(f"{'what':<34}{'rows':>12}{'seconds':>10}{'rows/s':>14}")
-    for what, n, sec in [("naive pandas, 1 city-week", len(slow), t_slow),
-                         ("vectorised, same slice", len(fast), t_fast)]:  # fmt: skip
+    for what, n, sec in [
+        ("naive pandas, 1 city-week", len(slow), t_slow),
+        ("vectorised, same slice", len(fast), t_fast),
+    ]:
         print(f"{what:<34}{n:>12,}{sec:>10.3f}{n / sec:>14,.0f}")
     print(f"{'full run, wall (generate + build)':<34}{rows:>12,}{wall:>10.1f}{rows / wall:>14,.0f}")
     build_wall = t_build / args.n_jobs
-    print(f"{'full run, build only (sum / n_jobs)':<34}{rows:>12,}{build_wall:>10.1f}"
-          f"{rows / build_wall:>14,.0f}")  # fmt: skip
-    print(f"generation CPU {t_gen:.1f} s, build CPU {t_build:.1f} s; "
-          f"peak RSS per process {rss:,.0f} MB (max over parent and workers)")
-    print(f"speed-up vectorised / naive on the same slice: {t_slow / t_fast:,.0f}x "
-          f"(largest disagreement on shared columns: {diff:.2e})")
+    print(
+        f"{'full run, build only (sum / n_jobs)':<34}{rows:>12,}{build_wall:>10.1f}"
+        f"{rows / build_wall:>14,.0f}"
+    )
+    print(
+        f"generation CPU {t_gen:.1f} s, build CPU {t_build:.1f} s; "
+        f"peak RSS per process {rss:,.0f} MB (max over parent and workers)"
+    )
+    print(
+        f"speed-up vectorised / naive on the same slice: {t_slow / t_fast:,.0f}x "
+        f"(largest disagreement on shared columns: {diff:.2e})"
+    )
     if args.stage:
         sys.stdout.flush()
         with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
             t_input, t_stage, rss, metrics = run_stage(parts, Path(tmp), args.n_jobs)
             size = sum(f.stat().st_size for f in (Path(tmp) / "features").rglob("*.parquet"))
         n_rows = metrics["n_rows"]
-        print(f"stage (read quotes per partition, build, write parquet): {n_rows:,} rows in "
-              f"{t_stage:.1f} s = {n_rows / t_stage:,.0f} rows/s, output {size / 1e6:,.0f} MB, "
-              f"peak RSS {rss:,.0f} MB per process (input written in {t_input:.1f} s)")
+        print(
+            f"stage (read quotes per partition, build, write parquet): {n_rows:,} rows in "
+            f"{t_stage:.1f} s = {n_rows / t_stage:,.0f} rows/s, output {size / 1e6:,.0f} MB, "
+            f"peak RSS {rss:,.0f} MB per process (input written in {t_input:.1f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,7 +60,9 @@ class Timed:
 def run_stage(name: str, args: list[str], cwd: Path) -> Timed:
     """Run one command; its wall time and the peak RSS of its process tree."""
     start = time.perf_counter()
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     peak = _watch_peak_rss(process)
     _, stderr = process.communicate()
     seconds = time.perf_counter() - start
@@ -134,7 +136,11 @@ def python_command(cmd: str) -> list[str]:
 def sampled(keys: list[str], k: int) -> list[str]:
     if k >= len(keys):
         return list(keys)
-    return [keys[round(i * (len(keys) - 1) / (k - 1))] for i in range(k)] if k > 1 else [keys[len(keys) // 2]]
+    return (
+        [keys[round(i * (len(keys) - 1) / (k - 1))] for i in range(k)]
+        if k > 1
+        else [keys[len(keys) // 2]]
+    )
 
 
 def run_pipeline(scratch: Path, params: dict, sample_windows: int) -> tuple[list[Timed], dict]:
@@ -174,11 +180,23 @@ def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, 
         for stage in PER_WINDOW:
             seconds = [by_name[f"{stage}@{model}-{w}"].seconds for w in plan["chosen"]]
             mean = statistics.mean(seconds)
-            rows.append((f"{stage}@{model}", "projected", mean * n,
-                         f"{n} x {mean:.1f} s (measured {min(seconds):.1f}-{max(seconds):.1f} s on {k})"))
+            rows.append(
+                (
+                    f"{stage}@{model}",
+                    "projected",
+                    mean * n,
+                    f"{n} x {mean:.1f} s (measured {min(seconds):.1f}-{max(seconds):.1f} s on {k})",
+                )
+            )
     for name in ("summarize", "backtest"):
-        rows.append((name, "projected", by_name[name].seconds * n / k,
-                     f"{by_name[name].seconds:.1f} s on {k} windows x {n}/{k}"))
+        rows.append(
+            (
+                name,
+                "projected",
+                by_name[name].seconds * n / k,
+                f"{by_name[name].seconds:.1f} s on {k} windows x {n}/{k}",
+            )
+        )
     return rows
 
 
@@ -208,7 +226,11 @@ def dvc_overhead(repo: DvcRepo, plan: dict, repeats: int = 3) -> dict[str, float
     status = [nothing_to_do("status") for _ in range(repeats)]
     repro = [nothing_to_do("repro") for _ in range(repeats)]
     n_stages = len(stage_commands(scratch / "dvc.yaml", plan["keys"], plan["models"]))
-    return {"stages": n_stages, "status_s": statistics.median(status), "noop_repro_s": statistics.median(repro)}
+    return {
+        "stages": n_stages,
+        "status_s": statistics.median(status),
+        "noop_repro_s": statistics.median(repro),
+    }
 
 
 def stand_in_outputs(scratch: Path, plan: dict) -> None:
@@ -222,17 +244,25 @@ def stand_in_outputs(scratch: Path, plan: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--days", type=int, default=684)
     parser.add_argument("--sample-windows", type=int, default=3)
     parser.add_argument("--scratch", type=Path, default=PROJECT / "runs" / "full_scale")
     parser.add_argument("--skip-dvc", action="store_true")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GiB; load {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB; load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     repo, params = prepare_scratch(args.scratch, args.days)
     trials = ", ".join(f"{m} {params['tune'][m]['n_trials']}" for m in params["models"])
-    print(f"scratch {args.scratch}: {len(params['cities'])} cities x {args.days} days, trials {trials}", flush=True)
+    print(
+        f"scratch {args.scratch}: {len(params['cities'])} cities x {args.days} days, trials {trials}",
+        flush=True,
+    )
     timings, plan = run_pipeline(args.scratch, params, args.sample_windows)
     rows = projection(timings, plan)
     total = sum(seconds for _, _, seconds, _ in rows)
@@ -240,16 +270,26 @@ def main() -> None:
     print("\n| stage | | seconds | how |\n|---|---|---:|---|")
     for what, how, seconds, detail in rows:
         print(f"| {what} | {how} | {seconds:,.0f} | {detail} |")
-    print(f"| **whole run** | projected | **{total:,.0f}** ({total / 60:.1f} min) | "
-          f"target <= {TARGETS['run_minutes']} min: {total / 60 / TARGETS['run_minutes']:.2f} of it |")
-    print(f"\npeak memory of one stage's process tree: {peak / 2**30:.2f} GiB "
-          f"(target <= {TARGETS['peak_gb']} GB), in {max(timings, key=lambda t: t.peak_bytes).name}")
+    print(
+        f"| **whole run** | projected | **{total:,.0f}** ({total / 60:.1f} min) | "
+        f"target <= {TARGETS['run_minutes']} min: {total / 60 / TARGETS['run_minutes']:.2f} of it |"
+    )
+    print(
+        f"\npeak memory of one stage's process tree: {peak / 2**30:.2f} GiB "
+        f"(target <= {TARGETS['peak_gb']} GB), in {max(timings, key=lambda t: t.peak_bytes).name}"
+    )
     if args.skip_dvc:
         return
     overhead = dvc_overhead(repo, plan)
-    print("\n| DVC, nothing to do | stages | seconds (median of 3) | target |\n|---|---:|---:|---:|")
-    print(f"| dvc status | {overhead['stages']} | {overhead['status_s']:.1f} | <= {TARGETS['status_s']} |")
-    print(f"| dvc repro (no-op) | {overhead['stages']} | {overhead['noop_repro_s']:.1f} | <= {TARGETS['noop_repro_s']} |")
+    print(
+        "\n| DVC, nothing to do | stages | seconds (median of 3) | target |\n|---|---:|---:|---:|"
+    )
+    print(
+        f"| dvc status | {overhead['stages']} | {overhead['status_s']:.1f} | <= {TARGETS['status_s']} |"
+    )
+    print(
+        f"| dvc repro (no-op) | {overhead['stages']} | {overhead['noop_repro_s']:.1f} | <= {TARGETS['noop_repro_s']} |"
+    )
 
 
 if __name__ == "__main__":

@@ -48,16 +48,29 @@ def window_predictions(root: Path, entry: str, key: str, params: CalibrateParams
 
 @click.command()
 @click.argument("entry")
-@click.option("--windows", "keys", default=None, help="Comma-separated window keys (default: all of the run's).")
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."))
+@click.option(
+    "--windows",
+    "keys",
+    default=None,
+    help="Comma-separated window keys (default: all of the run's).",
+)
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path(".")
+)
 def main(entry: str, keys: str | None, root: Path) -> None:
     base = io.load_params("calibrate", CalibrateParams, root / "params.yaml")
-    keys_list = keys.split(",") if keys else sorted(p.name for p in (root / "models" / entry).iterdir() if p.is_dir())
+    keys_list = (
+        keys.split(",")
+        if keys
+        else sorted(p.name for p in (root / "models" / entry).iterdir() if p.is_dir())
+    )
     runs: dict[str, list[pd.DataFrame]] = {fit_on: [] for fit_on in FIT_ON}
     for key in keys_list:
         for fit_on in FIT_ON:
             start = time.perf_counter()
-            predictions = window_predictions(root, entry, key, dataclasses.replace(base, fit_on=fit_on))
+            predictions = window_predictions(
+                root, entry, key, dataclasses.replace(base, fit_on=fit_on)
+            )
             runs[fit_on].append(predictions)
             scores = score(predictions[predictions["p_model"].notna()])
             seconds = time.perf_counter() - start

@@ -30,13 +30,23 @@ import yaml
 from tmaxedge.core import io
 
 # the columns the upstream logger wrote (PROVENANCE.md section 1); the rest were added later
-BOOK_LOG_COLUMNS = ["timestamp", "market_ticker", "best_yes_bid", "best_no_bid",
-                    "implied_no_ask", "implied_yes_ask"]  # fmt: skip
+BOOK_LOG_COLUMNS = [
+    "timestamp",
+    "market_ticker",
+    "best_yes_bid",
+    "best_no_bid",
+    "implied_no_ask",
+    "implied_yes_ask",
+]
 
 WINDOWS = {  # 23 events over 31 days: two weeks of training, then 3-day test periods
-    "train_days": 14, "test_days": 3, "step_days": 3, "calibration_fraction": 0.2,
-    "embargo_days": 0, "first_test_offset_days": 14,
-}  # fmt: skip
+    "train_days": 14,
+    "test_days": 3,
+    "step_days": 3,
+    "calibration_fraction": 0.2,
+    "embargo_days": 0,
+    "first_test_offset_days": 14,
+}
 MODELS = ("ridge", "elasticnet")
 # The logger records every change of either best bid in any of an event's six markets, which in
 # these files happens every few minutes (8 gaps over 45 minutes in 23 events). A longer silence
@@ -53,8 +63,13 @@ def upstream_book_logs(book: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def iem_cli_csv(cli: pd.DataFrame) -> pd.DataFrame:
     """The CLI subset in IEM's CLI CSV columns."""
-    return pd.DataFrame({"station": cli["source_station"], "valid": cli["date"],
-                         "high": cli["official_daily_high_f"]})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "station": cli["source_station"],
+            "valid": cli["date"],
+            "high": cli["official_daily_high_f"],
+        }
+    )
 
 
 def workspace_params(base: dict, source: str, trials: dict[str, int | None]) -> dict:
@@ -72,15 +87,20 @@ def workspace_params(base: dict, source: str, trials: dict[str, int | None]) -> 
     params["models"] = list(MODELS)
     for model in MODELS:
         tune = params["tune"][model]
-        tune["extra_features"] = [f for f in tune.get("extra_features", [])
-                                  if f not in WEATHER_ONLY_FEATURES]  # fmt: skip
+        tune["extra_features"] = [
+            f for f in tune.get("extra_features", []) if f not in WEATHER_ONLY_FEATURES
+        ]
         if trials.get(model) is not None:
             tune["n_trials"] = trials[model]
     return params
 
 
-def live_rows(features: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFrame,
-              max_silence: pd.Timedelta = MAX_SILENCE) -> pd.Series:
+def live_rows(
+    features: pd.DataFrame,
+    quotes: pd.DataFrame,
+    markets: pd.DataFrame,
+    max_silence: pd.Timedelta = MAX_SILENCE,
+) -> pd.Series:
     """Mask of feature rows whose event's book log had a change within ``max_silence`` before.
 
     A quote row stamped ``ts`` is usable from ``ts`` on (the features' rule), so the latest
@@ -90,9 +110,14 @@ def live_rows(features: pd.DataFrame, quotes: pd.DataFrame, markets: pd.DataFram
     changes = changes.drop_duplicates(["event_ticker", "ts"]).rename(columns={"ts": "changed"})
     rows = features[["event_ticker", "ts"]].assign(_row=range(len(features)))
     rows["ts"] = rows["ts"].astype(changes["changed"].dtype)
-    latest = pd.merge_asof(rows.sort_values("ts"), changes.sort_values("changed"),
-                           left_on="ts", right_on="changed", by="event_ticker",
-                           direction="backward").sort_values("_row")  # fmt: skip
+    latest = pd.merge_asof(
+        rows.sort_values("ts"),
+        changes.sort_values("changed"),
+        left_on="ts",
+        right_on="changed",
+        by="event_ticker",
+        direction="backward",
+    ).sort_values("_row")
     silence = latest["ts"].to_numpy() - latest["changed"].to_numpy()
     return pd.Series(silence <= max_silence.to_timedelta64(), index=features.index)
 
@@ -113,9 +138,11 @@ def write_live_features(features: Path, raw: Path, out: Path) -> None:
         target = out / path.relative_to(features)
         io.write_parquet_atomic(part[live.to_numpy()], target, sort_by=["ticker", "ts"])
         n_kept, n_all = n_kept + int(live.sum()), n_all + len(part)
-    print(f"{out}: kept {n_kept:,} of {n_all:,} feature rows; dropped {n_all - n_kept:,} whose "
-          f"event's book log was silent for more than {MAX_SILENCE // pd.Timedelta(minutes=1)} "
-          "minutes (logger down)")
+    print(
+        f"{out}: kept {n_kept:,} of {n_all:,} feature rows; dropped {n_all - n_kept:,} whose "
+        f"event's book log was silent for more than {MAX_SILENCE // pd.Timedelta(minutes=1)} "
+        "minutes (logger down)"
+    )
 
 
 def main() -> None:

@@ -38,10 +38,12 @@ def main() -> None:
         )
         io.write_csv_atomic(result.daily, tmp / "daily_pnl.csv")
     io.write_json_atomic(
-        {model: {key: _finite_or_none(value) for key, value in values.items()}
-         for model, values in result.metrics.items()},
+        {
+            model: {key: _finite_or_none(value) for key, value in values.items()}
+            for model, values in result.metrics.items()
+        },
         args.metrics,
-    )  # fmt: skip
+    )
 
 
 def _finite_or_none(value: float) -> float | None:

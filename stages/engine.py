@@ -32,7 +32,10 @@ def python_files(sources: list[Path]) -> list[Path]:
 
 
 def fingerprint(sources: list[Path]) -> dict[str, str]:
-    return {path.as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in python_files(sources)}
+    return {
+        path.as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in python_files(sources)
+    }
 
 
 if __name__ == "__main__":

@@ -54,9 +54,14 @@ def main() -> None:
         summaries = features.build_features(parts, load, params, sink, n_jobs=args.n_jobs)
     metrics = features.feature_metrics(summaries)
     io.write_json_atomic(metrics, args.metrics)
-    log.info("wrote %s: %d partitions, %d rows (%d with an empty book, %d without weather)",
-             args.out, metrics["n_partitions"], metrics["n_rows"], metrics["n_rows_empty_book"],
-             metrics["n_rows_without_weather"])  # fmt: skip
+    log.info(
+        "wrote %s: %d partitions, %d rows (%d with an empty book, %d without weather)",
+        args.out,
+        metrics["n_partitions"],
+        metrics["n_rows"],
+        metrics["n_rows_empty_book"],
+        metrics["n_rows_without_weather"],
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument("--sensitivity", type=Path, help="a sensitivity run's walkforward.json")
     parser.add_argument("--sensitivity-label", default="windows.train_days=120")
     parser.add_argument("--pool-weights", type=Path, help="data/walkforward/pool_weights.csv")
-    parser.add_argument("--ablation", type=Path, help="folder of `tmaxedge ablation` results (*.json)")
+    parser.add_argument(
+        "--ablation", type=Path, help="folder of `tmaxedge ablation` results (*.json)"
+    )
     args = parser.parse_args()
     io.configure_logging()
     inputs = read_inputs(args)

@@ -14,7 +14,9 @@ TABLES = ("markets", "quotes", "weather", "settlements", "oracle")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", type=Path, help="folder for markets/quotes/weather/settlements/oracle")
+    parser.add_argument(
+        "out", type=Path, help="folder for markets/quotes/weather/settlements/oracle"
+    )
     args = parser.parse_args()
     io.configure_logging()
     check_params_file(io.PARAMS_FILE)  # the whole file, before anything runs on it
@@ -23,7 +25,9 @@ def main() -> None:
     world = list(simulate.simulate(params, cities))
     with io.atomic_directory(args.out) as tmp:
         for name in TABLES:
-            io.write_parquet_parts_atomic((tables[name] for tables in world), tmp / f"{name}.parquet")
+            io.write_parquet_parts_atomic(
+                (tables[name] for tables in world), tmp / f"{name}.parquet"
+            )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def main() -> None:
         ]
         io.write_csv_atomic(summarize.pool_weight_table(records), tmp / "pool_weights.csv")
         io.write_parquet_atomic(
-            predictions, tmp / "edge_diagnostics.parquet",
+            predictions,
+            tmp / "edge_diagnostics.parquet",
             sort_by=["model", "city", "bracket", "market_ticker", "timestamp"],
         )
     io.write_json_atomic(metrics, args.metrics)

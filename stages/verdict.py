@@ -27,10 +27,14 @@ def main() -> None:
         print("\n".join(lines), file=sys.stderr)
         sys.exit(1)
     if lines:
-        print("\n".join(line.replace("gate failed:", "gate would fail:", 1) for line in lines),
-              file=sys.stderr)  # fmt: skip
-        print(f"gate not enforced (gate.enforce is false): {len(lines)} failed check(s) "
-              f"ignored; models: {', '.join(sorted(flat))}")  # fmt: skip
+        print(
+            "\n".join(line.replace("gate failed:", "gate would fail:", 1) for line in lines),
+            file=sys.stderr,
+        )
+        print(
+            f"gate not enforced (gate.enforce is false): {len(lines)} failed check(s) "
+            f"ignored; models: {', '.join(sorted(flat))}"
+        )
         return
     print(f"gate passed: {', '.join(sorted(flat))} pass all {len(gate.ENFORCED_CHECKS)} checks")
 

@@ -20,7 +20,9 @@ def daily_digests_of(features: Path) -> pd.DataFrame:
     ]
     if not parts:
         raise DataError(f"{features}: no feature partitions (city=*/month=*/*.parquet) found.")
-    return pd.concat(parts, ignore_index=True).sort_values(["city", "event_date"], ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["city", "event_date"], ignore_index=True
+    )
 
 
 def main() -> None:
@@ -38,7 +40,9 @@ def main() -> None:
     with io.atomic_directory(args.out) as tmp:
         for key in plan["window_keys"]:
             window = windows.make_window(key, params)
-            io.write_json_atomic(windows.make_manifest(window, digests, params), tmp / f"{key}.json")
+            io.write_json_atomic(
+                windows.make_manifest(window, digests, params), tmp / f"{key}.json"
+            )
 
 
 if __name__ == "__main__":

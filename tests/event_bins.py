@@ -7,11 +7,13 @@ from scipy.stats import norm
 from tmaxedge.core import strikes
 
 # T < 78 | 78-79 | 80-81 | 82-83 | 84-85 | T > 85
-BINS = pd.DataFrame({
-    "strike_type": ["less", "between", "between", "between", "between", "greater"],
-    "floor_strike": [np.nan, 78, 80, 82, 84, 85],
-    "cap_strike": [78, 79, 81, 83, 85, np.nan],
-})  # fmt: skip
+BINS = pd.DataFrame(
+    {
+        "strike_type": ["less", "between", "between", "between", "between", "greater"],
+        "floor_strike": [np.nan, 78, 80, 82, 84, 85],
+        "cap_strike": [78, 79, 81, 83, 85, np.nan],
+    }
+)
 LOW, HIGH = strikes.yes_interval(BINS)
 
 

@@ -19,8 +19,12 @@ CITIES = {
     "chi": City("chi", "KXHIGHCHI", "America/Chicago", True),
 }
 EVENT_DATES = (dt.date(2024, 4, 1), dt.date(2024, 4, 2))
-TMAX_F = {("aus", EVENT_DATES[0]): 45, ("aus", EVENT_DATES[1]): 48,
-          ("chi", EVENT_DATES[0]): 39, ("chi", EVENT_DATES[1]): 42}  # fmt: skip
+TMAX_F = {
+    ("aus", EVENT_DATES[0]): 45,
+    ("aus", EVENT_DATES[1]): 48,
+    ("chi", EVENT_DATES[0]): 39,
+    ("chi", EVENT_DATES[1]): 42,
+}
 # (suffix, strike_type, floor_strike, cap_strike)
 BINS = (
     ("T40", "less", None, 40.0),

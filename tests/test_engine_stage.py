@@ -26,7 +26,11 @@ def tmaxedge_imports(path: Path) -> set[str]:
     """Modules of tmaxedge a file imports anywhere (top level or inside functions)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tmaxedge":
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] == "tmaxedge"
+        ):
             for alias in node.names:  # `from tmaxedge.core import io` imports a module
                 inner = f"{node.module}.{alias.name}"
                 found.add(inner if module_file(inner) else node.module)
@@ -63,23 +67,33 @@ def test_engine_covers_the_per_window_stages_import_closure_by_whole_subpackages
     sources = engine_sources()
     folders = [s for s in sources if (PROJECT / s).is_dir()]
     covered = {s for s in sources if not (PROJECT / s).is_dir()}
-    covered |= {str(f.relative_to(PROJECT)) for folder in folders for f in (PROJECT / folder).rglob("*.py")}
+    covered |= {
+        str(f.relative_to(PROJECT)) for folder in folders for f in (PROJECT / folder).rglob("*.py")
+    }
     closure = import_closure([PROJECT / "stages" / f"{name}.py" for name in PER_WINDOW])
-    assert closure <= covered, f"the per-window stages run code the engine does not fingerprint: {closure - covered}"
+    assert closure <= covered, (
+        f"the per-window stages run code the engine does not fingerprint: {closure - covered}"
+    )
     # no folder is fingerprinted that the per-window stages never import: an edit there would
     # rerun every window for nothing
     for folder in folders:
-        assert any(f.startswith(folder + "/") for f in closure), f"{folder} is not imported by the per-window stages"
+        assert any(f.startswith(folder + "/") for f in closure), (
+            f"{folder} is not imported by the per-window stages"
+        )
     spec = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
     for name in PER_WINDOW:
         assert "data/engine.json" in spec[name]["deps"]
-        assert not [d for d in spec[name]["deps"] if d.startswith("src/")], f"{name} lists source files itself"
+        assert not [d for d in spec[name]["deps"] if d.startswith("src/")], (
+            f"{name} lists source files itself"
+        )
 
 
 def test_the_per_window_stages_do_not_import_the_decision_layers():
     """A gate or report edit must not rerun the windows."""
     closure = import_closure([PROJECT / "stages" / f"{name}.py" for name in PER_WINDOW])
-    above = sorted(f for f in closure if f.split("/")[2] in ("decision", "reporting", "research", "cli"))
+    above = sorted(
+        f for f in closure if f.split("/")[2] in ("decision", "reporting", "research", "cli")
+    )
     assert above == []
 
 
@@ -90,7 +104,11 @@ def test_engine_fingerprints_every_module_of_a_folder(tmp_path):
     (package / "sub" / "b.py").write_text("y = 1\n")
     (package / "notes.txt").write_text("not code\n")
     out = tmp_path / "engine.json"
-    subprocess.run([sys.executable, str(PROJECT / "stages" / "engine.py"), str(out), "pkg"], check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, str(PROJECT / "stages" / "engine.py"), str(out), "pkg"],
+        check=True,
+        cwd=tmp_path,
+    )
     assert sorted(json.loads(out.read_text())["modules"]) == ["pkg/a.py", "pkg/sub/b.py"]
 
 
@@ -119,8 +137,11 @@ def test_fingerprint_changes_with_any_module(tmp_path):
 
     def fingerprint() -> str:
         out = tmp_path / "engine.json"
-        subprocess.run([sys.executable, str(PROJECT / "stages" / "engine.py"), str(out), *map(str, modules)],
-                       check=True, cwd=tmp_path)  # fmt: skip
+        subprocess.run(
+            [sys.executable, str(PROJECT / "stages" / "engine.py"), str(out), *map(str, modules)],
+            check=True,
+            cwd=tmp_path,
+        )
         return out.read_text()
 
     first = fingerprint()

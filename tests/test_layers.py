@@ -13,7 +13,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tmaxedge"
 # bottom first; a module may import its own layer and any layer before it
-LAYERS = ("core", "inputs", "features", "modeling", "walkforward", "decision", "reporting", "research", "cli")
+LAYERS = (
+    "core",
+    "inputs",
+    "features",
+    "modeling",
+    "walkforward",
+    "decision",
+    "reporting",
+    "research",
+    "cli",
+)
 
 
 def layer_of(module: str) -> str | None:
@@ -54,7 +64,11 @@ def test_every_module_sits_in_a_layer():
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_layer_imports_only_layers_below_it(layer):
-    problems = [problem for path in sorted((PACKAGE / layer).rglob("*.py")) for problem in upward_imports(path)]
+    problems = [
+        problem
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for problem in upward_imports(path)
+    ]
     assert problems == []
 
 
@@ -73,7 +87,9 @@ def test_python_m_tmaxedge_runs_the_command_line():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "tmaxedge", "--help"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "tmaxedge", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "walkforward" in done.stdout and "import" in done.stdout
 
@@ -91,7 +107,11 @@ def import_graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         targets = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tmaxedge"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("tmaxedge")
+            ):
                 for alias in node.names:
                     inner = f"{node.module}.{alias.name}"
                     targets.add(inner if inner in modules else node.module)
@@ -104,7 +124,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
     def visit(node: str, trail: list[str]) -> None:
         if node in trail:
-            found.append(trail[trail.index(node):] + [node])
+            found.append(trail[trail.index(node) :] + [node])
             return
         if node in done:
             return

@@ -32,7 +32,9 @@ def window_rows(folder, key="2024-05-11"):
 
 def assert_whole_events(test: pd.DataFrame, cards: dict) -> None:
     """Without the coherence step, every event-minute's six probabilities sum to 1."""
-    evaluated = evaluate_window(groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none"))
+    evaluated = evaluate_window(
+        groups_of(test), cards, None, "tmax_dist", "w", CoherenceParams("none")
+    )
     predictions = pd.concat([p for p, _ in evaluated.values()], ignore_index=True)
     sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
     np.testing.assert_allclose(sums, 1.0, atol=1e-5)

@@ -29,7 +29,9 @@ def simulated_tables(days: int, start: str = "2024-05-01", seed: int = 3, cities
 def write_feature_folder(tables: dict, folder: Path, every_minutes: int = 30) -> None:
     """Build and write the partitioned feature table as the features stage lays it out."""
     params = features.FeatureParams(every_minutes=every_minutes, eligible_start_hour=6)
-    for part in features.iter_partitions(tables["markets"], tables["weather"], tables["settlements"], CITIES):
+    for part in features.iter_partitions(
+        tables["markets"], tables["weather"], tables["settlements"], CITIES
+    ):
         quotes = tables["quotes"][tables["quotes"]["ticker"].isin(part.tickers)]
         frame = features.build_partition(
             part.markets, quotes, part.weather, part.settlements, part.city, params

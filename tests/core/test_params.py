@@ -140,8 +140,19 @@ def test_a_params_class_checks_its_fields_and_refuses_a_constraint_without_field
 
 @pytest.mark.parametrize(
     "cls",
-    [MarketParams, FeatureParams, WindowParams, CoherenceParams, IngestParams, City, GateParams, BacktestParams,
-     ComputeParams, CalibrateParams, PoolParams],
+    [
+        MarketParams,
+        FeatureParams,
+        WindowParams,
+        CoherenceParams,
+        IngestParams,
+        City,
+        GateParams,
+        BacktestParams,
+        ComputeParams,
+        CalibrateParams,
+        PoolParams,
+    ],
 )
 def test_every_constraint_names_a_field(cls):
     assert set(cls.constraints) <= {f.name for f in dataclasses.fields(cls)}

@@ -105,8 +105,11 @@ def test_fee_cents_is_vectorised_over_size_price_and_rate():
     np.testing.assert_array_equal(fee_cents(100, 50, [0.07, 0.04, 0.0]), [175, 100, 0])
 
 
-@given(contracts=st.integers(1, 10_000), price=st.integers(1, 99),
-       rate=st.integers(0, 100_000).map(lambda units: units / 10**6))  # fmt: skip
+@given(
+    contracts=st.integers(1, 10_000),
+    price=st.integers(1, 99),
+    rate=st.integers(0, 100_000).map(lambda units: units / 10**6),
+)
 def test_fee_cents_is_the_unrounded_fee_rounded_up(contracts, price, rate):
     unrounded = contracts * fee_per_contract_cents(price, rate)
     fee = fee_cents(contracts, price, rate)
@@ -179,8 +182,9 @@ def test_run_backtest_no_buy_is_the_mirror_of_a_yes_buy(quote, fills):
 def test_run_backtest_improves_by_one_cent_only_when_the_spread_allows(
     bid, ask, p, improve_at, side, price
 ):
-    trades = trades_of(decisions([(0, p, bid, ask)]), book([]),
-                       improve_when_spread_at_least=improve_at)  # fmt: skip
+    trades = trades_of(
+        decisions([(0, p, bid, ask)]), book([]), improve_when_spread_at_least=improve_at
+    )
     assert trades[["side", "price_cents"]].values.tolist() == [[side, price]]
 
 
@@ -243,8 +247,10 @@ def test_run_backtest_caps_the_event_counting_resting_orders():
     trades = trades_of(preds, book([]), max_position=100, max_event_position=150)
     # None of them fills, yet resting orders count: B43.5 takes 100, B45.5 the 50 left, B47.5 none.
     assert dict(zip(trades["market_ticker"], trades["contracts"], strict=True)) == {
-        f"{EVENT}-B43.5": 100, f"{EVENT}-B45.5": 50, f"{other}-B45.5": 100,
-    }  # fmt: skip
+        f"{EVENT}-B43.5": 100,
+        f"{EVENT}-B45.5": 50,
+        f"{other}-B45.5": 100,
+    }
 
 
 def test_run_backtest_frees_event_room_when_a_resting_order_expires_unfilled():
@@ -260,12 +266,24 @@ def test_run_backtest_frees_event_room_when_a_resting_order_expires_unfilled():
 
 def test_run_backtest_sizes_with_the_bankroll_at_the_start_of_the_day():
     day_1 = decisions([(0, 0.6, 40, 41)], ticker=f"{EVENT}-B45.5", y=0)  # loses $40 at close
-    day_2 = decisions([(24 * 60, 0.6, 40, 41)], ticker="KXHIGHCHI-25NOV15-B45.5",
-                      event="KXHIGHCHI-25NOV15", close_minute=24 * 60 + 60)  # fmt: skip
-    quotes = pd.concat([book([(1, 39, 40, None)], ticker=f"{EVENT}-B45.5"),
-                        book([(24 * 60 + 1, 39, 40, None)], ticker="KXHIGHCHI-25NOV15-B45.5")])
-    result = run_backtest(pd.concat([day_1, day_2]), quotes,
-                          BacktestParams(bankroll=480.0, **NO_CAPS), include_market=False)
+    day_2 = decisions(
+        [(24 * 60, 0.6, 40, 41)],
+        ticker="KXHIGHCHI-25NOV15-B45.5",
+        event="KXHIGHCHI-25NOV15",
+        close_minute=24 * 60 + 60,
+    )
+    quotes = pd.concat(
+        [
+            book([(1, 39, 40, None)], ticker=f"{EVENT}-B45.5"),
+            book([(24 * 60 + 1, 39, 40, None)], ticker="KXHIGHCHI-25NOV15-B45.5"),
+        ]
+    )
+    result = run_backtest(
+        pd.concat([day_1, day_2]),
+        quotes,
+        BacktestParams(bankroll=480.0, **NO_CAPS),
+        include_market=False,
+    )
     # day 1: 100 contracts on $480; day 2: 0.25 * 1/3 * $440 / $0.40 = 91.7 -> 91
     assert result.trades["contracts"].tolist() == [100, 91]
     assert result.daily["pnl_dollars"].tolist() == pytest.approx([-40.0, 91 * 0.60])
@@ -279,8 +297,12 @@ def test_run_backtest_sizes_with_the_bankroll_at_the_start_of_the_day():
 
 
 def test_run_backtest_daily_sharpe_is_nan_with_one_day():
-    result = run_backtest(decisions([(0, 0.6, 40, 41)]), book([(1, 39, 40, None)]),
-                          BacktestParams(), include_market=False)  # fmt: skip
+    result = run_backtest(
+        decisions([(0, 0.6, 40, 41)]),
+        book([(1, 39, 40, None)]),
+        BacktestParams(),
+        include_market=False,
+    )
     assert len(result.daily) == 1 and math.isnan(result.metrics["ridge"]["daily_sharpe"])
 
 
@@ -322,8 +344,14 @@ def test_run_backtest_takes_near_close_with_taker_fallback(
 def test_run_backtest_skips_a_take_whose_rounded_fee_eats_the_edge():
     # 1 contract at 50¢ pays ceil(1.75) = 2¢: edge 53.9 - 50 - 2 = 1.9 < 2 (2.15 before rounding)
     preds = decisions([(0, 0.539, 49, 50)], close_minute=10)
-    assert trades_of(preds, book([]), taker_fallback=True, max_position=1,
-                     improve_when_spread_at_least=99, min_edge_cents=2.0).empty  # fmt: skip
+    assert trades_of(
+        preds,
+        book([]),
+        taker_fallback=True,
+        max_position=1,
+        improve_when_spread_at_least=99,
+        min_edge_cents=2.0,
+    ).empty
 
 
 @pytest.mark.parametrize(
@@ -336,8 +364,9 @@ def test_run_backtest_skips_a_take_whose_rounded_fee_eats_the_edge():
     ],
 )
 def test_run_backtest_settles_yes_and_no_contracts(p, bid, ask, y, quote, pnl):
-    result = run_backtest(decisions([(0, p, bid, ask)], y=y), book([quote]), BacktestParams(),
-                          include_market=False)  # fmt: skip
+    result = run_backtest(
+        decisions([(0, p, bid, ask)], y=y), book([quote]), BacktestParams(), include_market=False
+    )
     assert result.trades["pnl_cents"].tolist() == [pnl]
     assert result.metrics["ridge"]["net_pnl"] == pnl / 100
     assert result.daily["pnl_dollars"].sum() == pytest.approx(pnl / 100)
@@ -347,15 +376,22 @@ def test_run_backtest_settles_yes_and_no_contracts(p, bid, ask, y, quote, pnl):
 
 
 def test_market_baseline_finds_no_edge_on_a_fair_book():
-    rows = [(0, math.nan, 40, 41), (5, math.nan, 40, 42), (10, math.nan, 40, 43),
-            (15, math.nan, 0, 1), (20, math.nan, 97, 100)]  # fmt: skip
+    rows = [
+        (0, math.nan, 40, 41),
+        (5, math.nan, 40, 42),
+        (10, math.nan, 40, 43),
+        (15, math.nan, 0, 1),
+        (20, math.nan, 97, 100),
+    ]
     preds = decisions(rows)  # p_market = mid; the model made no prediction
     quotes = book([(m, 0, 100, 1) for m in range(1, 25)])  # wild trades: anything would fill
     result = run_backtest(preds, quotes, BacktestParams(min_edge_cents=1.0))
     assert set(result.metrics) == {"ridge", "market"}
     assert result.metrics["market"]["n_orders"] == 0 and result.trades.empty
-    assert result.daily.groupby("model")["pnl_dollars"].sum().to_dict() == {"market": 0.0,
-                                                                            "ridge": 0.0}
+    assert result.daily.groupby("model")["pnl_dollars"].sum().to_dict() == {
+        "market": 0.0,
+        "ridge": 0.0,
+    }
 
 
 def test_market_baseline_takes_each_decision_row_once_with_p_market():
@@ -391,20 +427,30 @@ def random_world(seed: int, n_markets: int = 6, n_rows: int = 24):
         p = np.clip(mid / 100 + rng.normal(0, 0.1, n_rows), 0.01, 0.99)
         p[rng.random(n_rows) < 0.1] = np.nan
         rows = list(zip(minutes, p, bid, ask, strict=True))
-        preds.append(decisions(rows, ticker=ticker, event=event, close_minute=start + 5 * n_rows,
-                               y=int(rng.random() < 0.5)))  # fmt: skip
+        preds.append(
+            decisions(
+                rows,
+                ticker=ticker,
+                event=event,
+                close_minute=start + 5 * n_rows,
+                y=int(rng.random() < 0.5),
+            )
+        )
         q_minutes = np.arange(start + 1, start + 5 * n_rows + 3)
         q_mid = np.repeat(mid, 5)[: len(q_minutes)]
         q_mid = np.r_[q_mid, np.full(len(q_minutes) - len(q_mid), q_mid[-1])]
         q_mid = np.clip(q_mid + rng.integers(-3, 4, len(q_minutes)), 2, 97)
         jump = rng.integers(-2, 3, len(q_minutes))
         trade = np.where(rng.random(len(q_minutes)) < 0.3, q_mid + jump, -1)  # -1: no trade
-        rows = [(m, int(b) - 1, int(b) + 1, None if t < 0 else int(t))
-                for m, b, t in zip(q_minutes, q_mid, trade, strict=True)]  # fmt: skip
+        rows = [
+            (m, int(b) - 1, int(b) + 1, None if t < 0 else int(t))
+            for m, b, t in zip(q_minutes, q_mid, trade, strict=True)
+        ]
         quotes.append(book(rows, ticker=ticker))
     preds = pd.concat(preds, ignore_index=True)
-    preds = pd.concat([preds, preds.assign(model="lasso", p_model=preds["p_model"] * 0.9)],
-                      ignore_index=True)  # fmt: skip
+    preds = pd.concat(
+        [preds, preds.assign(model="lasso", p_model=preds["p_model"] * 0.9)], ignore_index=True
+    )
     return preds, pd.concat(quotes, ignore_index=True)
 
 
@@ -432,8 +478,12 @@ def test_run_backtest_keeps_every_invariant_on_random_books(
     seed, bankroll, max_position, event_extra, fallback
 ):
     preds, quotes = random_world(seed, n_markets=4, n_rows=12)
-    params = BacktestParams(bankroll=bankroll, max_position=max_position, taker_fallback=fallback,
-                            max_event_position=max_position + event_extra)  # fmt: skip
+    params = BacktestParams(
+        bankroll=bankroll,
+        max_position=max_position,
+        taker_fallback=fallback,
+        max_event_position=max_position + event_extra,
+    )
     trades = run_backtest(preds, quotes, params).trades
     maker = trades[trades["liquidity"] == "maker"]
     filled = trades[trades["filled"]]
@@ -477,13 +527,18 @@ def test_run_backtest_charges_a_maker_fill_the_maker_rate_rounded_up():
         ("min_edge_cents", -0.5, "min_edge_cents must be a number in [0, 100); got -0.5."),
         ("max_position", 0, "max_position must be an int >= 1; got 0."),
         ("max_event_position", 2.5, "max_event_position must be an int >= 1; got 2.5."),
-        ("improve_when_spread_at_least", 1,
-         "improve_when_spread_at_least must be an int >= 2; got 1."),
-        ("order_lifetime_minutes", 0,
-         "order_lifetime_minutes must be null or an int >= 1; got 0."),
+        (
+            "improve_when_spread_at_least",
+            1,
+            "improve_when_spread_at_least must be an int >= 2; got 1.",
+        ),
+        ("order_lifetime_minutes", 0, "order_lifetime_minutes must be null or an int >= 1; got 0."),
         ("taker_fallback", "yes", "taker_fallback must be true or false; got 'yes'."),
-        ("taker_minutes_to_close", 0,
-         "taker_minutes_to_close must be a number in (0, inf); got 0."),
+        (
+            "taker_minutes_to_close",
+            0,
+            "taker_minutes_to_close must be a number in (0, inf); got 0.",
+        ),
         ("taker_fee_rate", 7.0, "taker_fee_rate must be a number in [0, 1]; got 7.0."),
         ("maker_fee_rate", -0.01, "maker_fee_rate must be a number in [0, 1]; got -0.01."),
     ],
@@ -496,17 +551,26 @@ def test_backtest_params_reject_bad_values_naming_the_key(key, value, message):
 def test_backtest_params_defaults_match_the_design():
     defaults = dataclasses.asdict(BacktestParams())
     assert defaults == {
-        "bankroll": 10_000.0, "kelly_fraction": 0.25, "min_edge_cents": 2.0, "max_position": 100,
-        "max_event_position": 200, "improve_when_spread_at_least": 2,
-        "order_lifetime_minutes": None, "taker_fallback": False, "taker_minutes_to_close": 30.0,
-        "taker_fee_rate": 0.07, "maker_fee_rate": 0.0,
-    }  # fmt: skip
+        "bankroll": 10_000.0,
+        "kelly_fraction": 0.25,
+        "min_edge_cents": 2.0,
+        "max_position": 100,
+        "max_event_position": 200,
+        "improve_when_spread_at_least": 2,
+        "order_lifetime_minutes": None,
+        "taker_fallback": False,
+        "taker_minutes_to_close": 30.0,
+        "taker_fee_rate": 0.07,
+        "maker_fee_rate": 0.0,
+    }
 
 
 def test_run_backtest_rejects_duplicate_decision_rows():
     preds = decisions([(0, 0.6, 40, 41), (0, 0.6, 40, 41)])
-    with pytest.raises(DataError, match=re.escape("predictions: column 'model, market_ticker, "
-                                                  "timestamp' must be unique")):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=re.escape("predictions: column 'model, market_ticker, timestamp' must be unique"),
+    ):
         run_backtest(preds, book([]), BacktestParams())
 
 
@@ -530,8 +594,17 @@ def test_stage_writes_trades_daily_and_flat_metrics(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("stage_backtest", path)
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
-    monkeypatch.setattr(sys, "argv", ["backtest.py", "edge_diagnostics.parquet", "quotes.parquet",
-                                      "out", "metrics/backtest.json"])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "backtest.py",
+            "edge_diagnostics.parquet",
+            "quotes.parquet",
+            "out",
+            "metrics/backtest.json",
+        ],
+    )
     stage.main()
     trades = pd.read_parquet(tmp_path / "out" / "trades.parquet")
     daily = pd.read_csv(tmp_path / "out" / "daily_pnl.csv")

@@ -39,11 +39,18 @@ REPO = Path(__file__).resolve().parents[2]
 PARAMS = GateParams()
 
 
-def walkforward(brier=0.090, market_brier=0.100, log_loss=0.30, market_log_loss=0.32,
-                coverage=0.99):  # fmt: skip
-    return {"brier": brier, "brier_common": brier, "market_brier": market_brier,
-            "log_loss": log_loss, "log_loss_common": log_loss,
-            "market_log_loss": market_log_loss, "coverage": coverage}  # fmt: skip
+def walkforward(
+    brier=0.090, market_brier=0.100, log_loss=0.30, market_log_loss=0.32, coverage=0.99
+):
+    return {
+        "brier": brier,
+        "brier_common": brier,
+        "market_brier": market_brier,
+        "log_loss": log_loss,
+        "log_loss_common": log_loss,
+        "market_log_loss": market_log_loss,
+        "coverage": coverage,
+    }
 
 
 def orders(model="ridge", n_yes=5, n_no=5, edge_yes=4.0, edge_no=6.0):
@@ -93,15 +100,23 @@ def test_gate_params_from_yaml_converts_int_limits_to_float(tmp_path):
         ({"coverage": 1.5}, "gate.coverage must be a number in [0, 1]; got 1.5."),
         ({"one_sided_max": 0.4}, "gate.one_sided_max must be a number in [0.5, 1]; got 0.4."),
         ({"enforce": "yes"}, "gate.enforce must be true or false; got 'yes'."),
-        ({"beta_max": {"between": 1, "greater": 1}},  # a strike type missing
-         "gate.beta_max must have exactly the keys ['between', 'greater', 'less']; "
-         "got ['between', 'greater']."),
-        ({"beta_max": {"between": 1, "greater": 0, "less": 1}},  # zero limit
-         "gate.beta_max.greater must be a number in (0, inf); got 0."),
-        ({"beta_max": {"between": 1, "greater": 1, "less": "big"}},  # not a number
-         "gate.beta_max.less must be a number in (0, inf); got 'big'."),
-        ({"beta_max": 25},
-         "gate.beta_max must be a mapping of ['between', 'greater', 'less'] to a number in (0, inf); got 25."),
+        (
+            {"beta_max": {"between": 1, "greater": 1}},  # a strike type missing
+            "gate.beta_max must have exactly the keys ['between', 'greater', 'less']; "
+            "got ['between', 'greater'].",
+        ),
+        (
+            {"beta_max": {"between": 1, "greater": 0, "less": 1}},  # zero limit
+            "gate.beta_max.greater must be a number in (0, inf); got 0.",
+        ),
+        (
+            {"beta_max": {"between": 1, "greater": 1, "less": "big"}},  # not a number
+            "gate.beta_max.less must be a number in (0, inf); got 'big'.",
+        ),
+        (
+            {"beta_max": 25},
+            "gate.beta_max must be a mapping of ['between', 'greater', 'less'] to a number in (0, inf); got 25.",
+        ),
         ({"beta": 25}, "gate: unknown key(s) ['beta']"),
     ],
 )
@@ -118,8 +133,9 @@ def test_check_brier_fails_and_says_how_much_worse_when_model_is_worse():
     assert result["passed"] is False
     assert result["value"] == pytest.approx(1 - 0.0739 / 0.0711)
     assert result["threshold"] == 0.02
-    assert result["message"] == ("ridge Brier 0.0739 is 3.9% worse than the market's 0.0711; "
-                                 "the gate needs 2.0% better.")  # fmt: skip
+    assert result["message"] == (
+        "ridge Brier 0.0739 is 3.9% worse than the market's 0.0711; the gate needs 2.0% better."
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,8 +164,13 @@ def test_check_brier_fails_without_common_rows():
 
 
 def test_check_log_loss_vs_market_is_informational_only():
-    gates = evaluate_gates({"ridge": walkforward(log_loss=0.40, market_log_loss=0.32)}, norms(),
-                           orders(), diagnostics(), PARAMS)  # fmt: skip
+    gates = evaluate_gates(
+        {"ridge": walkforward(log_loss=0.40, market_log_loss=0.32)},
+        norms(),
+        orders(),
+        diagnostics(),
+        PARAMS,
+    )
     assert gates["ridge"]["checks"]["log_loss_vs_market"]["passed"] is False
     assert gates["ridge"]["passed"] is True
     message = check_log_loss_vs_market("ridge", walkforward(log_loss=0.40, market_log_loss=0.32))
@@ -166,13 +187,15 @@ def test_check_coverage_boundary(coverage, passed):
 
 def test_check_coverage_message():
     result = check_coverage("elasticnet", walkforward(coverage=0.9), 0.95)
-    assert result["message"] == ("elasticnet predicts on 90.0% of eligible test rows; "
-                                 "the gate needs at least 95.0%.")  # fmt: skip
+    assert result["message"] == (
+        "elasticnet predicts on 90.0% of eligible test rows; the gate needs at least 95.0%."
+    )
 
 
 def test_count_rows_after_close_counts_negative_and_missing_minutes():
-    frame = pd.concat([diagnostics("ridge", (10.0, 0.0, -1.0, np.nan)),
-                       diagnostics("lasso", (5.0,))])  # fmt: skip
+    frame = pd.concat(
+        [diagnostics("ridge", (10.0, 0.0, -1.0, np.nan)), diagnostics("lasso", (5.0,))]
+    )
     counts = count_rows_after_close(frame)
     assert counts.to_dict("records") == [
         {"model": "lasso", "n_rows_after_close": 0, "n_rows": 1},
@@ -182,8 +205,13 @@ def test_count_rows_after_close_counts_negative_and_missing_minutes():
 
 def test_check_no_future_features_fails_on_one_row_after_close():
     # Prove the guard can fail: one decision stamped a minute after the close.
-    gates = evaluate_gates({"ridge": walkforward()}, norms(), orders(),
-                           diagnostics(minutes_to_close=(5.0, 0.0, -1.0)), PARAMS)  # fmt: skip
+    gates = evaluate_gates(
+        {"ridge": walkforward()},
+        norms(),
+        orders(),
+        diagnostics(minutes_to_close=(5.0, 0.0, -1.0)),
+        PARAMS,
+    )
     check = gates["ridge"]["checks"]["no_future_features"]
     assert (check["passed"], check["value"], check["threshold"]) == (False, 1, 0)
     assert check["message"].startswith("1 of 3 ridge test rows are stamped after their market's")
@@ -196,8 +224,12 @@ def test_check_no_future_features_passes_at_the_close_and_fails_without_rows():
 
 
 def test_coefficient_norms_is_the_l2_norm_per_group():
-    table = coefficient_norms([("ridge", "w1", "aus_less", {"coef": [3.0, -4.0]}),
-                               ("ridge", "w1", "new_york_between", {"coef": [0.0]})])  # fmt: skip
+    table = coefficient_norms(
+        [
+            ("ridge", "w1", "aus_less", {"coef": [3.0, -4.0]}),
+            ("ridge", "w1", "new_york_between", {"coef": [0.0]}),
+        ]
+    )
     assert table[["group", "strike", "norm"]].to_dict("records") == [
         {"group": "aus_less", "strike": "less", "norm": 5.0},
         {"group": "new_york_between", "strike": "between", "norm": 0.0},
@@ -278,8 +310,9 @@ def test_evaluate_gates_runs_every_check_per_model_and_ignores_the_market_baseli
 
 
 def test_evaluate_gates_fails_a_model_with_no_orders_or_no_models():
-    gates = evaluate_gates({"ridge": walkforward()}, norms("other"), orders("other"),
-                           diagnostics(), PARAMS)  # fmt: skip
+    gates = evaluate_gates(
+        {"ridge": walkforward()}, norms("other"), orders("other"), diagnostics(), PARAMS
+    )
     failing = {name for name, c in gates["ridge"]["checks"].items() if not c["passed"]}
     assert failing == {"beta_norm", "edge_two_sided"}
 
@@ -287,14 +320,21 @@ def test_evaluate_gates_fails_a_model_with_no_orders_or_no_models():
 def test_flat_gate_metrics_is_flat_booleans_values_and_messages():
     flat = flat_gate_metrics(two_models(lasso=walkforward(brier=0.0995)))
     assert set(flat["ridge"]) == {
-        "passed", "messages",
-        "brier_check", "brier_improvement",
-        "log_loss_vs_market_check", "log_loss_improvement",
-        "coverage_check", "coverage",
-        "no_future_features_check", "n_rows_after_close",
-        "beta_norm_check", "beta_norm_max",
-        "edge_two_sided_check", "one_sided_share",
-    }  # fmt: skip
+        "passed",
+        "messages",
+        "brier_check",
+        "brier_improvement",
+        "log_loss_vs_market_check",
+        "log_loss_improvement",
+        "coverage_check",
+        "coverage",
+        "no_future_features_check",
+        "n_rows_after_close",
+        "beta_norm_check",
+        "beta_norm_max",
+        "edge_two_sided_check",
+        "one_sided_share",
+    }
     assert flat["lasso"]["brier_check"] is False
     assert flat["lasso"]["brier_improvement"] == 0.005
     assert failed_checks(flat) == [("lasso", "brier", flat["lasso"]["messages"]["brier"])]
@@ -339,8 +379,9 @@ def test_every_check_limit_is_a_gate_param_the_gate_stage_depends_on():
 def test_choose_promotion_none_wins_names_why_each_failed():
     metrics = {"ridge": walkforward(brier=0.0995), "lasso": walkforward(log_loss=0.33)}
     gates = two_models(**metrics)
-    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 100.0},
-                                               "lasso": {"net_pnl": 50.0}})  # fmt: skip
+    result = choose_promotion(
+        gates, metrics, {"ridge": {"net_pnl": 100.0}, "lasso": {"net_pnl": 50.0}}
+    )
     assert result["promoted"] is None
     assert result["reason"] == (
         "no edge found: lasso: log loss 0.3300 is not below the market's 0.3200; "
@@ -351,8 +392,9 @@ def test_choose_promotion_none_wins_names_why_each_failed():
 def test_choose_promotion_the_one_that_wins_both_is_promoted():
     metrics = {"ridge": walkforward(), "lasso": walkforward(log_loss=0.33)}
     gates = two_models(**metrics)
-    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 10.0},
-                                               "lasso": {"net_pnl": 500.0}})  # fmt: skip
+    result = choose_promotion(
+        gates, metrics, {"ridge": {"net_pnl": 10.0}, "lasso": {"net_pnl": 500.0}}
+    )
     assert result["promoted"] == "ridge"
     assert result["candidates"]["lasso"]["eligible"] is False
 
@@ -360,8 +402,9 @@ def test_choose_promotion_the_one_that_wins_both_is_promoted():
 def test_choose_promotion_better_scores_but_negative_pnl_is_not_promoted():
     metrics = {"ridge": walkforward(brier=0.09), "lasso": walkforward(brier=0.05)}
     gates = two_models(**metrics)
-    result = choose_promotion(gates, metrics, {"ridge": {"net_pnl": 20.0},
-                                               "lasso": {"net_pnl": -5.0}})  # fmt: skip
+    result = choose_promotion(
+        gates, metrics, {"ridge": {"net_pnl": 20.0}, "lasso": {"net_pnl": -5.0}}
+    )
     assert result["promoted"] == "ridge"
     alone = choose_promotion({"lasso": gates["lasso"]}, metrics, {"lasso": {"net_pnl": -5.0}})
     assert alone["promoted"] is None
@@ -392,9 +435,11 @@ def test_choose_promotion_highest_pnl_wins_and_a_tie_goes_to_lower_brier_then_na
 
 
 def params_yaml(enforce=True, coverage=0.95):
-    return (f"gate:\n  brier_improvement: 0.02\n  coverage: {coverage}\n"
-            "  beta_max: {between: 10.0, greater: 10.0, less: 10.0}\n"
-            f"  one_sided_max: 0.95\n  enforce: {'true' if enforce else 'false'}\n")  # fmt: skip
+    return (
+        f"gate:\n  brier_improvement: 0.02\n  coverage: {coverage}\n"
+        "  beta_max: {between: 10.0, greater: 10.0, less: 10.0}\n"
+        f"  one_sided_max: 0.95\n  enforce: {'true' if enforce else 'false'}\n"
+    )
 
 
 def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -451,19 +496,32 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
     io.write_json_atomic({"ridge": walkforward(brier=0.0995)}, tmp_path / "walkforward.json")
     io.write_json_atomic({"ridge": {"net_pnl": 10.0}}, tmp_path / "backtest.json")
     for window, group, coef in [("w1", "aus_less", [3.0, 4.0]), ("w2", "chi_greater", [12.0])]:
-        io.write_json_atomic({"coef": coef}, tmp_path / "models" / "ridge" / window / "calibrate"
-                             / group / "model.json")  # fmt: skip
+        io.write_json_atomic(
+            {"coef": coef},
+            tmp_path / "models" / "ridge" / window / "calibrate" / group / "model.json",
+        )
     orders("ridge").to_parquet(tmp_path / "trades.parquet")
     diagnostics("ridge").to_parquet(tmp_path / "diag.parquet")
-    args = ["walkforward.json", "models", "backtest.json", "trades.parquet", "diag.parquet",
-            "out/gate.json", "out/promoted.json"]  # fmt: skip
+    args = [
+        "walkforward.json",
+        "models",
+        "backtest.json",
+        "trades.parquet",
+        "diag.parquet",
+        "out/gate.json",
+        "out/promoted.json",
+    ]
     result = run("gate.py", args, tmp_path)
     assert result.returncode == 0, result.stderr
     flat = json.loads((tmp_path / "out" / "gate.json").read_text())
     assert {k: v for k, v in flat["ridge"].items() if k.endswith("_check")} == {
-        "brier_check": False, "log_loss_vs_market_check": True, "coverage_check": True,
-        "no_future_features_check": True, "beta_norm_check": False, "edge_two_sided_check": True,
-    }  # fmt: skip
+        "brier_check": False,
+        "log_loss_vs_market_check": True,
+        "coverage_check": True,
+        "no_future_features_check": True,
+        "beta_norm_check": False,
+        "edge_two_sided_check": True,
+    }
     assert flat["ridge"]["beta_norm_max"] == 12.0
     promoted = json.loads((tmp_path / "out" / "promoted.json").read_text())
     assert promoted["promoted"] is None

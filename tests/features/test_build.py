@@ -58,13 +58,23 @@ def make_world(city: City, days: list[dt.date], seed: int = 0) -> dict[str, pd.D
         start = climate_day_start(city, day)
         for suffix, kind, floor, cap in BINS:
             ticker = f"{event}-{suffix}"
-            markets.append({
-                "ticker": ticker, "event_ticker": event, "city": city.code, "event_date": day,
-                "strike_type": kind, "floor_strike": floor, "cap_strike": cap,
-                "open_time": start - pd.Timedelta(hours=20), "close_time": close, "result": None,
-            })  # fmt: skip
-            ts = pd.date_range(start + pd.Timedelta(hours=4), close + pd.Timedelta(minutes=20),
-                               freq="min")  # fmt: skip
+            markets.append(
+                {
+                    "ticker": ticker,
+                    "event_ticker": event,
+                    "city": city.code,
+                    "event_date": day,
+                    "strike_type": kind,
+                    "floor_strike": floor,
+                    "cap_strike": cap,
+                    "open_time": start - pd.Timedelta(hours=20),
+                    "close_time": close,
+                    "result": None,
+                }
+            )
+            ts = pd.date_range(
+                start + pd.Timedelta(hours=4), close + pd.Timedelta(minutes=20), freq="min"
+            )
             ts = ts[rng.random(len(ts)) < 0.8]
             jitter = np.where(rng.random(len(ts)) < 0.1, rng.integers(1, 60, len(ts)), 0)
             ts = ts - pd.to_timedelta(jitter, unit="s")
@@ -74,23 +84,41 @@ def make_world(city: City, days: list[dt.date], seed: int = 0) -> dict[str, pd.D
             one_sided, empty = rng.random(n) < 0.05, rng.random(n) < 0.03
             bid[one_sided | empty] = np.nan
             ask[empty] = np.nan
-            quotes.append(pd.DataFrame({
-                "ticker": ticker, "ts": ts,
-                "yes_bid": pd.array(bid, dtype="Int64"), "yes_ask": pd.array(ask, dtype="Int64"),
-                "price": pd.array(np.where(rng.random(n) < 0.4, ask, np.nan), dtype="Int64"),
-                "volume": pd.array(np.where(rng.random(n) < 0.05, np.nan,
-                                            rng.integers(0, 20, n)), dtype="Int64"),
-                "open_interest": pd.array(np.where(rng.random(n) < 0.1, np.nan,
-                                                   rng.integers(0, 500, n)), dtype="Int64"),
-            }))  # fmt: skip
+            quotes.append(
+                pd.DataFrame(
+                    {
+                        "ticker": ticker,
+                        "ts": ts,
+                        "yes_bid": pd.array(bid, dtype="Int64"),
+                        "yes_ask": pd.array(ask, dtype="Int64"),
+                        "price": pd.array(
+                            np.where(rng.random(n) < 0.4, ask, np.nan), dtype="Int64"
+                        ),
+                        "volume": pd.array(
+                            np.where(rng.random(n) < 0.05, np.nan, rng.integers(0, 20, n)),
+                            dtype="Int64",
+                        ),
+                        "open_interest": pd.array(
+                            np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 500, n)),
+                            dtype="Int64",
+                        ),
+                    }
+                )
+            )
         settlements.append({"city": city.code, "date": day, "tmax_f": int(rng.integers(68, 74))})
-        w_ts = pd.date_range(start - pd.Timedelta(days=1), close + pd.Timedelta(hours=2),
-                             freq="5min")  # fmt: skip
+        w_ts = pd.date_range(
+            start - pd.Timedelta(days=1), close + pd.Timedelta(hours=2), freq="5min"
+        )
         w_ts = w_ts[rng.random(len(w_ts)) < 0.9]
-        weather.append(pd.DataFrame({
-            "city": city.code, "ts": w_ts,
-            "temp_f": np.round(70 + np.cumsum(rng.normal(0, 0.3, len(w_ts))), 1),
-        }))  # fmt: skip
+        weather.append(
+            pd.DataFrame(
+                {
+                    "city": city.code,
+                    "ts": w_ts,
+                    "temp_f": np.round(70 + np.cumsum(rng.normal(0, 0.3, len(w_ts))), 1),
+                }
+            )
+        )
     quotes_frame = pd.concat(quotes, ignore_index=True)
     quotes_frame = quotes_frame.sort_values(["ticker", "ts"], kind="mergesort", ignore_index=True)
     weather_frame = pd.concat(weather, ignore_index=True).sort_values("ts", ignore_index=True)
@@ -105,8 +133,14 @@ def make_world(city: City, days: list[dt.date], seed: int = 0) -> dict[str, pd.D
 
 
 def build(world: dict[str, pd.DataFrame], city: City = CHI, **params: int) -> pd.DataFrame:
-    return build_partition(world["markets"], world["quotes"], world["weather"],
-                           world["settlements"], city, FeatureParams(**params))  # fmt: skip
+    return build_partition(
+        world["markets"],
+        world["quotes"],
+        world["weather"],
+        world["settlements"],
+        city,
+        FeatureParams(**params),
+    )
 
 
 WORLD_DAYS = [dt.date(2024, 7, 14), dt.date(2024, 7, 15)]
@@ -170,15 +204,17 @@ def perturb_after(
             n = 200
             tickers = np.append(world["markets"]["ticker"].to_numpy(object), "KXHIGHCHI-OTHER")
             bid = rng.integers(1, 90, n)
-            extra = pd.DataFrame({
-                "ticker": rng.choice(tickers, n),
-                "ts": after + pd.to_timedelta(rng.integers(1, 12 * 3600, n), unit="s"),
-                "yes_bid": pd.array(bid, dtype="Int64"),
-                "yes_ask": pd.array(bid + 5, dtype="Int64"),
-                "price": pd.array(bid + 1, dtype="Int64"),
-                "volume": pd.array(rng.integers(0, 99, n), dtype="Int64"),
-                "open_interest": pd.array(rng.integers(0, 99, n), dtype="Int64"),
-            })  # fmt: skip
+            extra = pd.DataFrame(
+                {
+                    "ticker": rng.choice(tickers, n),
+                    "ts": after + pd.to_timedelta(rng.integers(1, 12 * 3600, n), unit="s"),
+                    "yes_bid": pd.array(bid, dtype="Int64"),
+                    "yes_ask": pd.array(bid + 5, dtype="Int64"),
+                    "price": pd.array(bid + 1, dtype="Int64"),
+                    "volume": pd.array(rng.integers(0, 99, n), dtype="Int64"),
+                    "open_interest": pd.array(rng.integers(0, 99, n), dtype="Int64"),
+                }
+            )
             q = pd.concat([q, extra], ignore_index=True)
         out["quotes"] = q.sort_values(["ticker", "ts"], kind="mergesort", ignore_index=True)
     if tables in ("weather", "both"):
@@ -190,11 +226,13 @@ def perturb_after(
         if "drop" in ops:
             w = w[~(future & (rng.random(len(w)) < 0.3))]
         if "add" in ops:
-            extra = pd.DataFrame({
-                "city": "chi",
-                "ts": after + pd.to_timedelta(rng.integers(1, 12 * 3600, 100), unit="s"),
-                "temp_f": rng.uniform(-20, 120, 100),
-            })  # fmt: skip
+            extra = pd.DataFrame(
+                {
+                    "city": "chi",
+                    "ts": after + pd.to_timedelta(rng.integers(1, 12 * 3600, 100), unit="s"),
+                    "temp_f": rng.uniform(-20, 120, 100),
+                }
+            )
             w = pd.concat([w, extra], ignore_index=True)
         out["weather"] = w.sort_values("ts", kind="mergesort", ignore_index=True)
     return out
@@ -230,23 +268,29 @@ def test_build_partition_ignores_everything_after_close():
     first_close = world["markets"]["close_time"].min()
     q = world["quotes"]
     late = (q["ts"] > first_close).to_numpy()
-    changed = dict(world, quotes=q.assign(yes_bid=q["yes_bid"].where(~late, 1),
-                                          yes_ask=q["yes_ask"].where(~late, 99)))  # fmt: skip
+    changed = dict(
+        world,
+        quotes=q.assign(
+            yes_bid=q["yes_bid"].where(~late, 1), yes_ask=q["yes_ask"].where(~late, 99)
+        ),
+    )
     assert leaked_columns(base_features(5), build(changed, every_minutes=5), first_close) == []
 
 
 def shifted_forward(world, city, params):
     """Leaky on purpose: each row sees the next row's mid (one step into the future)."""
-    frame = build_partition(world["markets"], world["quotes"], world["weather"],
-                            world["settlements"], city, params)  # fmt: skip
+    frame = build_partition(
+        world["markets"], world["quotes"], world["weather"], world["settlements"], city, params
+    )
     frame["yes_mid"] = frame.groupby("ticker")["yes_mid"].shift(-1)
     return frame
 
 
 def forward_asof_weather(world, city, params):
     """Leaky on purpose: temp_now from the next observation (merge_asof direction='forward')."""
-    frame = build_partition(world["markets"], world["quotes"], world["weather"],
-                            world["settlements"], city, params)  # fmt: skip
+    frame = build_partition(
+        world["markets"], world["quotes"], world["weather"], world["settlements"], city, params
+    )
     obs = world["weather"][["ts", "temp_f"]].sort_values("ts")
     obs["ts"] = obs["ts"].astype(frame["ts"].dtype)
     order = frame["ts"].argsort(kind="stable")
@@ -267,10 +311,13 @@ def test_leaked_columns_detects_a_leaky_builder(leaky, column):
     cutoff = utc("2024-07-15 18:00")
     q, w = world["quotes"], world["weather"]
     later_q, later_w = q["ts"] > cutoff, w["ts"] > cutoff
-    future = dict(world,
-                  quotes=q.assign(yes_bid=q["yes_bid"].mask(later_q, 1),
-                                  yes_ask=q["yes_ask"].mask(later_q, 99)),
-                  weather=w.assign(temp_f=w["temp_f"].mask(later_w, w["temp_f"] + 5)))  # fmt: skip
+    future = dict(
+        world,
+        quotes=q.assign(
+            yes_bid=q["yes_bid"].mask(later_q, 1), yes_ask=q["yes_ask"].mask(later_q, 99)
+        ),
+        weather=w.assign(temp_f=w["temp_f"].mask(later_w, w["temp_f"] + 5)),
+    )
     honest = leaked_columns(build(world, every_minutes=5), build(future, every_minutes=5), cutoff)
     caught = leaked_columns(leaky(world, CHI, params), leaky(future, CHI, params), cutoff)
     assert honest == []
@@ -340,7 +387,9 @@ def reference_row(world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, 
         "mid_chg_5m": mid_at(t) - mid_at(t - 5 * MINUTE),
         "rv_15m": rv(15),
         "rv_60m": rv(60),
-        "mid_slope_5m": np.polyfit(*zip(*points, strict=True), 1)[0] if len(points) >= 2 else math.nan,
+        "mid_slope_5m": np.polyfit(*zip(*points, strict=True), 1)[0]
+        if len(points) >= 2
+        else math.nan,
         "temp_now": latest(w, "temp_f", t),
         "weather_ts": w["ts"].iloc[-1] if len(w) else pd.NaT,
         "running_max": float(day["temp_f"].max()) if len(day) else math.nan,
@@ -399,11 +448,14 @@ def test_build_partition_climate_day_follows_local_standard_time():
     world["markets"].loc[world["markets"]["event_date"] == days[0], "close_time"] = utc(
         "2024-07-15 07:00"
     )  # 14th's markets trade past the end of their climate day
-    obs = [("2024-07-15 05:30", 99.0),  # 00:30 CDT on the 15th = 23:30 CST on the 14th
-           ("2024-07-15 06:00", 60.0),  # 00:00 CST: the first minute of the 15th's climate day
-           ("2024-07-15 06:10", 100.0)]  # fmt: skip
-    weather = pd.DataFrame({"city": "chi", "ts": [utc(t) for t, _ in obs],
-                            "temp_f": [v for _, v in obs]})  # fmt: skip
+    obs = [
+        ("2024-07-15 05:30", 99.0),  # 00:30 CDT on the 15th = 23:30 CST on the 14th
+        ("2024-07-15 06:00", 60.0),  # 00:00 CST: the first minute of the 15th's climate day
+        ("2024-07-15 06:10", 100.0),
+    ]
+    weather = pd.DataFrame(
+        {"city": "chi", "ts": [utc(t) for t, _ in obs], "temp_f": [v for _, v in obs]}
+    )
     world["weather"] = weather
     frame = build(world, every_minutes=5, eligible_start_hour=0)
 
@@ -438,33 +490,55 @@ def test_build_partition_city_without_weather_gets_null_weather_columns():
         assert chi[name].notna().any(), name
     assert nyc["yes_mid"].notna().mean() > 0.5
     assert set(features.weather_columns()) == {
-        "temp_now", "temp_to_floor", "temp_to_cap", "temp_5m_ema", "temp_15m_ema", "temp_accel",
-        "temp_x_spread_pct", "temp_x_log_minutes", "running_max", "running_max_to_floor",
-        "running_max_to_cap", "running_max_z", "temp_now_z",
-    }  # fmt: skip
+        "temp_now",
+        "temp_to_floor",
+        "temp_to_cap",
+        "temp_5m_ema",
+        "temp_15m_ema",
+        "temp_accel",
+        "temp_x_spread_pct",
+        "temp_x_log_minutes",
+        "running_max",
+        "running_max_to_floor",
+        "running_max_to_cap",
+        "running_max_z",
+        "temp_now_z",
+    }
 
 
 def test_build_partition_keeps_empty_book_rows_with_last_trade_price():
     world = make_world(CHI, [dt.date(2024, 7, 15)], seed=4)
     no_book, no_quotes = "KXHIGHCHI-24JUL15-T70", "KXHIGHCHI-24JUL15-T71"
     q = world["quotes"]
-    trades = pd.DataFrame({
-        "ticker": no_book,
-        "ts": [utc("2024-07-15 13:00:30"), utc("2024-07-15 14:00")],
-        "yes_bid": pd.array([None, None], dtype="Int64"),
-        "yes_ask": pd.array([None, None], dtype="Int64"),
-        "price": pd.array([31, 35], dtype="Int64"),
-        "volume": pd.array([4, 2], dtype="Int64"),
-        "open_interest": pd.array([None, None], dtype="Int64"),
-    })  # fmt: skip
+    trades = pd.DataFrame(
+        {
+            "ticker": no_book,
+            "ts": [utc("2024-07-15 13:00:30"), utc("2024-07-15 14:00")],
+            "yes_bid": pd.array([None, None], dtype="Int64"),
+            "yes_ask": pd.array([None, None], dtype="Int64"),
+            "price": pd.array([31, 35], dtype="Int64"),
+            "volume": pd.array([4, 2], dtype="Int64"),
+            "open_interest": pd.array([None, None], dtype="Int64"),
+        }
+    )
     world["quotes"] = pd.concat([q[~q["ticker"].isin([no_book, no_quotes])], trades])
     frame = build(world, every_minutes=5)
     counts = frame.groupby("ticker").size()
     assert counts[no_book] == counts[no_quotes] == counts["KXHIGHCHI-24JUL15-B70.5"]
     for ticker in (no_book, no_quotes):
         rows = frame[frame["ticker"] == ticker]
-        book = ["yes_mid", "yes_bid", "yes_ask", "spread_cents", "spread_pct", "mid_chg_5m",
-                "rv_15m", "rv_60m", "mid_slope_5m", "oi_level"]  # fmt: skip
+        book = [
+            "yes_mid",
+            "yes_bid",
+            "yes_ask",
+            "spread_cents",
+            "spread_pct",
+            "mid_chg_5m",
+            "rv_15m",
+            "rv_60m",
+            "mid_slope_5m",
+            "oi_level",
+        ]
         assert rows[book].isna().all().all()
     rows = frame[frame["ticker"] == no_book].set_index("ts")
     assert math.isnan(rows.loc[utc("2024-07-15 13:00"), "p_market"])
@@ -499,8 +573,10 @@ def test_build_partition_keeps_empty_book_rows_with_last_trade_price():
 )
 def test_build_partition_labels_follow_yes_rule(strike_type, floor, cap, tmax, y):
     world = make_world(CHI, [dt.date(2024, 7, 15)], seed=5)
-    world["markets"] = world["markets"].iloc[:1].assign(
-        strike_type=strike_type, floor_strike=floor, cap_strike=cap
+    world["markets"] = (
+        world["markets"]
+        .iloc[:1]
+        .assign(strike_type=strike_type, floor_strike=floor, cap_strike=cap)
     )
     world["settlements"] = world["settlements"].assign(tmax_f=tmax)
     frame = build(world)
@@ -510,9 +586,12 @@ def test_build_partition_labels_follow_yes_rule(strike_type, floor, cap, tmax, y
 def test_build_partition_without_settlement_raises():
     world = make_world(CHI, [dt.date(2024, 7, 15)], seed=5)
     world["settlements"] = world["settlements"].iloc[:0]
-    with pytest.raises(DataError, match=re.escape(
-        "markets: column 'event_date' must have a settlement for its city and date; 3 of 3 rows"
-    )):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "markets: column 'event_date' must have a settlement for its city and date; 3 of 3 rows"
+        ),
+    ):
         build(world)
 
 
@@ -530,9 +609,17 @@ def test_feature_params_rejects_out_of_range(values, message):
 
 def test_feature_sets_are_nested():
     assert FEATURE_SETS["baseline"] == [
-        "yes_mid", "yes_bid", "yes_ask", "spread_cents", "minutes_to_close", "temp_now",
-        "temp_to_floor", "temp_to_cap", "hour_of_day_local", "day_of_week",
-    ]  # fmt: skip
+        "yes_mid",
+        "yes_bid",
+        "yes_ask",
+        "spread_cents",
+        "minutes_to_close",
+        "temp_now",
+        "temp_to_floor",
+        "temp_to_cap",
+        "hour_of_day_local",
+        "day_of_week",
+    ]
     assert FEATURE_SETS["ridge_safe"][:10] == FEATURE_SETS["baseline"]
     assert FEATURE_SETS["rich"][:13] == FEATURE_SETS["ridge_safe"]
     assert len(FEATURE_SETS["rich"]) == len(set(FEATURE_SETS["rich"])) == 28
@@ -549,15 +636,19 @@ def test_build_partition_does_not_depend_on_timestamp_unit():
     for name in ("quotes", "weather"):
         coarse[name] = world[name].assign(ts=world[name]["ts"].dt.as_unit("s"))
     coarse["markets"] = world["markets"].assign(
-        close_time=world["markets"]["close_time"].dt.as_unit("ms"))
+        close_time=world["markets"]["close_time"].dt.as_unit("ms")
+    )
     pd.testing.assert_frame_equal(build(coarse, every_minutes=5), base_features(5))
 
 
 def test_build_features_partitions_change_nothing():
     days = [dt.date(2024, 3, 30), dt.date(2024, 3, 31), dt.date(2024, 4, 1)]
     world = make_world(CHI, days, seed=6)
-    parts = list(features.iter_partitions(world["markets"], world["weather"],
-                                          world["settlements"], {"chi": CHI}))  # fmt: skip
+    parts = list(
+        features.iter_partitions(
+            world["markets"], world["weather"], world["settlements"], {"chi": CHI}
+        )
+    )
     assert [(p.city.code, p.month) for p in parts] == [("chi", "2024-03"), ("chi", "2024-04")]
     frames = features.build_features(parts, lambda p: world["quotes"], FeatureParams(), n_jobs=1)
     joined = pd.concat(frames).sort_values(["ticker", "ts"], ignore_index=True)
@@ -566,23 +657,52 @@ def test_build_features_partitions_change_nothing():
 
 def test_feature_metrics_adds_up_per_city():
     summaries = [
-        {"city": "chi", "month": "2024-03", "n_markets": 3, "n_rows": 10, "n_rows_empty_book": 1,
-         "n_rows_without_weather": 0},
-        {"city": "chi", "month": "2024-04", "n_markets": 3, "n_rows": 5, "n_rows_empty_book": 0,
-         "n_rows_without_weather": 2},
-        {"city": "nyc", "month": "2024-03", "n_markets": 3, "n_rows": 7, "n_rows_empty_book": 0,
-         "n_rows_without_weather": 7},
-    ]  # fmt: skip
+        {
+            "city": "chi",
+            "month": "2024-03",
+            "n_markets": 3,
+            "n_rows": 10,
+            "n_rows_empty_book": 1,
+            "n_rows_without_weather": 0,
+        },
+        {
+            "city": "chi",
+            "month": "2024-04",
+            "n_markets": 3,
+            "n_rows": 5,
+            "n_rows_empty_book": 0,
+            "n_rows_without_weather": 2,
+        },
+        {
+            "city": "nyc",
+            "month": "2024-03",
+            "n_markets": 3,
+            "n_rows": 7,
+            "n_rows_empty_book": 0,
+            "n_rows_without_weather": 7,
+        },
+    ]
     assert features.feature_metrics(summaries) == {
-        "n_markets": 9, "n_rows": 22, "n_rows_empty_book": 1, "n_rows_without_weather": 9,
+        "n_markets": 9,
+        "n_rows": 22,
+        "n_rows_empty_book": 1,
+        "n_rows_without_weather": 9,
         "n_partitions": 3,
         "by_city": {
-            "chi": {"n_markets": 6, "n_rows": 15, "n_rows_empty_book": 1,
-                    "n_rows_without_weather": 2},
-            "nyc": {"n_markets": 3, "n_rows": 7, "n_rows_empty_book": 0,
-                    "n_rows_without_weather": 7},
+            "chi": {
+                "n_markets": 6,
+                "n_rows": 15,
+                "n_rows_empty_book": 1,
+                "n_rows_without_weather": 2,
+            },
+            "nyc": {
+                "n_markets": 3,
+                "n_rows": 7,
+                "n_rows_empty_book": 0,
+                "n_rows_without_weather": 7,
+            },
         },
-    }  # fmt: skip
+    }
 
 
 PARAMS_YAML = """\
@@ -609,8 +729,19 @@ def test_stage_features_is_deterministic(tmp_path):
     outputs = []
     for run, n_jobs in enumerate(["1", "2"]):
         out, metrics = tmp_path / f"features{run}", tmp_path / f"metrics{run}.json"
-        subprocess.run([sys.executable, str(ROOT / "stages" / "features.py"), "raw", out.name,
-                        metrics.name, "--n-jobs", n_jobs], cwd=tmp_path, check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "stages" / "features.py"),
+                "raw",
+                out.name,
+                metrics.name,
+                "--n-jobs",
+                n_jobs,
+            ],
+            cwd=tmp_path,
+            check=True,
+        )
         files = sorted(p for p in out.rglob("*") if p.is_file())
         outputs.append({str(p.relative_to(out)): p.read_bytes() for p in files})
         outputs[-1]["metrics"] = metrics.read_bytes()

@@ -11,10 +11,15 @@ def one_event(p: np.ndarray, minutes: int = 1, event: str = "E", running_max=np.
     """Columns for an event whose six prices are ``p`` at each of ``minutes`` minutes."""
     n = len(BINS)
     return event_columns(
-        np.tile(p, minutes), np.repeat(event, n * minutes), np.repeat(np.arange(minutes), n),
-        np.tile(LOW, minutes), np.tile(HIGH, minutes), np.full(n * minutes, float(n)),
-        np.full(n * minutes, running_max), np.full(n * minutes, np.nan),
-    )  # fmt: skip
+        np.tile(p, minutes),
+        np.repeat(event, n * minutes),
+        np.repeat(np.arange(minutes), n),
+        np.tile(LOW, minutes),
+        np.tile(HIGH, minutes),
+        np.full(n * minutes, float(n)),
+        np.full(n * minutes, running_max),
+        np.full(n * minutes, np.nan),
+    )
 
 
 @pytest.mark.parametrize("mean, sd", [(81.2, 2.0), (80.0, 1.5), (82.7, 2.5)])
@@ -60,23 +65,35 @@ def test_an_event_minute_with_a_missing_price_gets_nan_and_leaves_other_minutes_
     prices[7] = np.nan  # second minute, second market
     n = len(BINS)
     broken = event_columns(
-        prices, np.repeat("E", 2 * n), np.repeat([0, 1], n), np.tile(LOW, 2), np.tile(HIGH, 2),
-        np.full(2 * n, float(n)), np.full(2 * n, 80.0), np.full(2 * n, 79.0),
-    )  # fmt: skip
+        prices,
+        np.repeat("E", 2 * n),
+        np.repeat([0, 1], n),
+        np.tile(LOW, 2),
+        np.tile(HIGH, 2),
+        np.full(2 * n, float(n)),
+        np.full(2 * n, 80.0),
+        np.full(2 * n, 79.0),
+    )
     for name, values in broken.items():
         assert np.isnan(values[n:]).all(), name
-        assert np.array_equal(values[:n], one_event(p, running_max=80.0)[name][:n], equal_nan=True) or (
-            name == "temp_now_z"
-        )
+        assert np.array_equal(
+            values[:n], one_event(p, running_max=80.0)[name][:n], equal_nan=True
+        ) or (name == "temp_now_z")
     assert np.isnan(complete["event_spread"]).sum() == 0
 
 
 def test_an_event_with_fewer_markets_than_it_has_is_not_complete():
     p = discretised_normal(81.0, 2.0)[:5]
     columns = event_columns(
-        p, np.repeat("E", 5), np.zeros(5, int), LOW[:5], HIGH[:5], np.full(5, 6.0),
-        np.full(5, np.nan), np.full(5, np.nan),
-    )  # fmt: skip
+        p,
+        np.repeat("E", 5),
+        np.zeros(5, int),
+        LOW[:5],
+        HIGH[:5],
+        np.full(5, 6.0),
+        np.full(5, np.nan),
+        np.full(5, np.nan),
+    )
     assert np.isnan(columns["event_spread"]).all()
 
 
@@ -88,8 +105,14 @@ def test_one_event_minute_does_not_depend_on_the_others_bit_for_bit():
     alone = one_event(calm)
     n = len(BINS)
     together = event_columns(
-        np.r_[calm, wild], np.repeat(["E", "F"], n), np.zeros(2 * n, int), np.tile(LOW, 2),
-        np.tile(HIGH, 2), np.full(2 * n, float(n)), np.full(2 * n, np.nan), np.full(2 * n, np.nan),
-    )  # fmt: skip
+        np.r_[calm, wild],
+        np.repeat(["E", "F"], n),
+        np.zeros(2 * n, int),
+        np.tile(LOW, 2),
+        np.tile(HIGH, 2),
+        np.full(2 * n, float(n)),
+        np.full(2 * n, np.nan),
+        np.full(2 * n, np.nan),
+    )
     for name in alone:
         assert alone[name].tobytes() == together[name][:n].tobytes(), name

@@ -11,15 +11,27 @@ from tmaxedge.features.build import COLUMNS, FEATURE_SETS, LABEL_COLUMNS, MARKET
 
 def rows(days, highs, running_max, temp_now, hour=14.2, strike=("between", 70.0, 71.0)):
     kind, floor, cap = strike
-    return pd.DataFrame({
-        "event_date": pd.to_datetime(days).date, "hour_of_day_local": hour,
-        "tmax_f": highs, "running_max": running_max, "temp_now": temp_now,
-        "strike_type": kind, "floor_strike": floor, "cap_strike": cap,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "event_date": pd.to_datetime(days).date,
+            "hour_of_day_local": hour,
+            "tmax_f": highs,
+            "running_max": running_max,
+            "temp_now": temp_now,
+            "strike_type": kind,
+            "floor_strike": floor,
+            "cap_strike": cap,
+        }
+    )
 
 
 def test_fit_tables_keeps_one_residual_per_day_and_half_hour():
-    train = rows(["2024-05-01", "2024-05-01", "2024-05-02"], [72, 72, 75], [70.0, 70.4, 71.0], [69.0, 69.5, 70.0])
+    train = rows(
+        ["2024-05-01", "2024-05-01", "2024-05-02"],
+        [72, 72, 75],
+        [70.0, 70.4, 71.0],
+        [69.0, 69.5, 70.0],
+    )
     tables = nowcast.fit_tables(train)
     assert tables["running_max"] == {"28": [["2024-05-01", "2024-05-02"], [2.0, 4.0]]}
     assert tables["temp_now"] == {"28": [["2024-05-01", "2024-05-02"], [3.0, 5.0]]}
@@ -49,8 +61,8 @@ def test_add_columns_leaves_the_rows_own_day_out_on_training_rows():
     "strike, expected",  # residuals 1, 2, 5 on a reading of 70.0 give highs 71, 72, 75
     [
         (("greater", 71.0, np.nan), 2.5 / 4),  # T > 71: 72 and 75
-        (("less", np.nan, 72.0), 1.5 / 4),     # T < 72: 71
-        (("between", 73.0, 74.0), 0.5 / 4),    # none
+        (("less", np.nan, 72.0), 1.5 / 4),  # T < 72: 71
+        (("between", 73.0, 74.0), 0.5 / 4),  # none
     ],
 )
 def test_add_columns_follows_the_yes_rule_of_each_strike_type(strike, expected):

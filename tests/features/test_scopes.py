@@ -20,9 +20,18 @@ def test_units_pool_the_weather_cities_and_leave_new_york_alone(three_cities):
     rows = three_cities.fit
     assert scopes.weather_cities(rows) == ["aus", "chi"]
     city = scopes.fit_units(rows, "city", per_strike=True)
-    assert list(city) == [f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]]
+    assert list(city) == [
+        f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]
+    ]
     pooled = scopes.fit_units(rows, "pooled", per_strike=True)
-    assert list(pooled) == ["pooled_between", "pooled_greater", "pooled_less", "nyc_between", "nyc_greater", "nyc_less"]
+    assert list(pooled) == [
+        "pooled_between",
+        "pooled_greater",
+        "pooled_less",
+        "nyc_between",
+        "nyc_greater",
+        "nyc_less",
+    ]
     assert pooled["pooled_less"][1] == ["aus", "chi"] and pooled["nyc_less"][1] == []
     assert scopes.groups_of_unit(pooled["pooled_less"][0]) == ["aus_less", "chi_less"]
     assert list(scopes.fit_units(rows, "pooled", per_strike=False)) == ["pooled", "nyc"]
@@ -49,7 +58,9 @@ def test_a_pooled_nowcast_keeps_each_city_its_own_tables(three_cities):
 def test_pooled_ridge_shares_one_fit_per_strike_type_with_a_level_per_city(three_cities):
     pooled = dataclasses.replace(RIDGE, scope="pooled", type="ridge")
     tuned = tune_window(three_cities.fit, "ridge_pooled", pooled, SEQUENTIAL)
-    assert list(tuned) == [f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]]
+    assert list(tuned) == [
+        f"{c}_{s}" for c in ["aus", "chi", "nyc"] for s in ["between", "greater", "less"]
+    ]
     aus, chi = tuned["aus_between"], tuned["chi_between"]
     assert aus is chi and aus.preprocessor.columns[-2:] == ["city_is_aus", "city_is_chi"]
     assert not any(c.startswith("city_is") for c in tuned["nyc_between"].preprocessor.columns)
@@ -69,17 +80,29 @@ def test_pooled_tmax_dist_prices_every_weather_city_coherently(three_cities):
     assert distribution_unit("chi_less", cards["chi_less"]) == "pooled"
     assert distribution_unit("nyc_less", cards["nyc_less"]) == "nyc"
     calibrated = calibrate_window(
-        groups_of(three_cities.calibrate), cards, CalibrateParams(method="sigmoid"), PoolParams(enabled=False)
+        groups_of(three_cities.calibrate),
+        cards,
+        CalibrateParams(method="sigmoid"),
+        PoolParams(enabled=False),
     )
     final = {name: card for name, (card, _, _) in calibrated.items()}
-    assert final["aus_less"].calibrator == final["chi_greater"].calibrator != final["nyc_less"].calibrator
+    assert (
+        final["aus_less"].calibrator
+        == final["chi_greater"].calibrator
+        != final["nyc_less"].calibrator
+    )
     assert_whole_events(three_cities.test, final)
 
 
 def test_a_model_entry_needs_a_known_type_and_scope(three_cities):
-    with pytest.raises(ParamsError, match=r"scope must be a str among \['city', 'pooled'\]; got 'world'"):
+    with pytest.raises(
+        ParamsError, match=r"scope must be a str among \['city', 'pooled'\]; got 'world'"
+    ):
         dataclasses.replace(RIDGE, scope="world")
-    with pytest.raises(ParamsError, match=r"type must be null or a str among \['ridge', 'elasticnet', 'lasso', 'tmax_dist'\]"):
+    with pytest.raises(
+        ParamsError,
+        match=r"type must be null or a str among \['ridge', 'elasticnet', 'lasso', 'tmax_dist'\]",
+    ):
         dataclasses.replace(RIDGE, type="forest")
     with pytest.raises(ParamsError, match="tune.ridge_pooled needs a type among"):
         tune_window(three_cities.fit, "ridge_pooled", RIDGE, SEQUENTIAL)

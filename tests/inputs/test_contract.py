@@ -90,9 +90,17 @@ def quote_frames(draw) -> pd.DataFrame:
     tickers = draw(st.lists(st.sampled_from(["B", "A", "C", None]), min_size=n, max_size=n))
     minutes = draw(st.lists(st.one_of(st.none(), st.integers(0, 3)), min_size=n, max_size=n))
     bids = draw(st.lists(st.sampled_from([1.0, 2.0, np.nan]), min_size=n, max_size=n))
-    ts = [None if m is None else pd.Timestamp("2024-04-01", tz="UTC") + pd.Timedelta(minutes=m) for m in minutes]
-    frame = pd.DataFrame({"ticker": pd.Series(tickers, dtype="str"), "ts": pd.to_datetime(pd.Series(ts), utc=True),
-                          "yes_bid": bids})  # fmt: skip
+    ts = [
+        None if m is None else pd.Timestamp("2024-04-01", tz="UTC") + pd.Timedelta(minutes=m)
+        for m in minutes
+    ]
+    frame = pd.DataFrame(
+        {
+            "ticker": pd.Series(tickers, dtype="str"),
+            "ts": pd.to_datetime(pd.Series(ts), utc=True),
+            "yes_bid": bids,
+        }
+    )
     return frame.set_index(pd.Index(draw(st.permutations(range(n))), dtype="int64"))
 
 
@@ -104,7 +112,9 @@ def test_key_checks_agree_with_pandas(frame):
     assert repeated.tolist() == frame.duplicated(subset=key, keep=False).tolist()
     exact = contract.exact_duplicates(frame, key)
     pd.testing.assert_series_equal(exact, frame.duplicated(keep="first"))
-    pd.testing.assert_frame_equal(contract.conflicting_duplicates(frame, key), frame[frame.duplicated(key, keep=False)])
+    pd.testing.assert_frame_equal(
+        contract.conflicting_duplicates(frame, key), frame[frame.duplicated(key, keep=False)]
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -117,11 +127,27 @@ def test_sort_by_key_matches_a_stable_sort(frame):
 
 
 def test_quotes_after_close_looks_up_each_markets_close():
-    markets = pd.DataFrame({"ticker": pd.Series(["A", "B"], dtype="str"),
-                            "close_time": pd.to_datetime(["2024-04-01 20:00", "2024-04-01 21:00"], utc=True)})  # fmt: skip
-    quotes = pd.DataFrame({"ticker": pd.Series(["B", "A", "A", "C", "B"], dtype="str"),
-                           "ts": pd.to_datetime(["2024-04-01 20:30", "2024-04-01 20:30", "2024-04-01 20:00",
-                                                 "2024-04-01 23:00", "2024-04-01 21:01"], utc=True)})  # fmt: skip
+    markets = pd.DataFrame(
+        {
+            "ticker": pd.Series(["A", "B"], dtype="str"),
+            "close_time": pd.to_datetime(["2024-04-01 20:00", "2024-04-01 21:00"], utc=True),
+        }
+    )
+    quotes = pd.DataFrame(
+        {
+            "ticker": pd.Series(["B", "A", "A", "C", "B"], dtype="str"),
+            "ts": pd.to_datetime(
+                [
+                    "2024-04-01 20:30",
+                    "2024-04-01 20:30",
+                    "2024-04-01 20:00",
+                    "2024-04-01 23:00",
+                    "2024-04-01 21:01",
+                ],
+                utc=True,
+            ),
+        }
+    )
     late = contract.quotes_after_close(quotes, markets)
     assert late.tolist() == [False, True, False, False, True]  # at close is kept; C is unknown
 

@@ -56,7 +56,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        status, body, headers = (200, action[1], {}) if action[0] == "json" else (action[1], {"error": "x"}, action[2])
+        status, body, headers = (
+            (200, action[1], {}) if action[0] == "json" else (action[1], {"error": "x"}, action[2])
+        )
         data = json.dumps(body).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -104,8 +106,12 @@ def serve():
 def client(base_url: str, sleeps: list, **params) -> fetch.Client:
     # a spacing of 1 ns: any real request takes longer, so the recorded sleeps are the retries'
     # alone, on a loaded machine too (at 1 ms a fast retry was sometimes throttled)
-    settings = {"requests_per_second": 1e9, "backoff_seconds": 0.01, "timeout_seconds": 5.0,
-                **params}  # fmt: skip
+    settings = {
+        "requests_per_second": 1e9,
+        "backoff_seconds": 0.01,
+        "timeout_seconds": 5.0,
+        **params,
+    }
     return fetch.Client(fetch.FetchParams(base_url=base_url, **settings), sleep=sleeps.append)
 
 
@@ -113,32 +119,61 @@ def client(base_url: str, sleeps: list, **params) -> fetch.Client:
 
 
 def market(suffix: str, event: str = EVENT, **strikes) -> dict:
-    return {"ticker": f"{event}-{suffix}", "event_ticker": event, "open_time": "2025-11-13T15:00:00Z",
-            "close_time": "2025-11-15T04:59:00Z", "status": "finalized", "result": "no",
-            "last_price": 1, **strikes}  # fmt: skip
+    return {
+        "ticker": f"{event}-{suffix}",
+        "event_ticker": event,
+        "open_time": "2025-11-13T15:00:00Z",
+        "close_time": "2025-11-15T04:59:00Z",
+        "status": "finalized",
+        "result": "no",
+        "last_price": 1,
+        **strikes,
+    }
 
 
-PAGE_1 = {"markets": [market("T40", strike_type="less", cap_strike=40),
-                      market("B40.5", strike_type="between", floor_strike=40, cap_strike=41)],
-          "cursor": "c2"}  # fmt: skip
-PAGE_2 = {"markets": [market("T41", strike_type="greater", floor_strike=41),
-                      market("T50", event="KXHIGHCHI-25NOV15", strike_type="greater", floor_strike=50)],
-          "cursor": ""}  # fmt: skip
+PAGE_1 = {
+    "markets": [
+        market("T40", strike_type="less", cap_strike=40),
+        market("B40.5", strike_type="between", floor_strike=40, cap_strike=41),
+    ],
+    "cursor": "c2",
+}
+PAGE_2 = {
+    "markets": [
+        market("T41", strike_type="greater", floor_strike=41),
+        market("T50", event="KXHIGHCHI-25NOV15", strike_type="greater", floor_strike=50),
+    ],
+    "cursor": "",
+}
 HISTORICAL = {"markets": [], "cursor": ""}
 TICKERS = [f"{EVENT}-T40", f"{EVENT}-B40.5", f"{EVENT}-T41"]
 
 
 def candles(ticker: str, bid: int) -> dict:
-    return {"ticker": ticker, "candlesticks": [{
-        "end_period_ts": 1763136060, "yes_bid": {"close": bid, "close_dollars": f"0.{bid:02d}00"},
-        "yes_ask": {"close": bid + 2, "close_dollars": f"0.{bid + 2:02d}00"},
-        "price": {"close": None, "close_dollars": None}, "volume": 0, "volume_fp": "0.00",
-        "open_interest": 10, "open_interest_fp": "10.00"}]}  # fmt: skip
+    return {
+        "ticker": ticker,
+        "candlesticks": [
+            {
+                "end_period_ts": 1763136060,
+                "yes_bid": {"close": bid, "close_dollars": f"0.{bid:02d}00"},
+                "yes_ask": {"close": bid + 2, "close_dollars": f"0.{bid + 2:02d}00"},
+                "price": {"close": None, "close_dollars": None},
+                "volume": 0,
+                "volume_fp": "0.00",
+                "open_interest": 10,
+                "open_interest_fp": "10.00",
+            }
+        ],
+    }
 
 
 def markets_key(path: str, cursor: str | None = None) -> tuple:
-    query = {"series_ticker": SERIES, "min_close_ts": 1763078400, "max_close_ts": 1763251200,
-             "limit": 1000}  # fmt: skip
+    query = {
+        "series_ticker": SERIES,
+        "min_close_ts": 1763078400,
+        "max_close_ts": 1763251200,
+        "limit": 1000,
+    }
     return key(path, **query, **({"cursor": cursor} if cursor else {}))
 
 
@@ -153,10 +188,13 @@ def full_script(retry_after: str = "2") -> dict:
         markets_key("/markets"): [("json", PAGE_1)],
         markets_key("/markets", "c2"): [("json", PAGE_2)],
         markets_key("/historical/markets"): [("json", HISTORICAL)],
-        candles_key(TICKERS[0]): [("status", 429, {"Retry-After": retry_after}), ("json", candles(TICKERS[0], 5))],
+        candles_key(TICKERS[0]): [
+            ("status", 429, {"Retry-After": retry_after}),
+            ("json", candles(TICKERS[0], 5)),
+        ],
         candles_key(TICKERS[1]): [("drop",), ("json", candles(TICKERS[1], 40))],
         candles_key(TICKERS[2]): [("json", candles(TICKERS[2], 50))],
-    }  # fmt: skip
+    }
 
 
 def run_fetch(base_url: str, out, sleeps: list, **kwargs) -> fetch.FetchReport:
@@ -221,12 +259,15 @@ def test_fetch_kalshi_follows_the_cursor_and_saves_raw_pages_before_import(serve
     sleeps = []
     report = run_fetch(base, tmp_path, sleeps)
     assert server.requests == [
-        markets_key("/markets"), markets_key("/markets", "c2"),
-        candles_key(TICKERS[0]), candles_key(TICKERS[0]),  # 429, then the candles
-        candles_key(TICKERS[1]), candles_key(TICKERS[1]),  # dropped, then the candles
+        markets_key("/markets"),
+        markets_key("/markets", "c2"),
+        candles_key(TICKERS[0]),
+        candles_key(TICKERS[0]),  # 429, then the candles
+        candles_key(TICKERS[1]),
+        candles_key(TICKERS[1]),  # dropped, then the candles
         candles_key(TICKERS[2]),  # the 25NOV15 market is outside the dates: no candles
         markets_key("/historical/markets"),
-    ]  # fmt: skip
+    ]
     assert [p.name for p in report.markets] == [
         "KXHIGHCHI_2025-11-14_2025-11-14_live_p0001.json",
         "KXHIGHCHI_2025-11-14_2025-11-14_live_p0002.json",
@@ -243,10 +284,12 @@ def test_fetch_kalshi_resumes_without_requesting_saved_pages(serve, tmp_path):
     first = run_fetch(base, tmp_path, [])
     first.markets[1].unlink()  # as if the run had stopped after page 1 and two candle files
     first.candles[2].unlink()
-    server, base = serve({
-        markets_key("/markets", "c2"): [("json", PAGE_2)],
-        candles_key(TICKERS[2]): [("json", candles(TICKERS[2], 50))],
-    })  # fmt: skip
+    server, base = serve(
+        {
+            markets_key("/markets", "c2"): [("json", PAGE_2)],
+            candles_key(TICKERS[2]): [("json", candles(TICKERS[2], 50))],
+        }
+    )
     again = run_fetch(base, tmp_path, [])
     assert server.requests == [markets_key("/markets", "c2"), candles_key(TICKERS[2])]
     assert (again.n_saved, again.n_skipped) == (2, 4)
@@ -258,32 +301,64 @@ def test_fetch_kalshi_requests_candles_of_open_markets_again(serve, tmp_path):
     run_fetch(base, tmp_path, [])
     server, base = serve({k: v for k, v in full_script().items() if k in map(candles_key, TICKERS)})
     run_fetch(base, tmp_path, [], sources=("live",), now=CLOSE - 60)  # before the close
-    again = [candles_key(TICKERS[0])] * 2 + [candles_key(TICKERS[1])] * 2 + [candles_key(TICKERS[2])]
+    again = (
+        [candles_key(TICKERS[0])] * 2 + [candles_key(TICKERS[1])] * 2 + [candles_key(TICKERS[2])]
+    )
     assert server.requests == again  # every candle file (429 and drop replayed), no market page
 
 
 def test_fetch_kalshi_pages_trades_when_asked(serve, tmp_path):
     trades_key = key("/markets/trades", ticker=TICKERS[0], min_ts=OPEN, max_ts=CLOSE, limit=1000)
-    trade = {"ticker": TICKERS[0], "created_time": "2025-11-14T17:00:10Z", "yes_price": 8, "count": 3}
+    trade = {
+        "ticker": TICKERS[0],
+        "created_time": "2025-11-14T17:00:10Z",
+        "yes_price": 8,
+        "count": 3,
+    }
     script = {
         markets_key("/markets"): [("json", {"markets": PAGE_1["markets"][:1], "cursor": ""})],
         trades_key: [("json", {"trades": [trade], "cursor": "t2"})],
-        (trades_key[0], tuple(sorted((*trades_key[1], ("cursor", "t2"))))): [("json", {"trades": [], "cursor": ""})],
-    }  # fmt: skip
+        (trades_key[0], tuple(sorted((*trades_key[1], ("cursor", "t2"))))): [
+            ("json", {"trades": [], "cursor": ""})
+        ],
+    }
     server, base = serve(script)
     report = run_fetch(base, tmp_path, [], sources=("live",), quotes_from="trades")
-    assert [p.name for p in report.trades] == [f"{TICKERS[0]}_p0001.json", f"{TICKERS[0]}_p0002.json"]
+    assert [p.name for p in report.trades] == [
+        f"{TICKERS[0]}_p0001.json",
+        f"{TICKERS[0]}_p0002.json",
+    ]
     assert len(server.requests) == 3
 
 
 def test_fetch_command_saves_then_imports_the_contract_tables(serve, tmp_path):
     _, base = serve(full_script(retry_after="0"))  # the command really sleeps
     raw, external = tmp_path / "raw", tmp_path / "external"
-    result = CliRunner().invoke(main, [
-        "fetch", "kalshi", "--series", SERIES, "--start", "2025-11-14", "--end", "2025-11-14",
-        "--out", str(raw), "--base-url", base, "--rate", "1000", "--backoff", "0",
-        "--import-to", str(external), "--params", str(tmp_path / "none.yaml"),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "fetch",
+            "kalshi",
+            "--series",
+            SERIES,
+            "--start",
+            "2025-11-14",
+            "--end",
+            "2025-11-14",
+            "--out",
+            str(raw),
+            "--base-url",
+            base,
+            "--rate",
+            "1000",
+            "--backoff",
+            "0",
+            "--import-to",
+            str(external),
+            "--params",
+            str(tmp_path / "none.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     markets = pd.read_parquet(external / "markets.parquet")
     quotes = pd.read_parquet(external / "quotes.parquet")
@@ -294,10 +369,23 @@ def test_fetch_command_saves_then_imports_the_contract_tables(serve, tmp_path):
 
 def test_fetch_command_fails_with_the_http_error(serve, tmp_path):
     _, base = serve({})
-    result = CliRunner().invoke(main, [
-        "fetch", "kalshi", "--series", SERIES, "--start", "2025-11-14", "--end", "2025-11-14",
-        "--out", str(tmp_path), "--base-url", base,
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "fetch",
+            "kalshi",
+            "--series",
+            SERIES,
+            "--start",
+            "2025-11-14",
+            "--end",
+            "2025-11-14",
+            "--out",
+            str(tmp_path),
+            "--base-url",
+            base,
+        ],
+    )
     assert result.exit_code == 2
     assert "tmaxedge: GET " in result.output and "HTTP 404" in result.output
     assert not list(tmp_path.rglob("*.json"))

@@ -55,7 +55,11 @@ def test_simulate_writes_six_markets_per_event_that_partition_the_integers(world
         covered = []
         for t in range(int(low) - 5, int(low) + 15):
             yes = (
-                ((event.strike_type == "between") & (event.floor_strike <= t) & (t <= event.cap_strike))
+                (
+                    (event.strike_type == "between")
+                    & (event.floor_strike <= t)
+                    & (t <= event.cap_strike)
+                )
                 | ((event.strike_type == "greater") & (t > event.floor_strike))
                 | ((event.strike_type == "less") & (t < event.cap_strike))
             )
@@ -161,7 +165,11 @@ def test_simulate_weather_reports_have_gaps_and_climate_days_in_standard_time(wo
     assert steps.max() >= 60  # an outage
     # reports start at local standard midnight of the day before the first event
     first = chi["ts"].min()
-    assert pd.Timestamp("2024-10-19 06:00", tz="UTC") <= first < pd.Timestamp("2024-10-19 06:01", tz="UTC")
+    assert (
+        pd.Timestamp("2024-10-19 06:00", tz="UTC")
+        <= first
+        < pd.Timestamp("2024-10-19 06:01", tz="UTC")
+    )
 
 
 def test_simulate_is_deterministic_and_seeded():
@@ -179,8 +187,15 @@ def test_simulate_city_does_not_depend_on_the_other_cities():
 
 
 def test_simulate_efficient_market_is_harder_to_beat(large_world):
-    efficient = run(cities=("chi", "lax", "mia"), days=150, seed=11, start="2024-03-01",
-                    lag_minutes=5, longshot_slope=0.95, noise_sd=0.1)
+    efficient = run(
+        cities=("chi", "lax", "mia"),
+        days=150,
+        seed=11,
+        start="2024-03-01",
+        lag_minutes=5,
+        longshot_slope=0.95,
+        noise_sd=0.1,
+    )
 
     def gap(world):
         book = labelled(world).dropna(subset=["yes_bid", "yes_ask"])
@@ -206,8 +221,13 @@ def test_simulate_params_reject_bad_values(change, message):
 
 
 def test_simulate_params_from_yaml_reject_unknown_market_key():
-    raw = {"seed": 1, "start": "2024-01-01", "days": 3, "cities": ["chi"],
-           "market": {"lag_minute": 5}}
+    raw = {
+        "seed": 1,
+        "start": "2024-01-01",
+        "days": 3,
+        "cities": ["chi"],
+        "market": {"lag_minute": 5},
+    }
     with pytest.raises(ParamsError, match=re.escape("unknown key(s) ['lag_minute']")):
         io.params_from_mapping(raw, SimulateParams, "params.yaml: simulate")
 
@@ -216,8 +236,13 @@ def test_simulate_market_params_reject_out_of_range():
     message = "quote_update_share must be a number in (0, 1]; got 0."
     with pytest.raises(ParamsError, match=re.escape(message)):
         MarketParams(quote_update_share=0)
-    raw = {"seed": 1, "start": "2024-01-01", "days": 3, "cities": ["chi"],
-           "market": {"quote_update_share": 0}}
+    raw = {
+        "seed": 1,
+        "start": "2024-01-01",
+        "days": 3,
+        "cities": ["chi"],
+        "market": {"quote_update_share": 0},
+    }
     key = "params.yaml: simulate.market.quote_update_share must be a number in (0, 1]; got 0."
     with pytest.raises(ParamsError, match=re.escape(key)):
         io.params_from_mapping(raw, SimulateParams, "params.yaml: simulate")
@@ -240,15 +265,27 @@ def nowcast_improvement(**market):
     tables = run(cities=("chi", "lax", "mia"), days=130, seed=5, start="2024-04-01", **market)
     params = features.FeatureParams(every_minutes=10, eligible_start_hour=6)
     parts = []
-    for part in features.iter_partitions(tables["markets"], tables["weather"], tables["settlements"], CITIES):
+    for part in features.iter_partitions(
+        tables["markets"], tables["weather"], tables["settlements"], CITIES
+    ):
         quotes = tables["quotes"][tables["quotes"]["ticker"].isin(part.tickers)]
-        parts.append(features.build_partition(part.markets, quotes, part.weather, part.settlements, part.city, params))
-    rows = pd.concat(parts, ignore_index=True).dropna(subset=["p_market", "running_max", "temp_now"])
+        parts.append(
+            features.build_partition(
+                part.markets, quotes, part.weather, part.settlements, part.city, params
+            )
+        )
+    rows = pd.concat(parts, ignore_index=True).dropna(
+        subset=["p_market", "running_max", "temp_now"]
+    )
     is_train = pd.to_datetime(rows["event_date"]) < pd.Timestamp("2024-07-10")
     train, test = [], []
     for _, city_rows in rows.groupby("city"):
         fitted = nowcast.fit_tables(city_rows[is_train[city_rows.index]])
-        train.append(nowcast.add_columns(city_rows[is_train[city_rows.index]], fitted, leave_own_day_out=True))
+        train.append(
+            nowcast.add_columns(
+                city_rows[is_train[city_rows.index]], fitted, leave_own_day_out=True
+            )
+        )
         test.append(nowcast.add_columns(city_rows[~is_train[city_rows.index]], fitted))
     train, test = pd.concat(train), pd.concat(test)
     columns = ["mid_logit"] + nowcast.COLUMNS

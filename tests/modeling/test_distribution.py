@@ -23,16 +23,25 @@ from tmaxedge.walkforward.tune import tune_window
 def event_rows(q: np.ndarray, minutes: int = 3) -> pd.DataFrame:
     """One event's six markets at ``minutes`` minutes, priced at the coherent ``q``."""
     n = len(BINS)
-    at_least, above = implied_exceedance(np.tile(q, minutes), np.repeat(np.arange(minutes), n), np.tile(LOW, minutes))
+    at_least, above = implied_exceedance(
+        np.tile(q, minutes), np.repeat(np.arange(minutes), n), np.tile(LOW, minutes)
+    )
     return pd.DataFrame(
         {
             **{c: np.tile(BINS[c].to_numpy(), minutes) for c in BINS},
             "hour_of_day_local": np.repeat(9.0 + np.arange(minutes), n),
-            "running_max": 79.0, "temp_now": 78.0, "event_date": "2024-05-01", "event_ticker": "E", "city": "chi",
-            "ts": np.repeat(pd.date_range("2024-05-01 14:00", periods=minutes, freq="min", tz="UTC"), n),
-            IMPLIED_EXCEEDANCE_COLUMNS[0]: at_least, IMPLIED_EXCEEDANCE_COLUMNS[1]: above,
+            "running_max": 79.0,
+            "temp_now": 78.0,
+            "event_date": "2024-05-01",
+            "event_ticker": "E",
+            "city": "chi",
+            "ts": np.repeat(
+                pd.date_range("2024-05-01 14:00", periods=minutes, freq="min", tz="UTC"), n
+            ),
+            IMPLIED_EXCEEDANCE_COLUMNS[0]: at_least,
+            IMPLIED_EXCEEDANCE_COLUMNS[1]: above,
         }
-    )  # fmt: skip
+    )
 
 
 def linear_card(weights: dict[str, float], intercept: float = 0.0) -> ModelCard:
@@ -65,7 +74,11 @@ def test_a_missing_price_leaves_its_event_minute_without_a_distribution():
     q = np.tile(discretised_normal(81.0, 2.0), 2)
     q[8] = np.nan
     at_least, above = implied_exceedance(q, np.repeat([0, 1], len(BINS)), np.tile(LOW, 2))
-    assert np.isfinite(at_least[:6]).all() and np.isnan(at_least[6:]).all() and np.isnan(above[6:]).all()
+    assert (
+        np.isfinite(at_least[:6]).all()
+        and np.isnan(at_least[6:]).all()
+        and np.isnan(above[6:]).all()
+    )
 
 
 def test_a_model_that_is_the_market_gives_back_the_market_coherent_bins():
@@ -79,7 +92,9 @@ def test_a_model_that_is_the_market_gives_back_the_market_coherent_bins():
 def test_an_event_probabilities_telescope_to_one_whatever_the_weights():
     q = discretised_normal(82.2, 2.4)
     rows = event_rows(q)
-    card = linear_card({**all_day("market_logit", 0.7), "gap_max": -0.4, "gap_now": -0.2, "level_at_h10": 0.3}, 0.1)
+    card = linear_card(
+        {**all_day("market_logit", 0.7), "gap_max": -0.4, "gap_now": -0.2, "level_at_h10": 0.3}, 0.1
+    )
     p = distribution.bin_probability(card, rows)
     np.testing.assert_allclose(p.reshape(3, len(BINS)).sum(axis=1), 1.0, atol=1e-12)
     assert (p > 0).all()
@@ -122,7 +137,9 @@ def test_fitting_rows_are_each_event_minutes_interior_thresholds_labelled_by_the
     assert list(x.columns) == distribution.COLUMNS
 
 
-def tmax_dist_predictions(rows, calibrate: CalibrateParams, pool: PoolParams) -> tuple[dict, pd.DataFrame]:
+def tmax_dist_predictions(
+    rows, calibrate: CalibrateParams, pool: PoolParams
+) -> tuple[dict, pd.DataFrame]:
     steps = StepParams(calibrate, pool, CoherenceParams("logit_shift"), SEQUENTIAL, None)
     run = run_window(rows, "tmax_dist", TMAX_DIST, steps, "w")
     return run.cards, run.predictions
@@ -132,13 +149,17 @@ def tmax_dist_predictions(rows, calibrate: CalibrateParams, pool: PoolParams) ->
 def test_one_model_per_city_prices_every_market_coherently_calibrated_or_not(world, method):
     folder, _ = world
     _, rows = window_rows(folder)
-    cards, predictions = tmax_dist_predictions(rows, CalibrateParams(method=method), PoolParams(enabled=False))
+    cards, predictions = tmax_dist_predictions(
+        rows, CalibrateParams(method=method), PoolParams(enabled=False)
+    )
     for city in ["chi", "nyc"]:
         mine = [cards[f"{city}_{strike}"] for strike in ["between", "greater", "less"]]
         assert all(card.to_dict() == mine[0].to_dict() for card in mine), city
         assert mine[0].calibrator.method == method
     assert "gap_max" in cards["chi_between"].preprocessor.columns
-    assert not {"gap_max", "nowcast_max_logit_at_h14"} & set(cards["nyc_between"].preprocessor.columns)
+    assert not {"gap_max", "nowcast_max_logit_at_h14"} & set(
+        cards["nyc_between"].preprocessor.columns
+    )
     assert predictions["p_unpooled"].notna().all()
     sums = predictions.groupby(["event_ticker", "timestamp"])["p_unpooled"].sum()
     np.testing.assert_allclose(sums, 1.0, atol=1e-5)  # coherent before the coherence step
@@ -147,7 +168,12 @@ def test_one_model_per_city_prices_every_market_coherently_calibrated_or_not(wor
 def test_tmax_dist_takes_only_its_own_inputs(world):
     folder, _ = world
     _, rows = window_rows(folder)
-    for wrong in [dataclasses.replace(TMAX_DIST, feature_set="rich"),
-                  dataclasses.replace(TMAX_DIST, extra_features=["mid_logit"])]:  # fmt: skip
-        with pytest.raises(ParamsError, match="tune.tmax_dist takes feature_set 'distribution' and no extra_features"):
+    for wrong in [
+        dataclasses.replace(TMAX_DIST, feature_set="rich"),
+        dataclasses.replace(TMAX_DIST, extra_features=["mid_logit"]),
+    ]:
+        with pytest.raises(
+            ParamsError,
+            match="tune.tmax_dist takes feature_set 'distribution' and no extra_features",
+        ):
             tune_window(rows.fit, "tmax_dist", wrong, SEQUENTIAL)

@@ -34,10 +34,10 @@ def sklearn_objective(z, y, coef, intercept, c, l1_ratio, weights):
 @pytest.mark.parametrize(
     "c, l1_ratio, scheme",
     [
-        (0.01, 0.0, None),        # ridge, strong penalty
+        (0.01, 0.0, None),  # ridge, strong penalty
         (10.0, 0.0, "balanced"),  # ridge, weak penalty, class weights
-        (0.005, 0.5, None),       # elastic net
-        (0.002, 1.0, "balanced"), # lasso, zeroes some coefficients
+        (0.005, 0.5, None),  # elastic net
+        (0.002, 1.0, "balanced"),  # lasso, zeroes some coefficients
         (1.0, 0.3, None),
     ],
 )
@@ -47,8 +47,12 @@ def test_fit_logistic_matches_sklearn_optimum(c, l1_ratio, scheme):
     weights = class_weights(y, scheme)
     ours = fit_logistic(z, y, c, l1_ratio, weights)
     reference = LogisticRegression(
-        C=c, l1_ratio=l1_ratio, solver="saga" if l1_ratio > 0 else "lbfgs",
-        class_weight=scheme, max_iter=20000, tol=1e-10,
+        C=c,
+        l1_ratio=l1_ratio,
+        solver="saga" if l1_ratio > 0 else "lbfgs",
+        class_weight=scheme,
+        max_iter=20000,
+        tol=1e-10,
     ).fit(z, y)
     np.testing.assert_allclose(ours.coef, reference.coef_[0], atol=2e-4)
     assert ours.intercept == pytest.approx(reference.intercept_[0], abs=2e-4)
@@ -87,9 +91,13 @@ def test_preprocessor_imputes_training_medians_and_ignores_all_nan_columns():
 def test_model_card_json_predicts_like_the_calibrated_sklearn_model(method):
     x, y = logistic_data(n=4000, seed=5)
     pre = Preprocessor.fit(x[:2000], list("abcdef"))
-    linear = fit_logistic(pre.transform(x[:2000]), y[:2000], 1.0, 0.0, class_weights(y[:2000], None))
+    linear = fit_logistic(
+        pre.transform(x[:2000]), y[:2000], 1.0, 0.0, class_weights(y[:2000], None)
+    )
     params = CalibrateParams(isotonic_min=1 if method == "isotonic" else 10**9, clip=1e-6)
-    calibrator, fitted, info = calibrate_model(pre, linear, x[2000:3000], y[2000:3000], 1000, params)
+    calibrator, fitted, info = calibrate_model(
+        pre, linear, x[2000:3000], y[2000:3000], 1000, params
+    )
     assert info["method"] == method
     card = ModelCard.from_dict(ModelCard(pre, linear, calibrator).to_dict())
     expected = np.clip(fitted.predict_proba(x[3000:])[:, 1], 1e-6, 1 - 1e-6)
@@ -99,10 +107,16 @@ def test_model_card_json_predicts_like_the_calibrated_sklearn_model(method):
 def test_calibrate_model_is_the_frozen_sklearn_calibration():
     x, y = logistic_data(n=3000, seed=8)
     pre = Preprocessor.fit(x[:1500], list("abcdef"))
-    linear = fit_logistic(pre.transform(x[:1500]), y[:1500], 0.5, 0.0, class_weights(y[:1500], None))
+    linear = fit_logistic(
+        pre.transform(x[:1500]), y[:1500], 0.5, 0.0, class_weights(y[:1500], None)
+    )
     model = LinearProbabilityModel(pre, linear).fit(None)
-    direct = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid").fit(x[1500:], y[1500:])
-    calibrator, _, _ = calibrate_model(pre, linear, x[1500:], y[1500:], 10, CalibrateParams(clip=1e-9))
+    direct = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid").fit(
+        x[1500:], y[1500:]
+    )
+    calibrator, _, _ = calibrate_model(
+        pre, linear, x[1500:], y[1500:], 10, CalibrateParams(clip=1e-9)
+    )
     np.testing.assert_allclose(
         calibrator(model.decision_function(x[:100])), direct.predict_proba(x[:100])[:, 1], atol=1e-9
     )
@@ -114,7 +128,9 @@ def test_calibrate_model_without_both_classes_keeps_the_raw_model():
     x, y = logistic_data(n=200)
     pre = Preprocessor.fit(x, list("abcdef"))
     linear = fit_logistic(pre.transform(x), y, 1.0, 0.0, class_weights(y, None))
-    calibrator, fitted, info = calibrate_model(pre, linear, x[:5], np.zeros(5, int), 5, CalibrateParams())
+    calibrator, fitted, info = calibrate_model(
+        pre, linear, x[:5], np.zeros(5, int), 5, CalibrateParams()
+    )
     assert fitted is None and info["method"] == "none" and info["reason"] == "single class"
     assert calibrator.method == "none"
 
@@ -130,7 +146,9 @@ def test_calibrate_method_none_keeps_the_raw_model():
     x, y = logistic_data(n=400)
     pre = Preprocessor.fit(x, list("abcdef"))
     linear = fit_logistic(pre.transform(x), y, 1.0, 0.0, class_weights(y, None))
-    calibrator, fitted, info = calibrate_model(pre, linear, x, y, 400, CalibrateParams(method="none"))
+    calibrator, fitted, info = calibrate_model(
+        pre, linear, x, y, 400, CalibrateParams(method="none")
+    )
     assert fitted is None and calibrator.method == "none" and info["method"] == "none"
     with pytest.raises(ParamsError, match="method must be"):
         CalibrateParams(method="platt")
@@ -140,8 +158,10 @@ def test_predicting_from_model_json_imports_neither_sklearn_nor_optuna():
     import subprocess
     import sys
 
-    code = ("import sys; import tmaxedge.walkforward.artifacts, tmaxedge.walkforward.run; "
-            "print(sorted(m for m in ('sklearn', 'optuna') if m in sys.modules))")  # fmt: skip
+    code = (
+        "import sys; import tmaxedge.walkforward.artifacts, tmaxedge.walkforward.run; "
+        "print(sorted(m for m in ('sklearn', 'optuna') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -174,7 +194,9 @@ def test_fit_logistic_meets_the_optimality_conditions_on_many_collinear_rows(n, 
     tol = 1e-6 * n
     assert abs(gradient[0]) < tol
     active = fit.coef != 0
-    np.testing.assert_array_less(np.abs(gradient[1:][active] + lam * l1_ratio * np.sign(fit.coef[active])), tol)
+    np.testing.assert_array_less(
+        np.abs(gradient[1:][active] + lam * l1_ratio * np.sign(fit.coef[active])), tol
+    )
     np.testing.assert_array_less(np.abs(gradient[1:][~active]), lam * l1_ratio + tol)
 
 
@@ -190,7 +212,9 @@ def test_tune_group_refuses_a_group_with_too_few_yes_days():
     result = tune_group(x, y, dates, ["a", "b", "c"], "ridge", params)
     assert result.status == "too_few_class_days" and result.fit is None
     assert (result.best_params["yes_days"], result.best_params["no_days"]) == (2, 18)
-    fitted = tune_group(x, y, dates, ["a", "b", "c"], "ridge", dataclasses.replace(params, min_class_days=2))
+    fitted = tune_group(
+        x, y, dates, ["a", "b", "c"], "ridge", dataclasses.replace(params, min_class_days=2)
+    )
     assert fitted.status == "ok" and fitted.best_params["yes_days"] == 2
 
 
@@ -226,8 +250,15 @@ def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
     params = ModelParams("ridge_safe", n_trials=6, l1_ratio=0.0)
     once = tune_group(x, y, dates, list("abc"), "ridge", params)
     # every row three times, the study on one copy: the study and its final fit are the same
-    thrice = tune_group(np.vstack([x] * 3), np.tile(y, 3), np.tile(dates, 3), list("abc"), "ridge",
-                        params, study_rows=np.arange(3 * len(y)) < len(y))  # fmt: skip
+    thrice = tune_group(
+        np.vstack([x] * 3),
+        np.tile(y, 3),
+        np.tile(dates, 3),
+        list("abc"),
+        "ridge",
+        params,
+        study_rows=np.arange(3 * len(y)) < len(y),
+    )
     assert thrice.best_params["C"] == once.best_params["C"]
     assert np.isclose(thrice.best_params["C_fit"], once.best_params["C"] / 3)
     np.testing.assert_allclose(thrice.fit.coef, once.fit.coef, atol=1e-7)
@@ -244,5 +275,7 @@ def test_a_final_fit_over_the_norm_limit_is_shrunk_to_it_and_one_within_is_left_
     fit = fit_logistic(z, y, 100.0, 0.0, weights)
     norm = np.linalg.norm(fit.coef)
     c, shrunk = within_norm(z, y, 100.0, 0.0, weights, fit, norm * 0.7)
-    assert c < 100.0 and norm * 0.63 < np.linalg.norm(shrunk.coef) <= norm * 0.7  # one step short of over
+    assert (
+        c < 100.0 and norm * 0.63 < np.linalg.norm(shrunk.coef) <= norm * 0.7
+    )  # one step short of over
     assert within_norm(z, y, 100.0, 0.0, weights, fit, norm * 1.01) == (100.0, fit)

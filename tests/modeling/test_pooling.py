@@ -25,14 +25,21 @@ def simulated_opinions(n, model_noise, market_noise, seed=0):
     rng = np.random.default_rng(seed)
     truth = rng.normal(0, 1.5, n)
     y = (rng.random(n) < expit(truth)).astype(int)
-    return expit(truth + rng.normal(0, model_noise, n)), expit(truth + rng.normal(0, market_noise, n)), y
+    return (
+        expit(truth + rng.normal(0, model_noise, n)),
+        expit(truth + rng.normal(0, market_noise, n)),
+        y,
+    )
 
 
-@pytest.mark.parametrize(("model_noise", "market_noise", "low", "high"), [
-    (0.1, 2.0, 0.9, 1.0),   # the market is noise: w near 1
-    (2.0, 0.1, 0.0, 0.1),   # the model is noise: w near 0
-    (0.6, 0.6, 0.3, 0.7),   # equally good, independent errors: w near one half
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model_noise", "market_noise", "low", "high"),
+    [
+        (0.1, 2.0, 0.9, 1.0),  # the market is noise: w near 1
+        (2.0, 0.1, 0.0, 0.1),  # the model is noise: w near 0
+        (0.6, 0.6, 0.3, 0.7),  # equally good, independent errors: w near one half
+    ],
+)
 def test_pool_weight_goes_to_the_better_opinion(model_noise, market_noise, low, high):
     p_model, p_market, y = simulated_opinions(40_000, model_noise, market_noise)
     fit = fit_pool_weight(p_model, p_market, y, PoolParams())
@@ -72,8 +79,13 @@ def shifted(frame):
 
 
 def test_logit_shift_makes_every_complete_minute_sum_to_one_with_one_common_shift():
-    frame = event_rows([[0.02, 0.1, 0.3, 0.4, 0.2, 0.05], [0.9, 0.5, 0.3, 0.2, 0.1, 0.01],
-                        [0.001, 0.002, 0.003, 0.004, 0.005, 0.006]])  # fmt: skip
+    frame = event_rows(
+        [
+            [0.02, 0.1, 0.3, 0.4, 0.2, 0.05],
+            [0.9, 0.5, 0.3, 0.2, 0.1, 0.01],
+            [0.001, 0.002, 0.003, 0.004, 0.005, 0.006],
+        ]
+    )
     out = shifted(frame)
     sums = pd.Series(out).groupby(frame["ts"]).sum()
     np.testing.assert_allclose(sums, 1.0, atol=1e-10)
@@ -89,6 +101,10 @@ def test_logit_shift_leaves_a_coherent_set_and_an_incomplete_set_unchanged():
     np.testing.assert_array_equal(out[6:], frame["p"].to_numpy()[6:])
     missing_market = frame[frame["ticker"] != "E-5"].reset_index(drop=True)
     n = np.full(len(missing_market), 6.0)  # the event has six markets; one has no row here
-    partial = logit_shift(missing_market["p"].to_numpy(), missing_market["event"].to_numpy(),
-                          missing_market["ts"].to_numpy(), n)  # fmt: skip
+    partial = logit_shift(
+        missing_market["p"].to_numpy(),
+        missing_market["event"].to_numpy(),
+        missing_market["ts"].to_numpy(),
+        n,
+    )
     np.testing.assert_array_equal(partial, missing_market["p"].to_numpy())

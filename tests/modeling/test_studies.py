@@ -33,7 +33,9 @@ def group_data(seed=3, n_days=24, rows_per_day=40):
 
 def run(storage=None, data=None, params=PARAMS):
     x, y, dates = group_data() if data is None else data
-    return tune_group(x, y, dates, COLUMNS, "elasticnet", params, study_storage=storage, study_label="en-w-chi")
+    return tune_group(
+        x, y, dates, COLUMNS, "elasticnet", params, study_storage=storage, study_label="en-w-chi"
+    )
 
 
 def assert_same_result(a, b):
@@ -90,7 +92,9 @@ def test_a_killed_study_resumes_to_the_uninterrupted_result(tmp_path):
 
     (journal,) = storage_dir.glob("*.journal")
     storage = studies.open_storage(str(storage_dir), journal.stem)
-    left = [t.state.name for t in optuna.load_study(study_name=journal.stem, storage=storage).trials]
+    left = [
+        t.state.name for t in optuna.load_study(study_name=journal.stem, storage=storage).trials
+    ]
     assert len(left) == KILL_AFTER + 1 and left[-1] == "RUNNING" and left.count("RUNNING") == 1
 
     resumed = run(str(storage_dir))

@@ -31,8 +31,10 @@ class DvcRepo:
         self.env = {
             **os.environ,
             "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.org",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.org",
             "DVC_NO_ANALYTICS": "1",
         }
         self.run("git", "init", "-q")
@@ -45,7 +47,9 @@ class DvcRepo:
         path = self.root / "params.yaml"
         params = yaml.safe_load(path.read_text())
         for section, values in overrides.items():
-            params[section] = _merge(params.get(section, {}), values) if isinstance(values, dict) else values
+            params[section] = (
+                _merge(params.get(section, {}), values) if isinstance(values, dict) else values
+            )
         path.write_text(yaml.safe_dump(params, sort_keys=False))
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

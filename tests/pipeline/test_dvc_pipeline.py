@@ -45,10 +45,14 @@ def test_repro_after_a_features_param_change_reruns_only_features(repo):
 
 
 def test_repro_is_byte_identical_when_forced(repo):
-    before = {name: tree_digest(repo.root / "data" / name) for name in ["synthetic", "raw", "features"]}
+    before = {
+        name: tree_digest(repo.root / "data" / name) for name in ["synthetic", "raw", "features"]
+    }
     metrics_before = (repo.root / "metrics" / "ingest.json").read_bytes()
     assert repo.repro("--force", "features") == {"simulate", "ingest", "features"}
-    after = {name: tree_digest(repo.root / "data" / name) for name in ["synthetic", "raw", "features"]}
+    after = {
+        name: tree_digest(repo.root / "data" / name) for name in ["synthetic", "raw", "features"]
+    }
     assert before == after
     assert (repo.root / "metrics" / "ingest.json").read_bytes() == metrics_before
 

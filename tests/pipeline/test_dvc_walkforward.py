@@ -45,7 +45,9 @@ def keep_event_days(folder, last_day):
     kept.to_parquet(folder / "markets.parquet", index=False)
     for name in ["quotes", "oracle"]:
         table = pd.read_parquet(folder / f"{name}.parquet")
-        table[table["ticker"].isin(kept["ticker"])].to_parquet(folder / f"{name}.parquet", index=False)
+        table[table["ticker"].isin(kept["ticker"])].to_parquet(
+            folder / f"{name}.parquet", index=False
+        )
     settlements = pd.read_parquet(folder / "settlements.parquet")
     settlements = settlements[pd.to_datetime(settlements["date"]).dt.date <= last_day]
     settlements.to_parquet(folder / "settlements.parquet", index=False)
@@ -92,7 +94,9 @@ def appended_comment_ran(repo, module):
 
 
 def test_engine_code_reruns_every_window_and_other_code_none(repo):
-    engine_change = appended_comment_ran(repo, "modeling/calibration.py")  # the per-window stages only
+    engine_change = appended_comment_ran(
+        repo, "modeling/calibration.py"
+    )  # the per-window stages only
     assert {"engine"} | stages(FIRST_WINDOW) <= engine_change
     assert not engine_change & {"simulate", "ingest", "features", "windows"}
     report_change = appended_comment_ran(repo, "reporting/report.py")
@@ -137,8 +141,11 @@ def test_killed_tune_stage_reruns_to_the_same_result(repo):
     # point inside the stage it cannot race past, as it could a kill timed from outside
     killed = subprocess.run(
         [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
-        cwd=repo.root, env={**repo.env, KILL_AFTER_TRIALS: "2"}, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=repo.root,
+        env={**repo.env, KILL_AFTER_TRIALS: "2"},
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode != 0 and "-9" in killed.stdout + killed.stderr, killed.stderr
     # a kill while the stage writes leaves its temporary folder beside the output
     leftover = output.parent / ".tune.killed.tmp"

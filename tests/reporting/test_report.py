@@ -511,12 +511,23 @@ def test_headline_says_no_edge_found_when_nothing_is_promoted():
 
 @pytest.mark.parametrize(
     ("better", "verdict"),
-    [([], "No model forecasts"), (["a", "b", "c"], "Every model forecasts"), (["a", "c"], "Every model but b forecasts"),
-     (["c"], "Only c forecasts"), (["a", "b"], "Every model but c forecasts")],
-)  # fmt: skip
+    [
+        ([], "No model forecasts"),
+        (["a", "b", "c"], "Every model forecasts"),
+        (["a", "c"], "Every model but b forecasts"),
+        (["c"], "Only c forecasts"),
+        (["a", "b"], "Every model but c forecasts"),
+    ],
+)
 def test_the_headline_names_the_shorter_side_of_the_market_comparison(better, verdict):
-    assert better_than_market(["a", "b", "c"], better) == f"{verdict} better than the market's own price"
-    assert better_than_market(["a", "b", "c", "d"], ["a", "d"]) == "Only a, d forecast better than the market's own price"
+    assert (
+        better_than_market(["a", "b", "c"], better)
+        == f"{verdict} better than the market's own price"
+    )
+    assert (
+        better_than_market(["a", "b", "c", "d"], ["a", "d"])
+        == "Only a, d forecast better than the market's own price"
+    )
 
 
 def test_gate_lines_read_the_flat_gate_metrics():
@@ -609,17 +620,31 @@ def test_read_inputs_names_the_missing_input(tmp_path):
 def test_report_shows_each_forecast_step_and_the_pooling_weights():
     inputs = inputs_in_memory()
     walkforward = {
-        m: {**v, "brier_unpooled": 0.0801, "brier_improvement_unpooled": -0.0312, "log_loss_unpooled": 0.25,
-            "brier_incoherent": 0.0760, "brier_improvement_incoherent": 0.0214, "log_loss_incoherent": 0.24}
+        m: {
+            **v,
+            "brier_unpooled": 0.0801,
+            "brier_improvement_unpooled": -0.0312,
+            "log_loss_unpooled": 0.25,
+            "brier_incoherent": 0.0760,
+            "brier_improvement_incoherent": 0.0214,
+            "log_loss_incoherent": 0.24,
+        }
         for m, v in inputs.walkforward.items()
-    }  # fmt: skip
-    weights = pd.DataFrame({
-        "model": "ridge", "window": ["2024-06-30", "2024-07-07"], "group": "chi_less",
-        "strike": "less", "scope": "less", "w": [0.2, 0.6], "n_rows": 100,
-    })  # fmt: skip
+    }
+    weights = pd.DataFrame(
+        {
+            "model": "ridge",
+            "window": ["2024-06-30", "2024-07-07"],
+            "group": "chi_less",
+            "strike": "less",
+            "scope": "less",
+            "w": [0.2, 0.6],
+            "n_rows": 100,
+        }
+    )
     inputs = dataclasses.replace(inputs, walkforward=walkforward, pool_weights=weights)
     text = render_markdown(build_report(inputs))
-    section = text[text.index("## Pooling with the market"):]
+    section = text[text.index("## Pooling with the market") :]
     rows = {tuple(r[:2]): r for r in markdown_tables(section)[0][1:]}
     assert rows[("ridge", "model alone")][2:4] == ["0.08010", "-3.12%"]
     assert rows[("ridge", "pooled with the market")][2:4] == ["0.07600", "+2.14%"]
@@ -637,13 +662,23 @@ def test_report_shows_each_ablation_run_against_all_features(tmp_path):
     ridge = runs[runs["model"] == "ridge"].reset_index(drop=True)
     worse = ridge.assign(p_model=(ridge["p_model"] * 0.5 + 0.25))
     table = ablation.ablation_table({ablation.ALL: ridge, "without market": worse})
-    io.write_json_atomic({"model": "ridge", "windows": ["w1"], "runs": table.to_dict(orient="records")},
-                         tmp_path / "ablation" / "ridge.json")  # fmt: skip
+    io.write_json_atomic(
+        {"model": "ridge", "windows": ["w1"], "runs": table.to_dict(orient="records")},
+        tmp_path / "ablation" / "ridge.json",
+    )
     args = write_inputs(tmp_path, sensitivity=False) + ["--ablation", str(tmp_path / "ablation")]
-    done = subprocess.run([sys.executable, str(STAGE), *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(STAGE), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "reports" / "report.md").read_text()
     section = text.split("## Ablation: each feature group left out")[1]
     rows = markdown_tables(section)[0]
     assert [row[:2] for row in rows[1:]] == [["ridge", "all features"], ["ridge", "without market"]]
-    assert rows[1][4] == "+0.00000" and float(rows[2][4]) == pytest.approx(table.loc[1, "brier_change"], abs=1e-5)
+    assert rows[1][4] == "+0.00000" and float(rows[2][4]) == pytest.approx(
+        table.loc[1, "brier_change"], abs=1e-5
+    )

@@ -14,8 +14,17 @@ def predictions():
     p_market = np.clip(0.5 + (y - 0.5) * 0.3 + rng.normal(0, 0.1, n), 0.01, 0.99)
     p_unpooled = np.clip(0.5 + (y - 0.5) * 0.1 + rng.normal(0, 0.1, n), 0.01, 0.99)
     p_model = np.where(np.arange(n) < 10, np.nan, (p_market + p_unpooled) / 2)
-    return pd.DataFrame({"window": "w", "y": y, "p_market": p_market, "p_unpooled": p_unpooled,
-                         "p_incoherent": p_model, "p_model": p_model, "p_oracle": np.nan})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "window": "w",
+            "y": y,
+            "p_market": p_market,
+            "p_unpooled": p_unpooled,
+            "p_incoherent": p_model,
+            "p_model": p_model,
+            "p_oracle": np.nan,
+        }
+    )
 
 
 def test_step_scores_compare_each_step_on_the_final_forecasts_rows():
@@ -32,10 +41,20 @@ def test_step_scores_compare_each_step_on_the_final_forecasts_rows():
 
 def test_pool_weight_table_keeps_groups_with_a_pool_fit():
     records = [
-        ("ridge", "2024-07-07", "chi_less", {"method": "none", "pool": {"scope": "less", "w": 0.35, "n_rows": 90}}),
+        (
+            "ridge",
+            "2024-07-07",
+            "chi_less",
+            {"method": "none", "pool": {"scope": "less", "w": 0.35, "n_rows": 90}},
+        ),
         ("ridge", "2024-06-30", "mia_less", {"method": "none", "reason": "no model"}),
-        ("ridge", "2024-06-30", "chi_less", {"method": "none", "pool": {"scope": "less", "w": None, "n_rows": 0}}),
-    ]  # fmt: skip
+        (
+            "ridge",
+            "2024-06-30",
+            "chi_less",
+            {"method": "none", "pool": {"scope": "less", "w": None, "n_rows": 0}},
+        ),
+    ]
     table = pool_weight_table(records)
     assert table["window"].tolist() == ["2024-06-30", "2024-07-07"]
     assert table["strike"].tolist() == ["less", "less"]

@@ -27,18 +27,37 @@ STEPS = StepParams(
 
 @pytest.mark.parametrize(
     "column, group",
-    [("yes_mid", "market"), ("spread_pct", "market"), (MARKET_LOGIT, "market"), ("rv_60m", "market"),
-     ("temp_now", "weather"), ("running_max_to_cap", "weather"), ("temp_x_spread_pct", "weather"),
-     ("hour_of_day_local", "time"), ("cos_hour", "time"), ("nowcast_max_logit", "nowcast"),
-     ("floor_z", "event"), ("city_is_chi", "city"), ("market_logit_at_h14", "market"),
-     ("nowcast_now_logit_at_h6", "nowcast"), ("level_at_h22", "time"), ("gap_max", "weather")],
-)  # fmt: skip
+    [
+        ("yes_mid", "market"),
+        ("spread_pct", "market"),
+        (MARKET_LOGIT, "market"),
+        ("rv_60m", "market"),
+        ("temp_now", "weather"),
+        ("running_max_to_cap", "weather"),
+        ("temp_x_spread_pct", "weather"),
+        ("hour_of_day_local", "time"),
+        ("cos_hour", "time"),
+        ("nowcast_max_logit", "nowcast"),
+        ("floor_z", "event"),
+        ("city_is_chi", "city"),
+        ("market_logit_at_h14", "market"),
+        ("nowcast_now_logit_at_h6", "nowcast"),
+        ("level_at_h22", "time"),
+        ("gap_max", "weather"),
+    ],
+)
 def test_each_input_belongs_to_the_group_it_is_about(column, group):
     assert feature_group(column) == group
 
 
 def test_every_model_input_has_a_group():
-    columns = FEATURE_SETS["rich"] + [MARKET_LOGIT] + nowcast.COLUMNS + EVENT_COLUMNS + distribution.COLUMNS
+    columns = (
+        FEATURE_SETS["rich"]
+        + [MARKET_LOGIT]
+        + nowcast.COLUMNS
+        + EVENT_COLUMNS
+        + distribution.COLUMNS
+    )
     assert {feature_group(c) for c in columns} <= set(GROUPS)
 
 
@@ -50,15 +69,23 @@ def test_an_unknown_group_is_refused():
 def test_each_run_leaves_out_its_group_and_runs_compare_on_the_same_rows(world):
     folder, _ = world
     _, split = window_rows(folder)
-    runs = ablation.run_ablation(lambda key: split, ["2024-05-11"], "ridge", RIDGE_EXTRA, STEPS, ["market", "nowcast"])
+    runs = ablation.run_ablation(
+        lambda key: split, ["2024-05-11"], "ridge", RIDGE_EXTRA, STEPS, ["market", "nowcast"]
+    )
     assert list(runs) == [ablation.ALL, "without market", "without nowcast"]
     no_market = dataclasses.replace(RIDGE_EXTRA, drop_groups=["market"])
     tuned = tune_window(split.fit, "ridge", no_market, SEQUENTIAL)
     columns = tuned["chi_between"].preprocessor.columns
-    assert columns and not {"yes_mid", MARKET_LOGIT, "spread_pct"} & set(columns) and "temp_now" in columns
+    assert (
+        columns
+        and not {"yes_mid", MARKET_LOGIT, "spread_pct"} & set(columns)
+        and "temp_now" in columns
+    )
     table = ablation.ablation_table(runs)
     assert table["n_rows"].nunique() == 1 and table.loc[0, "brier_change"] == 0.0
-    assert not np.isclose(table.loc[1, "brier"], table.loc[0, "brier"])  # the market's columns mattered
+    assert not np.isclose(
+        table.loc[1, "brier"], table.loc[0, "brier"]
+    )  # the market's columns mattered
 
 
 PARAMS = (
@@ -83,13 +110,28 @@ def test_ablation_command_writes_one_run_per_group_and_refuses_an_unknown_group(
     folder, _ = world
     (tmp_path / "params.yaml").write_text(PARAMS)
     (tmp_path / "windows.yaml").write_text("window_keys:\n- '2024-05-11'\n")
-    common = ["ablation", "--model", "tmax_dist", "--features", str(folder), "--params", str(tmp_path / "params.yaml"),
-              "--plan", str(tmp_path / "windows.yaml"), "--out", str(tmp_path / "ablation" / "tmax_dist.json")]  # fmt: skip
+    common = [
+        "ablation",
+        "--model",
+        "tmax_dist",
+        "--features",
+        str(folder),
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--plan",
+        str(tmp_path / "windows.yaml"),
+        "--out",
+        str(tmp_path / "ablation" / "tmax_dist.json"),
+    ]
     result = CliRunner().invoke(cli.main, [*common, "--groups", "market,nowcast"])
     assert result.exit_code == 0, result.output
     written = io.read_json(tmp_path / "ablation" / "tmax_dist.json")
     assert written["windows"] == ["2024-05-11"]
-    assert [run["run"] for run in written["runs"]] == ["all features", "without market", "without nowcast"]
+    assert [run["run"] for run in written["runs"]] == [
+        "all features",
+        "without market",
+        "without nowcast",
+    ]
     refused = CliRunner().invoke(cli.main, [*common, "--groups", "moon"])
     assert refused.exit_code != 0 and "--groups must be among" in refused.output
 
@@ -101,8 +143,24 @@ def test_walkforward_command_refuses_a_model_that_needs_whole_events(world, tmp_
 
     folder, _ = world
     (tmp_path / "params.yaml").write_text(PARAMS)
-    result = CliRunner().invoke(cli.main, [
-        "walkforward", "--city", "chi", "--bracket", "between", "--model", "tmax_dist", "--start", "2024-05-11",
-        "--end", "2024-05-16", "--features", str(folder), "--params", str(tmp_path / "params.yaml"),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli.main,
+        [
+            "walkforward",
+            "--city",
+            "chi",
+            "--bracket",
+            "between",
+            "--model",
+            "tmax_dist",
+            "--start",
+            "2024-05-11",
+            "--end",
+            "2024-05-16",
+            "--features",
+            str(folder),
+            "--params",
+            str(tmp_path / "params.yaml"),
+        ],
+    )
     assert result.exit_code != 0 and "prices whole events or pools cities" in result.output

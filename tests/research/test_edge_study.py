@@ -25,16 +25,18 @@ from tmaxedge.research import edge_study
 
 
 def predictions(with_unpooled: bool = True) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "model": "ridge",
-        "window": ["w1", "w1", "w2", "w2", "w2"],
-        "bracket": ["between", "less", "between", "less", "greater"],
-        "event_ticker": ["e1", "e1", "e2", "e2", "e2"],
-        "market_ticker": ["e1-a", "e1-b", "e2-a", "e2-b", "e2-c"],
-        "y": [1, 0, 0, 0, 1],
-        "p_model": [0.8, 0.1, 0.5, 0.2, np.nan],
-        "p_market": [0.6, 0.3, 0.4, 0.2, 0.7],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "model": "ridge",
+            "window": ["w1", "w1", "w2", "w2", "w2"],
+            "bracket": ["between", "less", "between", "less", "greater"],
+            "event_ticker": ["e1", "e1", "e2", "e2", "e2"],
+            "market_ticker": ["e1-a", "e1-b", "e2-a", "e2-b", "e2-c"],
+            "y": [1, 0, 0, 0, 1],
+            "p_model": [0.8, 0.1, 0.5, 0.2, np.nan],
+            "p_market": [0.6, 0.3, 0.4, 0.2, 0.7],
+        }
+    )
     if with_unpooled:
         frame["p_unpooled"] = [0.9, 0.1, 0.5, 0.2, np.nan]
     return frame
@@ -54,9 +56,13 @@ def test_pooled_scores_and_clustered_se_by_hand():
 def test_one_row_per_window_and_forecast_then_all():
     table = edge_study.score_table(predictions(), ["model", "window"])
     assert table[["window", "forecast"]].values.tolist() == [
-        ["w1", "model"], ["w1", "model before pooling"], ["w2", "model"],
-        ["w2", "model before pooling"], ["all", "model"], ["all", "model before pooling"],
-    ]  # fmt: skip
+        ["w1", "model"],
+        ["w1", "model before pooling"],
+        ["w2", "model"],
+        ["w2", "model before pooling"],
+        ["all", "model"],
+        ["all", "model before pooling"],
+    ]
     w1 = table[(table["window"] == "w1") & (table["forecast"] == "model")].iloc[0]
     assert w1["brier_diff"] == pytest.approx(-0.1)
     assert np.isnan(w1["brier_diff_se"])  # one event: no standard error
@@ -80,8 +86,10 @@ def write_run(root, frame: pd.DataFrame) -> None:
 
 def test_command_reads_a_walkforward_folder(tmp_path):
     write_run(tmp_path / "runs", predictions())
-    result = CliRunner().invoke(main, ["study", "walkforward-scores", str(tmp_path / "runs"),
-                                       "--out", str(tmp_path / "out")])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        ["study", "walkforward-scores", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+    )
     assert result.exit_code == 0, result.output
     windows = pd.read_csv(tmp_path / "out" / "walkforward_windows.csv")
     assert windows["brier_diff_se"].iloc[-2] == pytest.approx(0.0725)
@@ -91,12 +99,16 @@ def test_command_reads_a_walkforward_folder(tmp_path):
 
 def test_command_names_the_missing_column_and_the_empty_folder(tmp_path):
     write_run(tmp_path / "runs", predictions().drop(columns="event_ticker"))
-    result = CliRunner().invoke(main, ["study", "walkforward-scores", str(tmp_path / "runs"),
-                                       "--out", str(tmp_path / "out")])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        ["study", "walkforward-scores", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+    )
     assert result.exit_code == 2
     assert "preds_test.parquet: column 'event_ticker' is missing" in result.output
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(main, ["study", "walkforward-scores", str(tmp_path / "empty"),
-                                       "--out", str(tmp_path / "out")])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        ["study", "walkforward-scores", str(tmp_path / "empty"), "--out", str(tmp_path / "out")],
+    )
     assert result.exit_code == 2
     assert "no <model>/<window>/evaluate/<group>/preds_test.parquet" in result.output

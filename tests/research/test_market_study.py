@@ -56,10 +56,22 @@ def by_horizon(frame: pd.DataFrame, hours: float) -> pd.DataFrame:
 
 def test_last_trade_at_or_before_each_cutoff():
     prices = run_study()["prices"].set_index(["horizon_h", "ticker"])["price_cents"]
-    expected_6h = {"25JUL01-T80": 10, "25JUL01-B80.5": 70, "25JUL01-T81": pd.NA,
-                   "25JUL02-T80": 5, "25JUL02-B80.5": 30, "25JUL02-T81": 60}  # fmt: skip
-    expected_1h = {"25JUL01-T80": 2, "25JUL01-B80.5": 95, "25JUL01-T81": 20,
-                   "25JUL02-T80": 5, "25JUL02-B80.5": 30, "25JUL02-T81": 90}  # fmt: skip
+    expected_6h = {
+        "25JUL01-T80": 10,
+        "25JUL01-B80.5": 70,
+        "25JUL01-T81": pd.NA,
+        "25JUL02-T80": 5,
+        "25JUL02-B80.5": 30,
+        "25JUL02-T81": 60,
+    }
+    expected_1h = {
+        "25JUL01-T80": 2,
+        "25JUL01-B80.5": 95,
+        "25JUL01-T81": 20,
+        "25JUL02-T80": 5,
+        "25JUL02-B80.5": 30,
+        "25JUL02-T81": 90,
+    }
     for hours, expected in [(6.0, expected_6h), (1.0, expected_1h)]:
         for short, price in expected.items():
             got = prices[(hours, f"KXHIGHNY-{short}")]
@@ -149,11 +161,24 @@ def test_clustered_se_by_hand_and_its_one_per_cluster_case():
 # --- the command -------------------------------------------------------------------------------
 
 
-def invoke(tmp_path: Path, *extra: str, markets: Path | None = None, quotes: Path | None = None,
-           settlements: Path | None = FIXTURES / "settlements.csv"):  # fmt: skip
-    args = ["study", "market-reliability", "--markets", str(markets or FIXTURES / "markets.csv"),
-            "--quotes", str(quotes or FIXTURES / "quotes.csv"), "--out", str(tmp_path / "out"),
-            *extra]  # fmt: skip
+def invoke(
+    tmp_path: Path,
+    *extra: str,
+    markets: Path | None = None,
+    quotes: Path | None = None,
+    settlements: Path | None = FIXTURES / "settlements.csv",
+):
+    args = [
+        "study",
+        "market-reliability",
+        "--markets",
+        str(markets or FIXTURES / "markets.csv"),
+        "--quotes",
+        str(quotes or FIXTURES / "quotes.csv"),
+        "--out",
+        str(tmp_path / "out"),
+        *extra,
+    ]
     if settlements is not None:
         args += ["--settlements", str(settlements)]
     return CliRunner().invoke(main, args)
@@ -164,9 +189,11 @@ def test_command_writes_the_section_and_tables_and_prints_them(tmp_path):
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "market_longshot.csv", "market_reliability.csv", "market_reliability.md",
+        "market_longshot.csv",
+        "market_reliability.csv",
+        "market_reliability.md",
         "market_scores.csv",
-    ]  # fmt: skip
+    ]
     scores = pd.read_csv(out / "market_scores.csv").set_index("horizon_h")
     assert scores.loc[6.0, "brier"] == pytest.approx(BRIER_6H)
     assert "2 events (2025-07-01 .. 2025-07-02), 6 markets" in result.output
@@ -202,14 +229,19 @@ def failing(result, *fragments: str) -> None:
 
 def test_missing_column_names_file_and_column(tmp_path):
     markets = edited(tmp_path, "markets", ",close_time,", ",closing,")
-    failing(invoke(tmp_path, markets=markets),
-            f"tmaxedge: {markets}: column 'close_time' is missing")  # fmt: skip
+    failing(
+        invoke(tmp_path, markets=markets), f"tmaxedge: {markets}: column 'close_time' is missing"
+    )
 
 
 def test_price_out_of_range_names_file_column_rule_and_row(tmp_path):
     quotes = edited(tmp_path, "quotes", "2025-07-01T21:00:00Z,,,10,", "2025-07-01T21:00:00Z,,,120,")
-    failing(invoke(tmp_path, quotes=quotes), str(quotes),
-            "column 'price' must be integer cents in 0..100", "120")  # fmt: skip
+    failing(
+        invoke(tmp_path, quotes=quotes),
+        str(quotes),
+        "column 'price' must be integer cents in 0..100",
+        "120",
+    )
 
 
 def test_naive_timestamp_is_refused(tmp_path):
@@ -218,11 +250,18 @@ def test_naive_timestamp_is_refused(tmp_path):
 
 
 def test_two_prices_in_one_minute_are_ambiguous(tmp_path):
-    quotes = edited(tmp_path, "quotes", "KXHIGHNY-25JUL01-T80,2025-07-01T23:00:00Z,,,2,,",
-                    "KXHIGHNY-25JUL01-T80,2025-07-01T23:00:00Z,,,2,,\n"
-                    "KXHIGHNY-25JUL01-T80,2025-07-01T23:00:00Z,,,3,,")  # fmt: skip
-    failing(invoke(tmp_path, quotes=quotes), "column 'ticker, ts' must be unique",
-            "2 of 13 rows break it")  # fmt: skip
+    quotes = edited(
+        tmp_path,
+        "quotes",
+        "KXHIGHNY-25JUL01-T80,2025-07-01T23:00:00Z,,,2,,",
+        "KXHIGHNY-25JUL01-T80,2025-07-01T23:00:00Z,,,2,,\n"
+        "KXHIGHNY-25JUL01-T80,2025-07-01T23:00:00Z,,,3,,",
+    )
+    failing(
+        invoke(tmp_path, quotes=quotes),
+        "column 'ticker, ts' must be unique",
+        "2 of 13 rows break it",
+    )
 
 
 def test_quotes_without_trade_prices_are_refused(tmp_path):
@@ -234,8 +273,12 @@ def test_quotes_without_trade_prices_are_refused(tmp_path):
 
 def test_result_disagreeing_with_the_settlement_names_the_market(tmp_path):
     settlements = edited(tmp_path, "settlements", "nyc,2025-07-01,80", "nyc,2025-07-01,79")
-    failing(invoke(tmp_path, settlements=settlements), "markets.csv: column 'result' must agree",
-            "KXHIGHNY-25JUL01-T80", "KXHIGHNY-25JUL01-B80.5")  # fmt: skip
+    failing(
+        invoke(tmp_path, settlements=settlements),
+        "markets.csv: column 'result' must agree",
+        "KXHIGHNY-25JUL01-T80",
+        "KXHIGHNY-25JUL01-B80.5",
+    )
 
 
 def test_conflicting_official_highs_are_refused(tmp_path):
@@ -248,17 +291,23 @@ def test_no_market_with_a_label_is_refused(tmp_path):
     markets = pd.read_csv(FIXTURES / "markets.csv", dtype=str).assign(result=None)
     path = tmp_path / "markets.csv"
     markets.to_csv(path, index=False)
-    failing(invoke(tmp_path, markets=path, settlements=None),
-            "column 'result' must be 'yes' or 'no'")  # fmt: skip
+    failing(
+        invoke(tmp_path, markets=path, settlements=None), "column 'result' must be 'yes' or 'no'"
+    )
 
 
 def test_parquet_input_is_read_as_well(tmp_path):
     for name in ("markets", "quotes"):
         load(name).to_parquet(tmp_path / f"{name}.parquet")
     shutil.copy(FIXTURES / "settlements.csv", tmp_path / "settlements.csv")
-    result = invoke(tmp_path, "--horizons", "1", markets=tmp_path / "markets.parquet",
-                    quotes=tmp_path / "quotes.parquet",
-                    settlements=tmp_path / "settlements.csv")  # fmt: skip
+    result = invoke(
+        tmp_path,
+        "--horizons",
+        "1",
+        markets=tmp_path / "markets.parquet",
+        quotes=tmp_path / "quotes.parquet",
+        settlements=tmp_path / "settlements.csv",
+    )
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(tmp_path / "out" / "market_scores.csv")
     assert scores["brier"].tolist() == pytest.approx([BRIER_1H])

@@ -23,12 +23,15 @@ def utc(text: str) -> pd.Timestamp:
 def test_live_rows_drop_minutes_after_an_hour_of_silence_in_the_event_log():
     markets = pd.DataFrame({"ticker": ["a1", "a2", "b1"], "event_ticker": ["a", "a", "b"]})
     # event a changed at 10:00 (market a1) and 10:30 (market a2); event b at 11:00
-    quotes = pd.DataFrame({"ticker": ["a1", "a2", "b1"],
-                           "ts": [utc("10:00"), utc("10:30"), utc("11:00")]})  # fmt: skip
-    features = pd.DataFrame({
-        "event_ticker": ["a", "a", "a", "a", "b"],
-        "ts": [utc("09:55"), utc("10:15"), utc("11:30"), utc("11:35"), utc("11:30")],
-    })  # fmt: skip
+    quotes = pd.DataFrame(
+        {"ticker": ["a1", "a2", "b1"], "ts": [utc("10:00"), utc("10:30"), utc("11:00")]}
+    )
+    features = pd.DataFrame(
+        {
+            "event_ticker": ["a", "a", "a", "a", "b"],
+            "ts": [utc("09:55"), utc("10:15"), utc("11:30"), utc("11:35"), utc("11:30")],
+        }
+    )
     live = real_nyc_inputs.live_rows(features, quotes, markets)
     # before the first change: unknown book; 60 min after a2's change: live; 65: logger down
     assert live.tolist() == [False, True, True, False, True]
@@ -37,20 +40,23 @@ def test_live_rows_drop_minutes_after_an_hour_of_silence_in_the_event_log():
 def test_workspace_params_change_only_what_the_run_needs():
     base = {
         "ingest": {"source": "data/synthetic"},
-        "cities": {"chi": {"series": "KXHIGHCHI", "tz": "America/Chicago",
-                           "weather_features": True},
-                   "nyc": {"series": "KXHIGHNY", "tz": "America/New_York",
-                           "weather_features": True}},
+        "cities": {
+            "chi": {"series": "KXHIGHCHI", "tz": "America/Chicago", "weather_features": True},
+            "nyc": {"series": "KXHIGHNY", "tz": "America/New_York", "weather_features": True},
+        },
         "windows": {"train_days": 90},
         "models": ["ridge", "elasticnet", "lasso"],
-        "tune": {"ridge": {"n_trials": 40, "extra_features": ["mid_logit", "nowcast"]},
-                 "elasticnet": {"n_trials": 60, "extra_features": ["nowcast", "mid_logit"]}},
+        "tune": {
+            "ridge": {"n_trials": 40, "extra_features": ["mid_logit", "nowcast"]},
+            "elasticnet": {"n_trials": 60, "extra_features": ["nowcast", "mid_logit"]},
+        },
         "pool": {"enabled": True},
-    }  # fmt: skip
+    }
     params = real_nyc_inputs.workspace_params(base, "external", {"ridge": 5, "elasticnet": None})
     assert params["ingest"] == {"source": "external"}
-    assert params["cities"] == {"nyc": {"series": "KXHIGHNY", "tz": "America/New_York",
-                                        "weather_features": False}}  # fmt: skip
+    assert params["cities"] == {
+        "nyc": {"series": "KXHIGHNY", "tz": "America/New_York", "weather_features": False}
+    }
     assert params["windows"]["train_days"] == 14 and params["models"] == ["ridge", "elasticnet"]
     assert params["tune"]["ridge"] == {"n_trials": 5, "extra_features": ["mid_logit"]}
     assert params["tune"]["elasticnet"] == {"n_trials": 60, "extra_features": ["mid_logit"]}
@@ -63,5 +69,8 @@ def test_walkforward_range_runs_exactly_the_planned_windows():
     plan = make_plan(dt.date(2025, 12, 5), dt.date(2026, 1, 4), params)
     start, end = real_nyc_inputs.walkforward_range(plan)
     keys = window_keys_between(dt.date.fromisoformat(start), dt.date.fromisoformat(end), params)
-    assert keys == plan["window_keys"] == ["2025-12-19", "2025-12-22", "2025-12-25",
-                                           "2025-12-28", "2025-12-31"]  # fmt: skip
+    assert (
+        keys
+        == plan["window_keys"]
+        == ["2025-12-19", "2025-12-22", "2025-12-25", "2025-12-28", "2025-12-31"]
+    )

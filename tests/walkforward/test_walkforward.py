@@ -30,7 +30,9 @@ def test_tune_window_gives_every_group_a_result_and_reports_single_class(world):
     folder, _ = world
     _, rows = window_rows(folder)
     results = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)
-    assert set(results) == {f"{c}_{s}" for c in ["chi", "nyc"] for s in ["between", "greater", "less"]}
+    assert set(results) == {
+        f"{c}_{s}" for c in ["chi", "nyc"] for s in ["between", "greater", "less"]
+    }
     for name, result in results.items():
         part = rows.fit[(rows.fit["city"] + "_" + rows.fit["strike_type"]) == name]
         if part["y"].nunique() < 2:
@@ -45,7 +47,9 @@ def test_nyc_model_uses_no_weather_columns(world):
     results = tune_window(rows.fit, "elasticnet", ELASTICNET, SEQUENTIAL)
     nyc = results["nyc_between"]
     chi = results["chi_between"]
-    assert "temp_now" not in nyc.preprocessor.columns and "running_max" not in nyc.preprocessor.columns
+    assert (
+        "temp_now" not in nyc.preprocessor.columns and "running_max" not in nyc.preprocessor.columns
+    )
     assert "temp_now" in chi.preprocessor.columns and "running_max" in chi.preprocessor.columns
 
 
@@ -56,7 +60,10 @@ def test_event_features_enter_a_model_only_when_asked_and_only_where_they_have_d
     _, rows = window_rows(folder)
     with_event = dataclasses.replace(ELASTICNET, extra_features=["event"])
     results = tune_window(rows.fit, "elasticnet", with_event, SEQUENTIAL)
-    chi, nyc = results["chi_between"].preprocessor.columns, results["nyc_between"].preprocessor.columns
+    chi, nyc = (
+        results["chi_between"].preprocessor.columns,
+        results["nyc_between"].preprocessor.columns,
+    )
     assert set(EVENT_COLUMNS) <= set(chi)
     assert set(EVENT_COLUMNS) - set(nyc) == {"running_max_z", "temp_now_z"}  # NYC has no weather
     plain = tune_window(rows.fit, "elasticnet", ELASTICNET, SEQUENTIAL)
@@ -92,16 +99,23 @@ def test_tune_is_deterministic_and_backend_independent(world, tmp_path):
             if first[name].fit is not None:
                 np.testing.assert_array_equal(first[name].fit.coef, tuned[name].fit.coef)
         io.write_parquet_atomic(other, tmp_path / "other.parquet")
-        same = (tmp_path / "other.parquet").read_bytes() == (tmp_path / "sequential.parquet").read_bytes()
+        same = (tmp_path / "other.parquet").read_bytes() == (
+            tmp_path / "sequential.parquet"
+        ).read_bytes()
         assert same, f"{backend}: predictions differ from the sequential run's"
     assert predictions["p_model"].notna().any()
 
 
 def test_compute_params_name_the_backends_and_where_an_address_applies():
     # the backends in their fixed order (BACKENDS), so the message is the same on every run
-    with pytest.raises(ParamsError, match=r"backend must be a str among \['loky', 'dask', 'sequential'\]; got 'ray'"):
+    with pytest.raises(
+        ParamsError,
+        match=r"backend must be a str among \['loky', 'dask', 'sequential'\]; got 'ray'",
+    ):
         ComputeParams(backend="ray")
-    with pytest.raises(ParamsError, match="scheduler_address must be null unless backend is 'dask'"):
+    with pytest.raises(
+        ParamsError, match="scheduler_address must be null unless backend is 'dask'"
+    ):
         ComputeParams(backend="loky", scheduler_address="tcp://10.0.0.1:8786")
 
 
@@ -149,7 +163,9 @@ def test_artifacts_round_trip_through_json(world, tmp_path):
     card = artifacts.read_tuned(tmp_path / "tune")
     calibrated, fitted, info = calibrate_window(
         {"chi_between": groups_of(rows.calibrate)["chi_between"]},
-        {"chi_between": card}, CalibrateParams(), PoolParams(enabled=False),
+        {"chi_between": card},
+        CalibrateParams(),
+        PoolParams(enabled=False),
     )["chi_between"]
     artifacts.write_calibrated(tmp_path / "calibrate", calibrated, fitted, info)
     loaded = artifacts.read_calibrated(tmp_path / "calibrate")
@@ -159,7 +175,11 @@ def test_artifacts_round_trip_through_json(world, tmp_path):
 
     from_pickle = joblib.load(tmp_path / "calibrate" / "model.joblib").predict_proba(x)[:, 1]
     np.testing.assert_allclose(loaded.predict(x), np.clip(from_pickle, 0.001, 0.999), atol=1e-12)
-    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == ["best_params.json", "fit.json", "trials.csv"]
+    assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == [
+        "best_params.json",
+        "fit.json",
+        "trials.csv",
+    ]
 
 
 def run_walkforward_command(world, tmp_path, min_class_days=1):
@@ -177,12 +197,32 @@ def run_walkforward_command(world, tmp_path, min_class_days=1):
         "gate: {brier_improvement: 0.02, coverage: 0.95, beta_max: {between: 10, greater: 10, less: 10},"
         " one_sided_max: 0.99, enforce: true}\n"
     )
-    result = CliRunner().invoke(cli.main, [
-        "walkforward", "--city", "chi", "--bracket", "between", "--model", "ridge",
-        "--start", "2024-05-11", "--end", "2024-05-16", "--trials", "3",
-        "--features", str(folder), "--oracle", str(oracle), "--out", str(tmp_path / "runs"),
-        "--params", str(params),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli.main,
+        [
+            "walkforward",
+            "--city",
+            "chi",
+            "--bracket",
+            "between",
+            "--model",
+            "ridge",
+            "--start",
+            "2024-05-11",
+            "--end",
+            "2024-05-16",
+            "--trials",
+            "3",
+            "--features",
+            str(folder),
+            "--oracle",
+            str(oracle),
+            "--out",
+            str(tmp_path / "runs"),
+            "--params",
+            str(params),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "runs", result.output
 
@@ -222,7 +262,9 @@ def test_atomic_directory_keeps_the_old_output_when_a_step_dies(tmp_path):
 def calibrated_window(rows, pool):
     results = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)
     cards = {name: uncalibrated_card(result) for name, result in results.items()}
-    return calibrate_window(parts_of(rows.calibrate, cards), cards, CalibrateParams(method="none"), pool)
+    return calibrate_window(
+        parts_of(rows.calibrate, cards), cards, CalibrateParams(method="none"), pool
+    )
 
 
 def test_pool_weight_is_shared_per_strike_type_or_fitted_per_group_and_recorded(world, tmp_path):
@@ -252,7 +294,9 @@ def test_evaluate_window_pools_then_makes_each_event_coherent(world):
     parts = {name: part for name, part in groups_of(rows.test).items() if name.startswith("chi")}
     # a tail of this tiny world may have one class and no model: every chi market gets one
     cards = {name: cards["chi_between"] for name in parts}
-    results = evaluate_window(parts, cards, None, "ridge", window.key, CoherenceParams("logit_shift"))
+    results = evaluate_window(
+        parts, cards, None, "ridge", window.key, CoherenceParams("logit_shift")
+    )
     merged = pd.concat([predictions for predictions, _ in results.values()], ignore_index=True)
     fitted = merged
     sums = fitted.groupby(["event_ticker", "timestamp"])["p_model"].agg(["sum", "size"])

@@ -104,7 +104,10 @@ def test_check_plan_fails_when_test_days_change():
     "change, message",
     [
         ({"train_days": 0}, "train_days must be an int >= 1; got 0."),
-        ({"calibration_fraction": 1.0}, "calibration_fraction must be a number in (0, 1); got 1.0."),
+        (
+            {"calibration_fraction": 1.0},
+            "calibration_fraction must be a number in (0, 1); got 1.0.",
+        ),
         ({"embargo_days": -1}, "embargo_days must be an int >= 0; got -1."),
         ({"train_days": 2}, "train_days must be an int leaving >= 2 fit days after 1 calibration"),
     ],
@@ -119,9 +122,15 @@ def feature_rows(days, cities=("chi", "nyc")):
     for city in cities:
         for day in days:
             for minute in range(3):
-                rows.append({"city": city, "event_date": day, "ticker": f"{city}-{day}",
-                             "ts": pd.Timestamp(day, tz="UTC") + pd.Timedelta(minutes=minute),
-                             "yes_mid": 50.0 + minute})
+                rows.append(
+                    {
+                        "city": city,
+                        "event_date": day,
+                        "ticker": f"{city}-{day}",
+                        "ts": pd.Timestamp(day, tz="UTC") + pd.Timedelta(minutes=minute),
+                        "yes_mid": 50.0 + minute,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -137,7 +146,8 @@ def test_manifest_hash_changes_only_for_windows_containing_the_changed_day():
     after = {k: make_manifest(make_window(k, params), daily_digests(edited), params) for k in keys}
     changed = {k for k in keys if before[k]["content_sha256"] != after[k]["content_sha256"]}
     containing = {
-        k for k in keys
+        k
+        for k in keys
         if make_window(k, params).train_start <= changed_day < make_window(k, params).test_end
     }
     assert changed == containing and changed and changed != set(keys)
@@ -146,7 +156,9 @@ def test_manifest_hash_changes_only_for_windows_containing_the_changed_day():
 def test_manifest_counts_rows_and_days_per_split():
     params = WindowParams(4, 2, 2, 0.25, 0, 4)
     days = list(pd.date_range("2024-01-01", periods=8).date)
-    manifest = make_manifest(make_window("2024-01-05", params), daily_digests(feature_rows(days)), params)
+    manifest = make_manifest(
+        make_window("2024-01-05", params), daily_digests(feature_rows(days)), params
+    )
     assert manifest["splits"] == {
         "fit": {"n_days": 3, "n_rows": 18},
         "calibrate": {"n_days": 1, "n_rows": 6},
@@ -167,8 +179,15 @@ def test_plan_command_writes_windows_yaml(tmp_path):
     )
     result = CliRunner().invoke(
         cli.main,
-        ["plan", "--features", str(tmp_path / "features"), "--params", str(tmp_path / "params.yaml"),
-         "--out", str(tmp_path / "windows.yaml")],
+        [
+            "plan",
+            "--features",
+            str(tmp_path / "features"),
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--out",
+            str(tmp_path / "windows.yaml"),
+        ],
     )
     assert result.exit_code == 0, result.output
     text = (tmp_path / "windows.yaml").read_text()
@@ -179,7 +198,8 @@ def test_plan_command_writes_windows_yaml(tmp_path):
 def test_plan_command_without_features_says_what_to_run(tmp_path):
     (tmp_path / "params.yaml").write_text("windows: {}\n")
     result = CliRunner().invoke(
-        cli.main, ["plan", "--features", str(tmp_path / "none"), "--params", str(tmp_path / "params.yaml")]
+        cli.main,
+        ["plan", "--features", str(tmp_path / "none"), "--params", str(tmp_path / "params.yaml")],
     )
     assert result.exit_code != 0
     assert "run `dvc repro features` first" in str(result.exception) + result.output

@@ -76,13 +76,20 @@ _SOURCES = click.argument(
     "sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
 )
 _OUT = click.option(
-    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("data/external"),
-    show_default=True, help="Folder of the contract tables to add to.",
-)  # fmt: skip
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("data/external"),
+    show_default=True,
+    help="Folder of the contract tables to add to.",
+)
 _PARAMS = click.option(
-    "--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE,
-    show_default=True, help="params.yaml whose 'cities' name the cities and their series.",
-)  # fmt: skip
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=io.PARAMS_FILE,
+    show_default=True,
+    help="params.yaml whose 'cities' name the cities and their series.",
+)
 
 
 def _common(command: Callable) -> Callable:
@@ -104,8 +111,14 @@ def _import(kind: str, sources, out: Path, params_path: Path, **options: Any) ->
 @click.option("--end", type=_DATE, help="Keep events on or before this date.")
 def import_kalshi_markets(sources, out, params_path, start, end) -> None:
     """Kalshi GET /markets or /historical/markets pages (JSON) -> markets."""
-    _import(kalshi_markets.KIND, sources, out, params_path,
-            start=start.date() if start else None, end=end.date() if end else None)  # fmt: skip
+    _import(
+        kalshi_markets.KIND,
+        sources,
+        out,
+        params_path,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+    )
 
 
 @import_group.command("kalshi-candles")
@@ -135,27 +148,51 @@ def import_orderbook_log(sources, out, params_path, tz) -> None:
 @_common
 @click.option("--series", help="Series ticker, e.g. KXHIGHMIA (default: from the file name).")
 @click.option("--event-date", type=_DATE, help="Event date (default: from the file name).")
-@click.option("--open-time", callback=_timestamp,
-              help="Markets' open_time (default: 10:00 New York, the day before).")
-@click.option("--close-time", callback=_timestamp,
-              help="Markets' close_time (default: 23:59 New York, the event day).")
-@click.option("--markets/--no-markets", "with_markets", default=True, show_default=True,
-              help="Also write the markets derived from the bracket labels.")  # fmt: skip
-def import_price_history(sources, out, params_path, series, event_date, open_time, close_time,
-                         with_markets) -> None:  # fmt: skip
+@click.option(
+    "--open-time",
+    callback=_timestamp,
+    help="Markets' open_time (default: 10:00 New York, the day before).",
+)
+@click.option(
+    "--close-time",
+    callback=_timestamp,
+    help="Markets' close_time (default: 23:59 New York, the event day).",
+)
+@click.option(
+    "--markets/--no-markets",
+    "with_markets",
+    default=True,
+    show_default=True,
+    help="Also write the markets derived from the bracket labels.",
+)
+def import_price_history(
+    sources, out, params_path, series, event_date, open_time, close_time, with_markets
+) -> None:
     """Kalshi website price-history downloads (CSV) -> price-only quotes (+ markets)."""
-    _import("kalshi-price-history", sources, out, params_path, series=series,
-            event_date=event_date.date() if event_date else None,
-            open_time=open_time, close_time=close_time,
-            with_markets=with_markets)  # fmt: skip
+    _import(
+        "kalshi-price-history",
+        sources,
+        out,
+        params_path,
+        series=series,
+        event_date=event_date.date() if event_date else None,
+        open_time=open_time,
+        close_time=close_time,
+        with_markets=with_markets,
+    )
 
 
 @import_group.command("visual-crossing")
 @_common
 @click.option("--city", required=True, help="City code, e.g. chi.")
 @click.option("--tz", help="IANA zone of CSV datetimes written without an offset.")
-@click.option("--units", type=click.Choice(["us", "metric"]), default="us", show_default=True,
-              help="unitGroup of the request: us = °F, metric = °C (converted).")  # fmt: skip
+@click.option(
+    "--units",
+    type=click.Choice(["us", "metric"]),
+    default="us",
+    show_default=True,
+    help="unitGroup of the request: us = °F, metric = °C (converted).",
+)
 def import_visual_crossing(sources, out, params_path, city, tz, units) -> None:
     """Visual Crossing timeline weather (JSON or CSV) -> weather."""
     _import("visual-crossing", sources, out, params_path, city=city, tz=tz, units=units)
@@ -190,33 +227,76 @@ def fetch_group() -> None:
 @click.option("--series", required=True, help="Series ticker, e.g. KXHIGHCHI.")
 @click.option("--start", required=True, type=_DATE, help="First event date.")
 @click.option("--end", required=True, type=_DATE, help="Last event date.")
-@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the raw JSON pages.")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the raw JSON pages.",
+)
 @click.option("--base-url", default=fetch.DEFAULT_BASE_URL, show_default=True)
 @click.option("--status", help="Markets status filter (e.g. settled); default: all.")
-@click.option("--source", "source", type=click.Choice(["live", "historical", "both"]),
-              default="both", show_default=True,
-              help="Live endpoints, historical ones, or both.")  # fmt: skip
-@click.option("--quotes-from", type=click.Choice(["candles", "trades"]), default="candles",
-              show_default=True,
-              help="1-minute candlesticks (book + trades) or trades only.")  # fmt: skip
+@click.option(
+    "--source",
+    "source",
+    type=click.Choice(["live", "historical", "both"]),
+    default="both",
+    show_default=True,
+    help="Live endpoints, historical ones, or both.",
+)
+@click.option(
+    "--quotes-from",
+    type=click.Choice(["candles", "trades"]),
+    default="candles",
+    show_default=True,
+    help="1-minute candlesticks (book + trades) or trades only.",
+)
 @click.option("--rate", type=float, default=5.0, show_default=True, help="Requests per second.")
 @click.option("--max-attempts", type=int, default=5, show_default=True)
-@click.option("--backoff", type=float, default=1.0, show_default=True,
-              help="Seconds before the first retry; doubles per retry.")  # fmt: skip
-@click.option("--import-to", type=click.Path(path_type=Path, file_okay=False),
-              help="Then import the saved pages into this folder, e.g. data/external.")  # fmt: skip
-@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE,
-              show_default=True)  # fmt: skip
-def fetch_kalshi(series, start, end, out, base_url, status, source, quotes_from, rate,
-                 max_attempts, backoff, import_to, params_path) -> None:  # fmt: skip
+@click.option(
+    "--backoff",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds before the first retry; doubles per retry.",
+)
+@click.option(
+    "--import-to",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Then import the saved pages into this folder, e.g. data/external.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=io.PARAMS_FILE,
+    show_default=True,
+)
+def fetch_kalshi(
+    series,
+    start,
+    end,
+    out,
+    base_url,
+    status,
+    source,
+    quotes_from,
+    rate,
+    max_attempts,
+    backoff,
+    import_to,
+    params_path,
+) -> None:
     """Save Kalshi markets of SERIES with event dates START..END, and their 1-minute quotes."""
     first, last = start.date(), end.date()
     sources = fetch.SOURCES if source == "both" else (source,)
 
     def download():
-        params = fetch.FetchParams(base_url=base_url, requests_per_second=rate,
-                                   max_attempts=max_attempts, backoff_seconds=backoff)  # fmt: skip
+        params = fetch.FetchParams(
+            base_url=base_url,
+            requests_per_second=rate,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff,
+        )
         client = fetch.Client(params)
         return fetch.fetch_kalshi(client, series, first, last, out, sources, status, quotes_from)
 

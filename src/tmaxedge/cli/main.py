@@ -37,11 +37,23 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"),
-              show_default=True, help="Feature folder whose event dates the plan covers.")
-@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE,
-              show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
+@click.option(
+    "--features",
+    type=click.Path(path_type=Path),
+    default=Path("data/features"),
+    show_default=True,
+    help="Feature folder whose event dates the plan covers.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=io.PARAMS_FILE,
+    show_default=True,
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True
+)
 def plan(features: Path, params_path: Path, out: Path) -> None:
     """Write windows.yaml: the walk-forward windows the data and params.yaml windows.* allow."""
     params = io.load_params("windows", windows.WindowParams, params_path)
@@ -50,22 +62,55 @@ def plan(features: Path, params_path: Path, out: Path) -> None:
     text = windows.PLAN_HEADER + yaml.safe_dump(content, sort_keys=False)
     with io.atomic_path(out) as tmp:
         tmp.write_text(text)
-    click.echo(f"{out}: {len(content['window_keys'])} windows, test weeks "
-               f"{content['window_keys'][0]} .. {content['window_keys'][-1]}")
+    click.echo(
+        f"{out}: {len(content['window_keys'])} windows, test weeks "
+        f"{content['window_keys'][0]} .. {content['window_keys'][-1]}"
+    )
 
 
 @main.command("walkforward")
 @click.option("--city", required=True, help="City code, e.g. chi.")
 @click.option("--bracket", required=True, type=click.Choice(["between", "greater", "less"]))
-@click.option("--model", required=True, help="A per-bin model entry under params.yaml tune (ridge, elasticnet, lasso).")
-@click.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First test week on or after this date.")
-@click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last test day on or before this date.")
+@click.option(
+    "--model",
+    required=True,
+    help="A per-bin model entry under params.yaml tune (ridge, elasticnet, lasso).",
+)
+@click.option(
+    "--start",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First test week on or after this date.",
+)
+@click.option(
+    "--end",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last test day on or before this date.",
+)
 @click.option("--trials", type=int, default=None, help="Override tune.<model>.n_trials.")
-@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
-@click.option("--oracle", type=click.Path(path_type=Path), default=Path("data/raw/oracle.parquet"), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/walkforward"), show_default=True)
-@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE, show_default=True)
-def walkforward_command(city, bracket, model, start, end, trials, features, oracle, out, params_path) -> None:
+@click.option(
+    "--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True
+)
+@click.option(
+    "--oracle",
+    type=click.Path(path_type=Path),
+    default=Path("data/raw/oracle.parquet"),
+    show_default=True,
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("runs/walkforward"), show_default=True
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=io.PARAMS_FILE,
+    show_default=True,
+)
+def walkforward_command(
+    city, bracket, model, start, end, trials, features, oracle, out, params_path
+) -> None:
     """Run one (city, bracket, model) walk-forward outside DVC, writing the stages' artifacts.
 
     Windows are those of params.yaml windows.* whose test week lies in [START, END]; one group
@@ -130,14 +175,48 @@ def walkforward_command(city, bracket, model, start, end, trials, features, orac
 
 
 @main.command("ablation")
-@click.option("--model", "entry", required=True, help="A model entry under params.yaml tune (ridge, tmax_dist, ridge_pooled, ...).")
-@click.option("--groups", default="market,weather,nowcast,time", show_default=True,
-              help="Feature groups to leave out, one run each (tmaxedge.features.feature_groups.GROUPS).")
-@click.option("--last", "last_windows", type=int, default=None, help="Only the last N windows of windows.yaml.")
-@click.option("--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True)
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="JSON file [default: docs/results/ablation/<model>.json].")
-@click.option("--params", "params_path", type=click.Path(path_type=Path), default=io.PARAMS_FILE, show_default=True)
+@click.option(
+    "--model",
+    "entry",
+    required=True,
+    help="A model entry under params.yaml tune (ridge, tmax_dist, ridge_pooled, ...).",
+)
+@click.option(
+    "--groups",
+    default="market,weather,nowcast,time",
+    show_default=True,
+    help="Feature groups to leave out, one run each (tmaxedge.features.feature_groups.GROUPS).",
+)
+@click.option(
+    "--last",
+    "last_windows",
+    type=int,
+    default=None,
+    help="Only the last N windows of windows.yaml.",
+)
+@click.option(
+    "--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=Path("windows.yaml"),
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON file [default: docs/results/ablation/<model>.json].",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default=io.PARAMS_FILE,
+    show_default=True,
+)
 def ablation_command(entry, groups, last_windows, features, plan_path, out, params_path) -> None:
     """Rerun one model entry's walk-forward without each feature group: the change in test
     Brier and log loss on the rows every run priced. The report shows every docs/results/ablation/*.json."""
@@ -161,10 +240,14 @@ def ablation_command(entry, groups, last_windows, features, plan_path, out, para
     def read_window(key: str) -> windows.WindowRows:
         return windows.read_window_rows(features, windows.make_window(key, window_params))
 
-    runs = ablation.run_ablation(read_window, keys, entry, model_params, steps, left_out, progress=tqdm)
+    runs = ablation.run_ablation(
+        read_window, keys, entry, model_params, steps, left_out, progress=tqdm
+    )
     table = ablation.ablation_table(runs)
     target = out or Path("docs/results/ablation") / f"{entry}.json"
-    io.write_json_atomic({"model": entry, "windows": keys, "runs": table.to_dict(orient="records")}, target)
+    io.write_json_atomic(
+        {"model": entry, "windows": keys, "runs": table.to_dict(orient="records")}, target
+    )
     click.echo(table.to_string(index=False))
 
 
@@ -177,13 +260,17 @@ def walkforward_outcome(label: str, statuses: list[str], summary: dict) -> str:
     """One line: the scores, or why there are none (the tuning status of each window)."""
     with_model = statuses.count("ok")
     if "brier_common" in summary:
-        return (f"{label}: {len(statuses)} windows ({with_model} with a model), Brier "
-                f"{summary['brier_common']:.4f} vs market {summary['market_brier']:.4f}")
+        return (
+            f"{label}: {len(statuses)} windows ({with_model} with a model), Brier "
+            f"{summary['brier_common']:.4f} vs market {summary['market_brier']:.4f}"
+        )
     if with_model:
         return f"{label}: {len(statuses)} windows ({with_model} with a model), no test row to score"
     reasons = ", ".join(f"{status} x {n}" for status, n in sorted(Counter(statuses).items()))
-    return (f"{label}: {len(statuses)} windows, no forecast to score: no window has a model "
-            f"({reasons}); each window's best_params.json says why")
+    return (
+        f"{label}: {len(statuses)} windows, no forecast to score: no window has a model "
+        f"({reasons}); each window's best_params.json says why"
+    )
 
 
 def event_date_range(features: Path):

@@ -22,8 +22,12 @@ from tmaxedge.core.errors import DataError
 from tmaxedge.research import edge_study, market_study
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-_OUT = click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-                    help="Folder for the markdown section and the CSV tables.")  # fmt: skip
+_OUT = click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the markdown section and the CSV tables.",
+)
 
 
 def _hours(_context, _parameter, value: str) -> tuple[float, ...]:
@@ -50,15 +54,33 @@ def study_group() -> None:
 
 
 @study_group.command("market-reliability")
-@click.option("--markets", "markets_path", required=True, type=_FILE,
-              help="Contract markets table (.parquet or .csv) with Kalshi's result.")  # fmt: skip
-@click.option("--quotes", "quotes_path", required=True, type=_FILE,
-              help="Contract quotes table whose 'price' holds last trade prices.")  # fmt: skip
-@click.option("--settlements", "settlements_path", type=_FILE,
-              help="Contract settlements: results are checked against them, nulls filled.")
-@click.option("--horizons", default=",".join(f"{h:g}" for h in market_study.DEFAULT_HORIZONS_HOURS),
-              show_default=True, callback=_hours,
-              help="Hours before close_time at which to take the last trade.")  # fmt: skip
+@click.option(
+    "--markets",
+    "markets_path",
+    required=True,
+    type=_FILE,
+    help="Contract markets table (.parquet or .csv) with Kalshi's result.",
+)
+@click.option(
+    "--quotes",
+    "quotes_path",
+    required=True,
+    type=_FILE,
+    help="Contract quotes table whose 'price' holds last trade prices.",
+)
+@click.option(
+    "--settlements",
+    "settlements_path",
+    type=_FILE,
+    help="Contract settlements: results are checked against them, nulls filled.",
+)
+@click.option(
+    "--horizons",
+    default=",".join(f"{h:g}" for h in market_study.DEFAULT_HORIZONS_HOURS),
+    show_default=True,
+    callback=_hours,
+    help="Hours before close_time at which to take the last trade.",
+)
 @_OUT
 def market_reliability(markets_path, quotes_path, settlements_path, horizons, out) -> None:
     """Brier, log loss and reliability of the last trade price at fixed horizons before close."""
@@ -66,13 +88,18 @@ def market_reliability(markets_path, quotes_path, settlements_path, horizons, ou
     if settlements_path is not None:
         paths["settlements"] = settlements_path
     where = {name: str(path) for name, path in paths.items()}
-    tables = {name: market_study.contract_table(io.read_source_table(path), name, where[name])
-              for name, path in paths.items()}  # fmt: skip
-    result = market_study.study(tables["markets"], tables["quotes"], tables.get("settlements"),
-                                horizons, where)  # fmt: skip
-    files = {"market_scores.csv": result["scores"],
-             "market_reliability.csv": result["reliability"],
-             "market_longshot.csv": result["longshot"]}  # fmt: skip
+    tables = {
+        name: market_study.contract_table(io.read_source_table(path), name, where[name])
+        for name, path in paths.items()
+    }
+    result = market_study.study(
+        tables["markets"], tables["quotes"], tables.get("settlements"), horizons, where
+    )
+    files = {
+        "market_scores.csv": result["scores"],
+        "market_reliability.csv": result["reliability"],
+        "market_longshot.csv": result["longshot"],
+    }
     for name, frame in files.items():
         io.write_csv_atomic(frame, out / name)
     with io.atomic_path(out / "market_reliability.md") as tmp:
@@ -93,8 +120,11 @@ def _echo_market_study(result: dict) -> None:
     _echo_table("Reliability by price bucket (cents)", result["reliability"])
     _echo_table("Favourite-longshot check (gap = mean price - YES rate, cents)", result["longshot"])
     for hours in result["scores"].loc[result["scores"]["biased"], "horizon_h"]:
-        click.echo(f"WARNING: horizon {hours:g} h: YES and NO markets are priced at different "
-                   "rates; its scores describe a selected sample.", err=True)  # fmt: skip
+        click.echo(
+            f"WARNING: horizon {hours:g} h: YES and NO markets are priced at different "
+            "rates; its scores describe a selected sample.",
+            err=True,
+        )
 
 
 @study_group.command("walkforward-scores")
@@ -112,16 +142,20 @@ def walkforward_scores(runs: Path, title: str, out: Path) -> None:
         tmp.write_text(edge_study.markdown_section(windows, brackets, title))
     _echo_table(f"{title}: per window (all brackets)", windows)
     _echo_table(f"{title}: per bracket (all windows)", brackets)
-    click.echo(f"\nwrote {out / 'walkforward_scores.md'}, walkforward_windows.csv, "
-               "walkforward_brackets.csv")  # fmt: skip
+    click.echo(
+        f"\nwrote {out / 'walkforward_scores.md'}, walkforward_windows.csv, "
+        "walkforward_brackets.csv"
+    )
 
 
 def read_predictions(runs: Path) -> pd.DataFrame:
     """Every preds_test.parquet under RUNS/<model>/<window>/evaluate/<group>/, checked."""
     paths = sorted(Path(runs).glob("*/*/evaluate/*/preds_test.parquet"))
     if not paths:
-        raise DataError(f"{runs}: no <model>/<window>/evaluate/<group>/preds_test.parquet found; "
-                        "is it the --out folder of `tmaxedge walkforward`?")  # fmt: skip
+        raise DataError(
+            f"{runs}: no <model>/<window>/evaluate/<group>/preds_test.parquet found; "
+            "is it the --out folder of `tmaxedge walkforward`?"
+        )
     frames = []
     for path in paths:
         frame = pd.read_parquet(path)

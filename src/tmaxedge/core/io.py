@@ -221,7 +221,9 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def write_parquet_parts_atomic(parts: Iterator[pd.DataFrame] | list[pd.DataFrame], target: Path) -> int:
+def write_parquet_parts_atomic(
+    parts: Iterator[pd.DataFrame] | list[pd.DataFrame], target: Path
+) -> int:
     """Stream frames of one schema into a single Parquet file, atomically; returns the row count.
 
     For tables too large to hold at once (a simulated year of one-minute quotes): the caller
@@ -232,7 +234,9 @@ def write_parquet_parts_atomic(parts: Iterator[pd.DataFrame] | list[pd.DataFrame
     with atomic_path(target) as tmp:
         try:
             for part in parts:
-                table = pa.Table.from_pandas(part, preserve_index=False).replace_schema_metadata(None)
+                table = pa.Table.from_pandas(part, preserve_index=False).replace_schema_metadata(
+                    None
+                )
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table, row_group_size=ROW_GROUP_SIZE)

@@ -38,8 +38,21 @@ from tmaxedge.core.errors import ParamsError
 
 # the sections of params.yaml; a misspelt one would otherwise be ignored while its stage
 # silently runs on defaults or fails much later
-SECTIONS = ("simulate", "ingest", "cities", "features", "windows", "models", "tune", "calibrate",
-            "pool", "coherence", "compute", "backtest", "gate")  # fmt: skip
+SECTIONS = (
+    "simulate",
+    "ingest",
+    "cities",
+    "features",
+    "windows",
+    "models",
+    "tune",
+    "calibrate",
+    "pool",
+    "coherence",
+    "compute",
+    "backtest",
+    "gate",
+)
 # the model types a ``tune`` entry can have (its ``type``, else its name): modeling.tuning
 MODEL_TYPES = ("ridge", "elasticnet", "lasso", "tmax_dist")
 
@@ -327,8 +340,10 @@ def model_entry_problem(name: Any, tune: Mapping[str, Any]) -> str | None:
     entry = tune[name]
     kind = entry.get("type") if isinstance(entry, Mapping) else None
     if (kind or name) not in MODEL_TYPES:
-        return (f"names {name!r}, but tune.{name} has no type among {list(MODEL_TYPES)} "
-                f"(its name is not one); got type {kind!r}")  # fmt: skip
+        return (
+            f"names {name!r}, but tune.{name} has no type among {list(MODEL_TYPES)} "
+            f"(its name is not one); got type {kind!r}"
+        )
     return None
 
 

@@ -11,8 +11,12 @@ from scipy.special import expit, logit
 
 
 def logit_shift(
-    p: np.ndarray, event: np.ndarray, timestamp: np.ndarray, n_markets: np.ndarray,
-    iterations: int = 50, tol: float = 1e-12,
+    p: np.ndarray,
+    event: np.ndarray,
+    timestamp: np.ndarray,
+    n_markets: np.ndarray,
+    iterations: int = 50,
+    tol: float = 1e-12,
 ) -> np.ndarray:
     """Probabilities shifted so each (event, timestamp) set sums to 1.
 
@@ -51,7 +55,11 @@ def logit_shift(
 
 def markets_per_event(event: pd.Series, ticker: pd.Series) -> np.ndarray:
     """For each row, how many distinct markets its event has in the table."""
-    counts = pd.DataFrame({"event": event, "ticker": ticker}).groupby("event", observed=True)["ticker"].nunique()
+    counts = (
+        pd.DataFrame({"event": event, "ticker": ticker})
+        .groupby("event", observed=True)["ticker"]
+        .nunique()
+    )
     return event.map(counts).to_numpy(float)
 
 

@@ -62,20 +62,53 @@ from tmaxedge.decision.fees import fee_cents, fee_per_contract_cents
 
 MARKET_MODEL = "market"
 PREDICTION_COLUMNS = [
-    "model", "window", "city", "bracket", "timestamp", "market_ticker", "p_model", "p_market",
-    "y", "minutes_to_close", "event_ticker", "yes_bid", "yes_ask",
-]  # fmt: skip
+    "model",
+    "window",
+    "city",
+    "bracket",
+    "timestamp",
+    "market_ticker",
+    "p_model",
+    "p_market",
+    "y",
+    "minutes_to_close",
+    "event_ticker",
+    "yes_bid",
+    "yes_ask",
+]
 QUOTE_COLUMNS = ["ticker", "ts", "yes_bid", "yes_ask", "price"]
 TRADE_COLUMNS = [
-    "model", "market_ticker", "event_ticker", "city", "bracket", "order_time", "fill_time",
-    "close_time", "side", "liquidity", "price_cents", "contracts", "fee_cents", "edge_cents",
-    "filled", "y", "pnl_cents",
-]  # fmt: skip
+    "model",
+    "market_ticker",
+    "event_ticker",
+    "city",
+    "bracket",
+    "order_time",
+    "fill_time",
+    "close_time",
+    "side",
+    "liquidity",
+    "price_cents",
+    "contracts",
+    "fee_cents",
+    "edge_cents",
+    "filled",
+    "y",
+    "pnl_cents",
+]
 DAILY_COLUMNS = ["model", "date", "pnl_dollars", "bankroll"]
 METRIC_KEYS = (
-    "net_pnl", "return", "daily_sharpe", "max_drawdown", "n_orders", "n_fills", "n_taker_fills",
-    "fill_rate", "mean_edge_at_fill_cents", "fees",
-)  # fmt: skip
+    "net_pnl",
+    "return",
+    "daily_sharpe",
+    "max_drawdown",
+    "n_orders",
+    "n_fills",
+    "n_taker_fills",
+    "fill_rate",
+    "mean_edge_at_fill_cents",
+    "fees",
+)
 
 _MINUTE_NS = 60 * 10**9
 _DAY_NS = 86_400 * 10**9
@@ -195,8 +228,13 @@ def _check_predictions(frame: pd.DataFrame) -> None:
     keys = ["model", "market_ticker", "timestamp"]
     duplicated = frame.duplicated(keys, keep=False)
     if duplicated.any():
-        raise data_error("predictions", ", ".join(keys), "must be unique (one decision per row)",
-                         frame.loc[duplicated, keys], len(frame))  # fmt: skip
+        raise data_error(
+            "predictions",
+            ", ".join(keys),
+            "must be unique (one decision per row)",
+            frame.loc[duplicated, keys],
+            len(frame),
+        )
     y = frame["y"].to_numpy(float, na_value=np.nan)
     bad_y = ~np.isin(y, [0.0, 1.0])
     if bad_y.any():
@@ -206,9 +244,13 @@ def _check_predictions(frame: pd.DataFrame) -> None:
     p = frame["p_model"].to_numpy(float, na_value=np.nan)
     bad_p = (p < 0) | (p > 1)
     if bad_p.any():
-        raise data_error("predictions", "p_model", "must be a probability in [0, 1] or NaN",
-                         frame.loc[bad_p, ["model", "market_ticker", "timestamp", "p_model"]],
-                         len(frame))  # fmt: skip
+        raise data_error(
+            "predictions",
+            "p_model",
+            "must be a probability in [0, 1] or NaN",
+            frame.loc[bad_p, ["model", "market_ticker", "timestamp", "p_model"]],
+            len(frame),
+        )
 
 
 def _check_quotes(frame: pd.DataFrame) -> None:
@@ -258,8 +300,10 @@ class _QuoteBook:
         else:
             order = np.lexsort((ts, codes))
         codes, ts = codes[order], ts[order]
-        bid, ask, price = (quotes[c].to_numpy(float, na_value=np.nan)[order]
-                           for c in ("yes_bid", "yes_ask", "price"))  # fmt: skip
+        bid, ask, price = (
+            quotes[c].to_numpy(float, na_value=np.nan)[order]
+            for c in ("yes_bid", "yes_ask", "price")
+        )
         # A trade strictly below P is a trade at <= P - 1; strictly above S is >= S + 1.
         yes_level = np.nan_to_num(np.fmin(ask, price + 1), nan=np.inf)
         no_level = np.nan_to_num(np.fmax(bid, price - 1), nan=-np.inf)
@@ -269,9 +313,13 @@ class _QuoteBook:
         return cls(names, ts, starts, ends, yes_level, no_level)
 
     def first_cross(
-        self, tickers: np.ndarray, after: np.ndarray, until: np.ndarray, buy_yes: np.ndarray,
+        self,
+        tickers: np.ndarray,
+        after: np.ndarray,
+        until: np.ndarray,
+        buy_yes: np.ndarray,
         price: np.ndarray,
-    ) -> np.ndarray:  # fmt: skip
+    ) -> np.ndarray:
         """Time (ns) of the first row in ``(after, until]`` that fills each order, else -1."""
         n = len(tickers)
         lo = np.zeros(n, np.int64)
@@ -315,8 +363,13 @@ class _Decisions:
     kelly: np.ndarray  # contracts per bankroll dollar
 
 
-def _decide(p: np.ndarray, bid: np.ndarray, ask: np.ndarray, minutes_to_close: np.ndarray,
-            params: BacktestParams) -> _Decisions:  # fmt: skip
+def _decide(
+    p: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    minutes_to_close: np.ndarray,
+    params: BacktestParams,
+) -> _Decisions:
     """Side, price and edge of the order each decision row wants (vectorised)."""
     has_book = ~(np.isnan(bid) & np.isnan(ask))
     bid = np.where(np.isnan(bid), 0.0, bid)  # an empty side is priced at its bound
@@ -377,16 +430,20 @@ def _backtest_model(rows: pd.DataFrame, book: _QuoteBook, params: BacktestParams
         rows["p_model"].to_numpy(float, na_value=np.nan),
         rows["yes_bid"].to_numpy(float, na_value=np.nan),
         rows["yes_ask"].to_numpy(float, na_value=np.nan),
-        minutes, params,
-    )  # fmt: skip
+        minutes,
+        params,
+    )
     wanted = np.flatnonzero(decisions.place)
     wanted = wanted[np.lexsort((market_code[wanted], t[wanted]))]  # time order, then ticker
     maker = wanted[~decisions.taker[wanted]]
     fill_time = np.full(len(rows), -1, np.int64)
     fill_time[maker] = book.first_cross(
-        rows["market_ticker"].to_numpy()[maker], t[maker], expiry[maker],
-        decisions.buy_yes[maker], decisions.price[maker],
-    )  # fmt: skip
+        rows["market_ticker"].to_numpy()[maker],
+        t[maker],
+        expiry[maker],
+        decisions.buy_yes[maker],
+        decisions.price[maker],
+    )
     taken = wanted[decisions.taker[wanted]]
     fill_time[taken] = t[taken]
     y = rows["y"].to_numpy(float).astype(np.int64)
@@ -402,8 +459,9 @@ def _backtest_model(rows: pd.DataFrame, book: _QuoteBook, params: BacktestParams
             "city": rows["city"].to_numpy()[placed],
             "bracket": rows["bracket"].to_numpy()[placed],
             "order_time": _timestamps(t[placed]),
-            "fill_time": _timestamps(np.where(fill_time[placed] >= 0, fill_time[placed],
-                                              np.iinfo(np.int64).min)),  # fmt: skip
+            "fill_time": _timestamps(
+                np.where(fill_time[placed] >= 0, fill_time[placed], np.iinfo(np.int64).min)
+            ),
             "close_time": _timestamps(close[placed]),
             "side": np.where(decisions.buy_yes[placed], "yes", "no"),
             "liquidity": np.where(decisions.taker[placed], "taker", "maker"),
@@ -422,25 +480,48 @@ def _backtest_model(rows: pd.DataFrame, book: _QuoteBook, params: BacktestParams
     return ledger[TRADE_COLUMNS]
 
 
-def _size_orders(wanted, t, expiry, close, market_code, event_code, decisions: _Decisions,
-                 fill_time, wins, params: BacktestParams):  # fmt: skip
+def _size_orders(
+    wanted,
+    t,
+    expiry,
+    close,
+    market_code,
+    event_code,
+    decisions: _Decisions,
+    fill_time,
+    wins,
+    params: BacktestParams,
+):
     """Kelly size of each wanted order in time order, capped per market and per event.
 
     The one sequential step: the bankroll (start of the UTC day) and the caps depend on earlier
     orders. Exposure at time ``t`` = contracts of orders that fill (at or before ``t``, or later
     while resting) + contracts of unfilled orders still resting at ``t``.
     """
-    cols = [a[wanted].tolist() for a in (
-        t, t // _DAY_NS, close // _DAY_NS, expiry, market_code, event_code, decisions.kelly,
-        decisions.price, decisions.gross_edge, decisions.fee_rate, fill_time >= 0, wins,
-    )]  # fmt: skip
+    cols = [
+        a[wanted].tolist()
+        for a in (
+            t,
+            t // _DAY_NS,
+            close // _DAY_NS,
+            expiry,
+            market_code,
+            event_code,
+            decisions.kelly,
+            decisions.price,
+            decisions.gross_edge,
+            decisions.fee_rate,
+            fill_time >= 0,
+            wins,
+        )
+    ]
     committed: dict[tuple[str, int], int] = {}
     resting: dict[tuple[str, int], list[tuple[int, int]]] = {}
     settle: list[tuple[int, int]] = []  # (close day, pnl cents) of filled orders
     settled_cents, day_now, bankroll = 0, None, params.bankroll
     placed, sizes, fees, edges = [], [], [], []
     min_edge = params.min_edge_cents - _EPS
-    for i, row in zip(wanted.tolist(), zip(*cols), strict=True):
+    for i, row in zip(wanted.tolist(), zip(*cols, strict=True), strict=True):
         now, day, close_day, until, market, event, kelly, price, gross, rate, fills, win = row
         if day != day_now:
             while settle and settle[0][0] < day:
@@ -470,8 +551,12 @@ def _size_orders(wanted, t, expiry, close, market_code, event_code, decisions: _
                 resting.setdefault(key, []).append((until, size))
         if fills:
             heapq.heappush(settle, (close_day, size * ((100 if win else 0) - price) - fee))
-    return (np.asarray(placed, np.int64), np.asarray(sizes, np.int64),
-            np.asarray(fees, np.int64), np.asarray(edges, float))  # fmt: skip
+    return (
+        np.asarray(placed, np.int64),
+        np.asarray(sizes, np.int64),
+        np.asarray(fees, np.int64),
+        np.asarray(edges, float),
+    )
 
 
 def _exposure(committed: dict, resting: dict, key: tuple[str, int], now: int) -> int:

@@ -121,8 +121,9 @@ def check_coverage(model: str, metrics: Mapping[str, Any], min_coverage: float) 
     """The model must predict on at least ``min_coverage`` of the eligible test rows."""
     coverage = _number(metrics, "coverage")
     if coverage is None:
-        return _result(False, None, min_coverage,
-                       f"{model} has no coverage in the walk-forward metrics.")  # fmt: skip
+        return _result(
+            False, None, min_coverage, f"{model} has no coverage in the walk-forward metrics."
+        )
     passed = coverage + _EPS >= min_coverage
     message = (
         f"{model} predicts on {coverage:.1%} of eligible test rows; "
@@ -170,10 +171,15 @@ def coefficient_norms(records: Iterable[tuple[str, str, str, Mapping[str, Any]]]
     ``window``, ``group``, ``strike``, ``norm`` sorted by model, window and group.
     """
     rows = [
-        {"model": model, "window": window, "group": group, "strike": group.rsplit("_", 1)[-1],
-         "norm": float(np.linalg.norm(np.asarray(content["coef"], dtype=float)))}
+        {
+            "model": model,
+            "window": window,
+            "group": group,
+            "strike": group.rsplit("_", 1)[-1],
+            "norm": float(np.linalg.norm(np.asarray(content["coef"], dtype=float))),
+        }
         for model, window, group, content in records
-    ]  # fmt: skip
+    ]
     frame = pd.DataFrame(rows, columns=["model", "window", "group", "strike", "norm"])
     return frame.sort_values(["model", "window", "group"], kind="mergesort", ignore_index=True)
 
@@ -190,8 +196,13 @@ def check_beta_norm(model: str, norms: pd.DataFrame, beta_max: Mapping[str, floa
         return _result(False, None, None, message)
     unknown = sorted(set(norms["strike"]) - set(beta_max))
     if unknown:
-        return _result(False, None, None, f"{model} has strike type(s) {unknown} without a "
-                       f"gate.beta_max limit; known: {sorted(beta_max)}.")  # fmt: skip
+        return _result(
+            False,
+            None,
+            None,
+            f"{model} has strike type(s) {unknown} without a "
+            f"gate.beta_max limit; known: {sorted(beta_max)}.",
+        )
     limit = norms["strike"].map(beta_max).astype(float)
     ratio = norms["norm"] / limit
     worst = int(np.argmax(ratio.to_numpy()))
@@ -245,7 +256,8 @@ def check_edge_two_sided(model: str, orders: pd.DataFrame, one_sided_max: float)
     share = float(max(shares.values()))
     passed = share <= one_sided_max + _EPS
     message = (
-        f"{model} placed {n_orders:,} orders: " + ", ".join(described)
+        f"{model} placed {n_orders:,} orders: "
+        + ", ".join(described)
         + f"; the gate allows at most {one_sided_max:.1%} on one side."
     )
     return _result(passed, share, one_sided_max, message)
@@ -446,8 +458,11 @@ def choose_promotion(
     candidates = {}
     for model in sorted(gates):
         metrics = walkforward_metrics.get(model, {})
-        reasons = [f"fails gate {name}" for name in ENFORCED_CHECKS
-                   if not gates[model]["checks"][name]["passed"]]  # fmt: skip
+        reasons = [
+            f"fails gate {name}"
+            for name in ENFORCED_CHECKS
+            if not gates[model]["checks"][name]["passed"]
+        ]
         for label in _SCORES_VS_MARKET:
             score = _VsMarket.of(metrics, label)
             if score.ours is None or score.market is None:
@@ -471,8 +486,11 @@ def choose_promotion(
         return {"promoted": None, "reason": f"no edge found: {why}.", "candidates": candidates}
     best = min(
         eligible,
-        key=lambda m: (-candidates[m]["net_pnl"], _number(walkforward_metrics[m], "brier_common"),
-                       m),  # fmt: skip
+        key=lambda m: (
+            -candidates[m]["net_pnl"],
+            _number(walkforward_metrics[m], "brier_common"),
+            m,
+        ),
     )
     others = [m for m in eligible if m != best]
     reason = (

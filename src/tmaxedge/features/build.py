@@ -71,37 +71,89 @@ WEATHER_WARMUP_MINUTES = 360  # EMAs start 6 h before the first eligible minute:
 EMA_MINUTES = (5, 15)
 
 KEY_COLUMNS = [
-    "ticker", "event_ticker", "city", "event_date", "strike_type", "floor_strike", "cap_strike",
-    "ts", "close_time", "y", "tmax_f", "p_market", "quote_ts", "weather_ts",
-]  # fmt: skip
+    "ticker",
+    "event_ticker",
+    "city",
+    "event_date",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    "ts",
+    "close_time",
+    "y",
+    "tmax_f",
+    "p_market",
+    "quote_ts",
+    "weather_ts",
+]
 LABEL_COLUMNS = ["y", "tmax_f"]  # outcomes: for fitting and scoring, never a feature
 _BASELINE = [
-    "yes_mid", "yes_bid", "yes_ask", "spread_cents", "minutes_to_close", "temp_now",
-    "temp_to_floor", "temp_to_cap", "hour_of_day_local", "day_of_week",
-]  # fmt: skip
+    "yes_mid",
+    "yes_bid",
+    "yes_ask",
+    "spread_cents",
+    "minutes_to_close",
+    "temp_now",
+    "temp_to_floor",
+    "temp_to_cap",
+    "hour_of_day_local",
+    "day_of_week",
+]
 _RIDGE_SAFE = _BASELINE + ["mid_chg_5m", "spread_pct", "log_minutes_to_close"]
 _RICH = _RIDGE_SAFE + [
-    "rv_15m", "rv_60m", "oi_level", "vol_5m", "mid_slope_5m", "temp_5m_ema", "temp_15m_ema",
-    "temp_accel", "sin_hour", "cos_hour", "temp_x_spread_pct", "temp_x_log_minutes",
-    "running_max", "running_max_to_floor", "running_max_to_cap",
-]  # fmt: skip
+    "rv_15m",
+    "rv_60m",
+    "oi_level",
+    "vol_5m",
+    "mid_slope_5m",
+    "temp_5m_ema",
+    "temp_15m_ema",
+    "temp_accel",
+    "sin_hour",
+    "cos_hour",
+    "temp_x_spread_pct",
+    "temp_x_log_minutes",
+    "running_max",
+    "running_max_to_floor",
+    "running_max_to_cap",
+]
 MARKET_LOGIT = "mid_logit"  # log-odds of the mid: the market's own forecast on the model's scale
 FEATURE_SETS: dict[str, list[str]] = {
-    "baseline": _BASELINE, "ridge_safe": _RIDGE_SAFE, "rich": _RICH
+    "baseline": _BASELINE,
+    "ridge_safe": _RIDGE_SAFE,
+    "rich": _RICH,
 }
 # the event's implied distribution of the high (event_features): not in a brief's feature set,
 # a model takes them with the extra feature "event"; the implied exceedances are tmax_dist's inputs
 COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT] + EVENT_COLUMNS + IMPLIED_EXCEEDANCE_COLUMNS
 _WEATHER = [
-    "temp_now", "temp_to_floor", "temp_to_cap", "temp_5m_ema", "temp_15m_ema", "temp_accel",
-    "temp_x_spread_pct", "temp_x_log_minutes", "running_max", "running_max_to_floor",
-    "running_max_to_cap", "running_max_z", "temp_now_z",
-]  # fmt: skip
+    "temp_now",
+    "temp_to_floor",
+    "temp_to_cap",
+    "temp_5m_ema",
+    "temp_15m_ema",
+    "temp_accel",
+    "temp_x_spread_pct",
+    "temp_x_log_minutes",
+    "running_max",
+    "running_max_to_floor",
+    "running_max_to_cap",
+    "running_max_z",
+    "temp_now_z",
+]
 _STRING_KEYS = ["ticker", "event_ticker", "city", "strike_type"]
 _TIME_KEYS = ["ts", "close_time", "quote_ts", "weather_ts"]
 
-MARKET_COLUMNS = ["ticker", "event_ticker", "city", "event_date", "strike_type",
-                  "floor_strike", "cap_strike", "close_time"]  # fmt: skip
+MARKET_COLUMNS = [
+    "ticker",
+    "event_ticker",
+    "city",
+    "event_date",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    "close_time",
+]
 QUOTE_COLUMNS = ["ticker", "ts", "yes_bid", "yes_ask", "price", "volume", "open_interest"]
 WEATHER_COLUMNS = ["city", "ts", "temp_f"]
 SETTLEMENT_COLUMNS = ["city", "date", "tmax_f"]
@@ -157,8 +209,13 @@ def build_partition(
     markets = markets.sort_values("ticker", kind="mergesort", ignore_index=True)
     other = markets[markets["city"] != city.code]
     if len(other):
-        raise data_error("markets", "city", f"must be '{city.code}' in this partition",
-                         other[["ticker", "city"]], len(markets))  # fmt: skip
+        raise data_error(
+            "markets",
+            "city",
+            f"must be '{city.code}' in this partition",
+            other[["ticker", "city"]],
+            len(markets),
+        )
 
     grid = _market_grid(markets, city, params)
     label, high = _labels(markets, settlements, city)
@@ -216,10 +273,17 @@ def _market_grid(markets: pd.DataFrame, city: City, params: FeatureParams) -> _G
     row_offset = (np.cumsum(n_rows) - n_rows).astype(np.int64)
     row_local = HISTORY_MINUTES + (np.arange(len(row_market)) - row_offset[row_market]) * every
     return _Grid(
-        day=day, day_start=day_start, first=first, grid_start=grid_start, n_grid=n_grid,
-        grid_offset=grid_offset, close_ns=close_ns, row_market=row_market,
-        row_pos=grid_offset[row_market] + row_local, row_min=grid_start[row_market] + row_local,
-    )  # fmt: skip
+        day=day,
+        day_start=day_start,
+        first=first,
+        grid_start=grid_start,
+        n_grid=n_grid,
+        grid_offset=grid_offset,
+        close_ns=close_ns,
+        row_market=row_market,
+        row_pos=grid_offset[row_market] + row_local,
+        row_min=grid_start[row_market] + row_local,
+    )
 
 
 def _labels(
@@ -234,16 +298,26 @@ def _labels(
     at = days.get_indexer(_to_days(markets["event_date"]))
     if (at < 0).any():
         missing = markets.loc[at < 0, ["ticker", "event_date"]]
-        raise data_error("markets", "event_date", "must have a settlement for its city and date",
-                         missing, len(markets))  # fmt: skip
+        raise data_error(
+            "markets",
+            "event_date",
+            "must have a settlement for its city and date",
+            missing,
+            len(markets),
+        )
     high = own["tmax_f"].to_numpy(np.float64, na_value=np.nan)[at]
     floor = markets["floor_strike"].to_numpy(np.float64, na_value=np.nan)
     cap = markets["cap_strike"].to_numpy(np.float64, na_value=np.nan)
     kind = markets["strike_type"].to_numpy(object)
     unknown = ~np.isin(kind, STRIKE_TYPES)
     if unknown.any():
-        raise data_error("markets", "strike_type", f"must be one of {list(STRIKE_TYPES)}",
-                         markets.loc[unknown, ["ticker", "strike_type"]], len(markets))  # fmt: skip
+        raise data_error(
+            "markets",
+            "strike_type",
+            f"must be one of {list(STRIKE_TYPES)}",
+            markets.loc[unknown, ["ticker", "strike_type"]],
+            len(markets),
+        )
     with np.errstate(invalid="ignore"):
         yes = np.select(
             [kind == "between", kind == "greater", kind == "less"],
@@ -283,8 +357,9 @@ def _book_features(quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid) -> dic
     def column(name: str) -> np.ndarray:
         return quotes[name].to_numpy(np.float64, na_value=np.nan)[keep]
 
-    bid, ask, price, volume, oi = (column(n) for n in ("yes_bid", "yes_ask", "price", "volume",
-                                                       "open_interest"))  # fmt: skip
+    bid, ask, price, volume, oi = (
+        column(n) for n in ("yes_bid", "yes_ask", "price", "volume", "open_interest")
+    )
     latest = _carry(pos, np.ones(len(pos), bool), n_pos, segment_start)
     bid_g, ask_g = _take(bid, latest), _take(ask, latest)
     bid_g, ask_g = fill_one_sided_book(bid_g, ask_g)
@@ -297,8 +372,11 @@ def _book_features(quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid) -> dic
     change[:1] = np.nan
     np.subtract(mid_g[1:], mid_g[:-1], out=change[1:])
     ok = ~np.isnan(change)
-    sums = [_prefix(np.where(ok, change, 0.0)), _prefix(np.where(ok, change * change, 0.0)),
-            _prefix(ok.astype(np.float64))]  # fmt: skip
+    sums = [
+        _prefix(np.where(ok, change, 0.0)),
+        _prefix(np.where(ok, change * change, 0.0)),
+        _prefix(ok.astype(np.float64)),
+    ]
     # contracts traded per grid minute; a row that does not report volume makes its windows unknown
     counted = local >= 0
     traded = np.bincount(pos[counted], np.nan_to_num(volume[counted]), minlength=n_pos)
@@ -389,29 +467,53 @@ def _assemble(
     }
     columns.update(
         event_date=pd.arrays.ArrowExtensionArray(pa.array(day.astype(np.int32), pa.date32())),
-        floor_strike=floor, cap_strike=cap, ts=_timestamps(row_ns),
-        close_time=_timestamps(grid.close_ns[m]), y=label[m], tmax_f=high[m], p_market=p_market,
-        quote_ts=_timestamps(book["quote_ns"]), weather_ts=_timestamps(temp["weather_ns"]),
-        yes_mid=mid, yes_bid=book["yes_bid"], yes_ask=book["yes_ask"], spread_cents=spread,
-        minutes_to_close=minutes_to_close, temp_now=now, temp_to_floor=now - floor,
-        temp_to_cap=cap - now, hour_of_day_local=hour,
+        floor_strike=floor,
+        cap_strike=cap,
+        ts=_timestamps(row_ns),
+        close_time=_timestamps(grid.close_ns[m]),
+        y=label[m],
+        tmax_f=high[m],
+        p_market=p_market,
+        quote_ts=_timestamps(book["quote_ns"]),
+        weather_ts=_timestamps(temp["weather_ns"]),
+        yes_mid=mid,
+        yes_bid=book["yes_bid"],
+        yes_ask=book["yes_ask"],
+        spread_cents=spread,
+        minutes_to_close=minutes_to_close,
+        temp_now=now,
+        temp_to_floor=now - floor,
+        temp_to_cap=cap - now,
+        hour_of_day_local=hour,
         day_of_week=((day + 3) % 7).astype(np.int8),  # 1970-01-01 was a Thursday; Monday = 0
-        mid_chg_5m=book["mid_chg_5m"], spread_pct=spread_pct, log_minutes_to_close=log_minutes,
-        rv_15m=book["rv_15m"], rv_60m=book["rv_60m"], oi_level=book["oi_level"],
-        vol_5m=book["vol_5m"], mid_slope_5m=book["mid_slope_5m"], temp_5m_ema=temp["ema5"],
-        temp_15m_ema=temp["ema15"], temp_accel=now - temp["ema5"],
-        sin_hour=np.sin(2 * np.pi * hour / 24), cos_hour=np.cos(2 * np.pi * hour / 24),
-        temp_x_spread_pct=now * spread_pct, temp_x_log_minutes=now * log_minutes,
-        running_max=running, running_max_to_floor=running - floor,
+        mid_chg_5m=book["mid_chg_5m"],
+        spread_pct=spread_pct,
+        log_minutes_to_close=log_minutes,
+        rv_15m=book["rv_15m"],
+        rv_60m=book["rv_60m"],
+        oi_level=book["oi_level"],
+        vol_5m=book["vol_5m"],
+        mid_slope_5m=book["mid_slope_5m"],
+        temp_5m_ema=temp["ema5"],
+        temp_15m_ema=temp["ema15"],
+        temp_accel=now - temp["ema5"],
+        sin_hour=np.sin(2 * np.pi * hour / 24),
+        cos_hour=np.cos(2 * np.pi * hour / 24),
+        temp_x_spread_pct=now * spread_pct,
+        temp_x_log_minutes=now * log_minutes,
+        running_max=running,
+        running_max_to_floor=running - floor,
         running_max_to_cap=cap - running,
         mid_logit=np.log(np.clip(mid, 0.5, 99.5) / (100 - np.clip(mid, 0.5, 99.5))),
-    )  # fmt: skip
+    )
     low, high_yes = strikes.yes_interval(markets)
     events = markets["event_ticker"].astype("str").to_numpy(object)
     n_markets = pd.Series(events).map(pd.Series(events).value_counts()).to_numpy(float)
-    columns.update(event_columns(
-        p_market, events[m], grid.row_min, low[m], high_yes[m], n_markets[m], running, now
-    ))  # fmt: skip
+    columns.update(
+        event_columns(
+            p_market, events[m], grid.row_min, low[m], high_yes[m], n_markets[m], running, now
+        )
+    )
     return pd.DataFrame({name: columns[name] for name in COLUMNS})
 
 
@@ -419,8 +521,12 @@ def empty_features() -> pd.DataFrame:
     """A zero-row frame with the feature table's schema."""
     return build_partition(
         pd.DataFrame({c: pd.Series([], dtype=object) for c in MARKET_COLUMNS}).astype(
-            {"floor_strike": float, "cap_strike": float, "close_time": "datetime64[ns, UTC]",
-             "event_date": "datetime64[ns]"}  # fmt: skip
+            {
+                "floor_strike": float,
+                "cap_strike": float,
+                "close_time": "datetime64[ns, UTC]",
+                "event_date": "datetime64[ns]",
+            }
         ),
         pd.DataFrame(columns=QUOTE_COLUMNS).astype({"ts": "datetime64[ns, UTC]"}),
         pd.DataFrame(columns=WEATHER_COLUMNS).astype({"ts": "datetime64[ns, UTC]"}),
@@ -607,8 +713,13 @@ def iter_partitions(
     _require(weather, WEATHER_COLUMNS, "weather")
     unknown = ~markets["city"].isin(list(cities))
     if unknown.any():
-        raise data_error("markets", "city", f"must be one of {sorted(cities)} (params cities)",
-                         markets.loc[unknown, ["ticker", "city"]], len(markets))  # fmt: skip
+        raise data_error(
+            "markets",
+            "city",
+            f"must be one of {sorted(cities)} (params cities)",
+            markets.loc[unknown, ["ticker", "city"]],
+            len(markets),
+        )
     days = _to_days(markets["event_date"])
     month = pd.Series(days.astype("datetime64[D]")).dt.strftime("%Y-%m").to_numpy(object)
     close_ns = _to_ns(markets["close_time"])

@@ -31,7 +31,9 @@ def event_minute_groups(event: np.ndarray, minute: np.ndarray) -> np.ndarray:
     _, event_code = np.unique(event, return_inverse=True)
     minute = minute.astype(np.int64)
     span = int(minute.max() - minute.min()) + 1 if len(minute) else 1
-    _, group = np.unique(event_code.astype(np.int64) * span + (minute - minute.min()), return_inverse=True)
+    _, group = np.unique(
+        event_code.astype(np.int64) * span + (minute - minute.min()), return_inverse=True
+    )
     return group.ravel()
 
 

@@ -17,8 +17,15 @@ from tmaxedge.features.nowcast import COLUMNS as NOWCAST_COLUMNS
 from tmaxedge.features.scopes import CITY_PREFIX
 
 GROUPS = ("market", "weather", "nowcast", "time", "event", "city")
-_TIME = {"minutes_to_close", "hour_of_day_local", "day_of_week", "log_minutes_to_close", "sin_hour", "cos_hour",
-         "level"}  # fmt: skip
+_TIME = {
+    "minutes_to_close",
+    "hour_of_day_local",
+    "day_of_week",
+    "log_minutes_to_close",
+    "sin_hour",
+    "cos_hour",
+    "level",
+}
 _BY_HOUR = re.compile(r"_at_h\d+$")  # tmax_dist's hour-varying terms: market_logit_at_h10
 
 

@@ -73,7 +73,11 @@ def add_columns(
     """``rows`` with the nowcast log-odds columns (NaN where there is no reading or no table)."""
     low, high = yes_interval(rows)
     added = {
-        column: logit(np.clip(probability(rows, tables, reading, low, high, leave_own_day_out), CLIP, 1 - CLIP))
+        column: logit(
+            np.clip(
+                probability(rows, tables, reading, low, high, leave_own_day_out), CLIP, 1 - CLIP
+            )
+        )
         for reading, column in READINGS.items()
     }
     return rows.assign(**added)
@@ -95,7 +99,9 @@ def probability(
         for code, own in tables[BY_CITY].items():
             mine = city == code
             if mine.any():
-                result[mine] = probability(rows[mine], own, reading, low[mine], high[mine], leave_own_day_out)
+                result[mine] = probability(
+                    rows[mine], own, reading, low[mine], high[mine], leave_own_day_out
+                )
         return result
     buckets = _bucket(rows["hour_of_day_local"])
     days = _day_numbers(rows["event_date"])

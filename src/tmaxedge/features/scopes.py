@@ -43,7 +43,9 @@ def weather_cities(rows: pd.DataFrame) -> list[str]:
     return sorted(has.index[has.to_numpy()])
 
 
-def fit_units(rows: pd.DataFrame, scope: str, per_strike: bool) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+def fit_units(
+    rows: pd.DataFrame, scope: str, per_strike: bool
+) -> dict[str, tuple[pd.DataFrame, list[str]]]:
     """The fitting units of a window's rows: name -> (its rows, the city codes it pools).
 
     ``per_strike``: bin models fit each strike type apart; tmax_dist fits all together. Unit
@@ -70,7 +72,12 @@ def fit_units(rows: pd.DataFrame, scope: str, per_strike: bool) -> dict[str, tup
 
 def groups_of_unit(unit: pd.DataFrame) -> list[str]:
     """The (city, strike type) group names a unit's model serves."""
-    pairs = unit[["city", "strike_type"]].astype(str).drop_duplicates().sort_values(["city", "strike_type"])
+    pairs = (
+        unit[["city", "strike_type"]]
+        .astype(str)
+        .drop_duplicates()
+        .sort_values(["city", "strike_type"])
+    )
     return [Group(city, strike).name for city, strike in pairs.itertuples(index=False)]
 
 

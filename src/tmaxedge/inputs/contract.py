@@ -171,10 +171,6 @@ def empty_table(table: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-
-
-
-
 def bid_not_below_ask(quotes: pd.DataFrame) -> pd.DataFrame:
     """Quote rows where both sides are present and ``yes_bid >= yes_ask``."""
     crossed = (quotes["yes_bid"] >= quotes["yes_ask"]).fillna(False).astype(bool)
@@ -328,9 +324,13 @@ def events_not_partitioning(markets: pd.DataFrame) -> pd.DataFrame:
     event = markets.groupby(["city", "event_date"], sort=True).ngroup().to_numpy()
     low, high = yes_interval(markets)
     strikes = markets[["floor_strike", "cap_strike"]].to_numpy(dtype="float64")
-    per_event = pd.DataFrame(
-        {"event": event, "lo": np.nanmin(strikes, axis=1), "hi": np.nanmax(strikes, axis=1)}
-    ).groupby("event").agg(lo=("lo", "min"), hi=("hi", "max"))
+    per_event = (
+        pd.DataFrame(
+            {"event": event, "lo": np.nanmin(strikes, axis=1), "hi": np.nanmax(strikes, axis=1)}
+        )
+        .groupby("event")
+        .agg(lo=("lo", "min"), hi=("hi", "max"))
+    )
     start = np.floor(per_event["lo"].to_numpy()) - 1
     count = (np.ceil(per_event["hi"].to_numpy()) + 1 - start + 1).astype("int64")
     grid_event = np.repeat(per_event.index.to_numpy(), count)

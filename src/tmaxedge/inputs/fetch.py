@@ -214,9 +214,14 @@ def get_saved(
 
 
 def get_pages(
-    client: Client, path: str, query: dict, folder: Path, stem: str, list_key: str,
+    client: Client,
+    path: str,
+    query: dict,
+    folder: Path,
+    stem: str,
+    list_key: str,
     report: FetchReport,
-) -> list[Path]:  # fmt: skip
+) -> list[Path]:
     """Every page of a cursor-paged query, saved as ``<stem>_p0001.json``...; returns the files."""
     files, cursor, seen = [], None, set()
     for number in range(1, client.params.max_pages + 1):

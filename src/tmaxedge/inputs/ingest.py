@@ -235,7 +235,7 @@ def _schema_error(cases: pd.DataFrame, frame: pd.DataFrame, table: str, where: s
 def _rule_text(check: str) -> str:
     """A pandera check name as a rule; our checks carry their rule text as their error."""
     if check.startswith("dtype("):
-        return f"must have type {check[len('dtype('):-1]}"
+        return f"must have type {check[len('dtype(') : -1]}"
     return check
 
 
@@ -372,4 +372,3 @@ def _to_integer(values: pd.Series, dtype: str, where: str, name: str, n: int) ->
     if dtype == "int64" and numbers.isna().any():
         raise _wrong_type(where, name, "must not be null", values, numbers.isna(), n)
     return numbers.astype("Int64").astype(dtype)
-

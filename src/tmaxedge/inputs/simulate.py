@@ -245,7 +245,9 @@ def simulate_reports(
     hour = slot_hours[None, :] + jitter_seconds / 3600
     next_forecast = np.append(forecast[1:], forecast[-1])
     weight = evening_weight(hour)
-    path = (1 - weight) * revealed + weight * next_forecast[:, None] - diurnal_deficit(hour, climate)
+    path = (
+        (1 - weight) * revealed + weight * next_forecast[:, None] - diurnal_deficit(hour, climate)
+    )
     noise = rng.normal(0, REPORT_NOISE_SD, size=path.shape)
     temp = np.round((path + noise) / REPORT_ROUNDING) * REPORT_ROUNDING
 
@@ -404,7 +406,9 @@ def simulate_quotes(
             n_seen = np.searchsorted(slot_times, times[row], side="right")
             # before the first slot of the climate day only the forecast is known
             mean = np.where(n_seen > 0, posterior_mean[e][np.maximum(n_seen - 1, 0)], forecast[e])
-            sd = np.sqrt(np.where(n_seen > 0, posterior_var[e][np.maximum(n_seen - 1, 0)], sigma_f**2))
+            sd = np.sqrt(
+                np.where(n_seen > 0, posterior_var[e][np.maximum(n_seen - 1, 0)], sigma_f**2)
+            )
             prob[row] = ndtr((hi[row] - mean) / sd) - ndtr((lo[row] - mean) / sd)
         return prob
 
@@ -416,9 +420,7 @@ def simulate_quotes(
     shocks = rng.standard_normal(minute_time.shape) * market.noise_sd * np.sqrt(1 - rho**2)
     shocks[:, 0] = rng.standard_normal(len(markets)) * market.noise_sd
     mispricing = _ar1(shocks, rho)
-    belief = expit(
-        market.longshot_slope * logit(np.clip(p_seen, 1e-5, 1 - 1e-5)) + mispricing
-    )
+    belief = expit(market.longshot_slope * logit(np.clip(p_seen, 1e-5, 1 - 1e-5)) + mispricing)
 
     local_hour = _local_standard_hour(minute_time, city)
     overnight = (local_hour < 7) | (local_hour >= 22)

@@ -31,7 +31,9 @@ class CalibrateParams(Params):
         fit_on=Options(FIT_ON),
         folds=Interval(int, 2, None),
     )
-    method: str = "auto"  # auto: isotonic with isotonic_min outcomes, else sigmoid; or one of them; or none
+    method: str = (
+        "auto"  # auto: isotonic with isotonic_min outcomes, else sigmoid; or one of them; or none
+    )
     isotonic_min: int = 1000  # independent outcomes (market-days) needed for isotonic
     clip: float = 0.001  # probabilities are kept in [clip, 1 - clip]
     fit_on: str = "holdout"  # among FIT_ON

@@ -34,7 +34,14 @@ class Calibrator:
         return np.clip(p, self.clip, 1 - self.clip)
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "x": self.x, "y": self.y, "a": self.a, "b": self.b, "clip": self.clip}
+        return {
+            "method": self.method,
+            "x": self.x,
+            "y": self.y,
+            "a": self.a,
+            "b": self.b,
+            "clip": self.clip,
+        }
 
 
 @dataclass
@@ -45,7 +52,9 @@ class ModelCard:
     linear: LinearFit
     calibrator: Calibrator
     nowcast: dict | None = None  # tmaxedge.features.nowcast tables fitted in the training window
-    pool_weight: float | None = None  # tmaxedge.modeling.pooling: the model's weight against the market
+    pool_weight: float | None = (
+        None  # tmaxedge.modeling.pooling: the model's weight against the market
+    )
     kind: str = "bin"  # "bin": P(YES) of a market | "distribution": P(high >= k) (tmaxedge.modeling.distribution)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -64,7 +64,9 @@ def design(
     columns = {"market_logit": market}
     for reading, name in _NOWCAST.items():
         if tables:
-            p = nowcast.probability(rows, tables, reading, k, np.full(len(k), np.inf), leave_own_day_out)
+            p = nowcast.probability(
+                rows, tables, reading, k, np.full(len(k), np.inf), leave_own_day_out
+            )
             columns[name] = logit(np.clip(p, nowcast.CLIP, 1 - nowcast.CLIP))
         else:
             columns[name] = np.full(len(rows), np.nan)
@@ -76,7 +78,9 @@ def design(
             columns[f"{term}_at_h{knot}"] = columns[term] * weight
     names = scopes.city_columns(list(cities))
     city = rows["city"].astype(str).to_numpy() if names else None
-    columns.update({name: (city == code).astype(float) for code, name in zip(cities, names, strict=True)})
+    columns.update(
+        {name: (city == code).astype(float) for code, name in zip(cities, names, strict=True)}
+    )
     return pd.DataFrame(columns, index=rows.index)[COLUMNS + names]
 
 
@@ -86,25 +90,38 @@ def hour_basis(hour: np.ndarray) -> list[np.ndarray]:
     return [np.interp(h, HOUR_KNOTS, np.eye(len(HOUR_KNOTS))[i]) for i in range(len(HOUR_KNOTS))]
 
 
-def threshold_rows(rows: pd.DataFrame, tables: dict | None, leave_own_day_out: bool = False, cities: list[str] = ()):
+def threshold_rows(
+    rows: pd.DataFrame, tables: dict | None, leave_own_day_out: bool = False, cities: list[str] = ()
+):
     """The fitting table of S: rows with a finite lower edge, their design at that edge and the
     label ``high >= low``. Returns (rows, design, y)."""
     low, _ = edges(rows)
     keep = np.isfinite(low)
     kept = rows[keep].reset_index(drop=True)
-    x = design(kept, low[keep], kept[IMPLIED_EXCEEDANCE_COLUMNS[0]].to_numpy(float), tables, leave_own_day_out, cities)
+    x = design(
+        kept,
+        low[keep],
+        kept[IMPLIED_EXCEEDANCE_COLUMNS[0]].to_numpy(float),
+        tables,
+        leave_own_day_out,
+        cities,
+    )
     y = (kept["tmax_f"].to_numpy(float) >= low[keep]).astype(int)
     return kept, x, y
 
 
-def survival(card, rows: pd.DataFrame, k: np.ndarray, implied: np.ndarray, outside: float) -> np.ndarray:
+def survival(
+    card, rows: pd.DataFrame, k: np.ndarray, implied: np.ndarray, outside: float
+) -> np.ndarray:
     """S(k) at each row's minute as ``card`` predicts it; ``outside`` where k is infinite."""
     finite = np.isfinite(k)
     s = np.full(len(rows), outside)
     if finite.any():
         part = rows[finite]
         cities = scopes.pooled_cities(card.preprocessor.columns)
-        x = design(part, k[finite], implied[finite], card.nowcast, cities=cities)[card.preprocessor.columns]
+        x = design(part, k[finite], implied[finite], card.nowcast, cities=cities)[
+            card.preprocessor.columns
+        ]
         s[finite] = card.predict(x.to_numpy(float))
     return s
 

@@ -60,7 +60,9 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
-        return cls(list(d["columns"]), *(np.asarray(d[k], float) for k in ["medians", "means", "scales"]))
+        return cls(
+            list(d["columns"]), *(np.asarray(d[k], float) for k in ["medians", "means", "scales"])
+        )
 
 
 def class_weights(y: np.ndarray, scheme: str | None) -> np.ndarray:
@@ -233,13 +235,3 @@ def _best_before_sign_flip(x, proposal, index, penalised, model):
         if value < best_value:
             best, best_value = candidate, value
     return best
-
-
-
-
-
-
-
-
-
-

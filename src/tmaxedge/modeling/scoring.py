@@ -56,8 +56,11 @@ def score(frame: pd.DataFrame) -> dict:
     if predicted.any():
         p = frame.loc[predicted, "p_model"].to_numpy(float)
         table = reliability(y[predicted.to_numpy()], p)
-        result.update(log_loss=log_loss(y[predicted.to_numpy()], p), brier=brier(y[predicted.to_numpy()], p),
-                      ece=expected_calibration_error(table))
+        result.update(
+            log_loss=log_loss(y[predicted.to_numpy()], p),
+            brier=brier(y[predicted.to_numpy()], p),
+            ece=expected_calibration_error(table),
+        )
     if both.any():
         mask = both.to_numpy()
         p_model = frame["p_model"].to_numpy(float)[mask]

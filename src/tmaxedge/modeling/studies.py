@@ -101,7 +101,9 @@ def fail_interrupted_trials(storage: optuna.storages.BaseStorage, study_name: st
 
     study_id = storage.get_study_id_from_name(study_name)
     running = optuna.trial.TrialState.RUNNING
-    interrupted = [t for t in storage.get_all_trials(study_id, deepcopy=False) if t.state == running]
+    interrupted = [
+        t for t in storage.get_all_trials(study_id, deepcopy=False) if t.state == running
+    ]
     for trial in interrupted:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)

@@ -87,7 +87,9 @@ class ModelParams(Params):
     tune_every_minutes: int = 0  # 0: tune on every row; k: on rows k minutes apart
     extra_features: list[str] = field(default_factory=list)  # among EXTRA_FEATURES
     min_class_days: int = 1  # fewest event days on which each outcome (YES, NO) must occur
-    type: str | None = None  # the model type, when the entry's name is not one (ridge_pooled: ridge)
+    type: str | None = (
+        None  # the model type, when the entry's name is not one (ridge_pooled: ridge)
+    )
     scope: str = "city"  # among SCOPES
     drop_groups: list[str] = field(default_factory=list)  # feature groups left out (an ablation)
 
@@ -185,9 +187,12 @@ def tune_group(
     study_name = f"{study_label}-{study_key(x, y, event_dates, study_rows, columns, model, params, beta_max)}"
     storage = studies.open_storage(study_storage, study_name)
     study = optuna.create_study(
-        direction="minimize", pruner=pruner, storage=storage, study_name=study_name,
+        direction="minimize",
+        pruner=pruner,
+        storage=storage,
+        study_name=study_name,
         load_if_exists=storage is not None,
-    )  # fmt: skip
+    )
     if storage is not None:
         studies.fail_interrupted_trials(storage, study_name)
     run_trials(study, objective, params.n_trials, params.sampler_seed)
@@ -243,12 +248,20 @@ def within_norm(z, y, c, l1_ratio, weights, fit: LinearFit, beta_max: float, max
 
 def study_key(x, y, event_dates, study_rows, columns, model, params, beta_max) -> str:
     """The digest naming a study: its rows, search space, limits and the objective's code."""
-    settings = {"columns": list(columns), "model": model, "params": dataclasses.asdict(params),
-                "beta_max": beta_max}  # fmt: skip
-    return studies.study_digest([x, y, event_dates, study_rows], settings, [sys.modules[__name__], logistic])
+    settings = {
+        "columns": list(columns),
+        "model": model,
+        "params": dataclasses.asdict(params),
+        "beta_max": beta_max,
+    }
+    return studies.study_digest(
+        [x, y, event_dates, study_rows], settings, [sys.modules[__name__], logistic]
+    )
 
 
-def run_trials(study: optuna.Study, objective: CrossValidatedLogLoss, n_trials: int, seed: int) -> None:
+def run_trials(
+    study: optuna.Study, objective: CrossValidatedLogLoss, n_trials: int, seed: int
+) -> None:
     """Run trials one at a time until ``n_trials`` have finished (completed or pruned).
 
     Each trial's TPE draw is seeded from (seed, finished trials so far) and TPE reads only the
@@ -295,7 +308,9 @@ def final_fit_c(c: float, n_study_rows: int, n_rows: int) -> float:
     return c * n_study_rows / n_rows
 
 
-def best_trial(study: optuna.Study, beta_max: float | None) -> tuple[optuna.trial.FrozenTrial, bool | None]:
+def best_trial(
+    study: optuna.Study, beta_max: float | None
+) -> tuple[optuna.trial.FrozenTrial, bool | None]:
     """The completed trial with the lowest objective among those within ``beta_max``; without a
     feasible one, the trial with the smallest norm. The flag says whether it is feasible."""
     import optuna
@@ -322,8 +337,14 @@ def _untuned(status: str, y: np.ndarray, event_dates: np.ndarray) -> TuneResult:
     yes_days, no_days = class_days(y, event_dates)
     return TuneResult(
         status,
-        {"status": status, "n_rows": int(len(y)), "n_days": len(np.unique(event_dates)),
-         "n_positive": int(y.sum()), "yes_days": yes_days, "no_days": no_days},  # fmt: skip
+        {
+            "status": status,
+            "n_rows": int(len(y)),
+            "n_days": len(np.unique(event_dates)),
+            "n_positive": int(y.sum()),
+            "yes_days": yes_days,
+            "no_days": no_days,
+        },
         None,
         None,
         pd.DataFrame(),
@@ -340,6 +361,7 @@ def nearest_fold_fits(
     l1_ratio) that fitted that fold: a start close to the optimum saves Newton steps, and being
     read from the study, it is the same start after a resume. Distance: decades of C, plus
     l1_ratio, plus one for other class weights; ties go to the earlier trial."""
+
     def distance(trial: optuna.trial.FrozenTrial) -> float:
         c, scheme, l1_ratio = objective.decode(trial.params)
         return abs(math.log10(c / point[0])) + abs(l1_ratio - point[2]) + (scheme != point[1])
@@ -373,7 +395,9 @@ class CrossValidatedLogLoss:
             ),
         }
         if p.l1_ratio is None:
-            values[f"{self.model}_l1_ratio"] = trial.suggest_float(f"{self.model}_l1_ratio", 0.0, 1.0)
+            values[f"{self.model}_l1_ratio"] = trial.suggest_float(
+                f"{self.model}_l1_ratio", 0.0, 1.0
+            )
         return values
 
     def decode(self, values: dict) -> tuple[float, str | None, float]:
@@ -388,7 +412,9 @@ class CrossValidatedLogLoss:
         import optuna
 
         c, scheme, l1_ratio = self.decode(self.suggest(trial))
-        starts = nearest_fold_fits(studies.finished_trials(trial.study), (c, scheme, l1_ratio), self)
+        starts = nearest_fold_fits(
+            studies.finished_trials(trial.study), (c, scheme, l1_ratio), self
+        )
         fold_fits: list[list[float] | None] = []
         oof = np.empty(len(self.y))
         seen = np.zeros(len(self.y), dtype=bool)

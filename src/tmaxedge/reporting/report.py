@@ -40,10 +40,27 @@ from tmaxedge.modeling.scoring import N_RELIABILITY_BINS, expected_calibration_e
 MARKET = "market"
 ORACLE = "oracle"
 STRIKE_ORDER = ("less", "between", "greater")
-DIAGNOSTIC_COLUMNS = ["model", "window", "city", "bracket", "timestamp", "market_ticker",
-                      "p_model", "p_market", "p_oracle", "y"]  # fmt: skip
-SCORE_COLUMNS = ["log_loss", "brier", "market_brier", "brier_improvement", "ece", "coverage",
-                 "gap_closed"]  # fmt: skip
+DIAGNOSTIC_COLUMNS = [
+    "model",
+    "window",
+    "city",
+    "bracket",
+    "timestamp",
+    "market_ticker",
+    "p_model",
+    "p_market",
+    "p_oracle",
+    "y",
+]
+SCORE_COLUMNS = [
+    "log_loss",
+    "brier",
+    "market_brier",
+    "brier_improvement",
+    "ece",
+    "coverage",
+    "gap_closed",
+]
 TRADING_COLUMNS = ["net_pnl", "daily_sharpe", "n_fills", "n_orders"]
 COMPARISON_COLUMNS = SCORE_COLUMNS + TRADING_COLUMNS
 GROUP_COLUMNS = ["city", "strike", "model"] + SCORE_COLUMNS + ["net_pnl", "n_fills", "n_rows"]
@@ -377,11 +394,17 @@ def step_table(walkforward: dict, models: list[str]) -> pd.DataFrame:
             brier_key = f"brier{suffix}" if step else "brier_common"
             if brier_key not in metrics:
                 continue
-            rows.append({
-                "model": model, "step": label, "brier": metrics[brier_key],
-                "brier_improvement": metrics.get(f"brier_improvement{suffix}", np.nan),
-                "log_loss": metrics.get(f"log_loss{suffix}" if step else "log_loss_common", np.nan),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "model": model,
+                    "step": label,
+                    "brier": metrics[brier_key],
+                    "brier_improvement": metrics.get(f"brier_improvement{suffix}", np.nan),
+                    "log_loss": metrics.get(
+                        f"log_loss{suffix}" if step else "log_loss_common", np.nan
+                    ),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "step", "brier", "brier_improvement", "log_loss"])
 
 
@@ -636,16 +659,22 @@ def ablation_blocks(ablations: dict[str, dict] | None) -> list[Block]:
     rows = []
     for entry, result in sorted(ablations.items()):
         for run in result["runs"]:
-            rows.append({
-                "model": entry, "run": run["run"], "windows": len(result["windows"]),
-                HEADERS["brier"]: _formatted("brier", run),
-                "Brier change": f"{run['brier_change']:+.5f}",
-                HEADERS["log_loss"]: _formatted("log_loss", run),
-                "log loss change": f"{run['log_loss_change']:+.4f}",
-                HEADERS["brier_improvement"]: _formatted("brier_improvement", run),
-            })  # fmt: skip
-    note = ("Each run retunes, recalibrates, pools and makes coherent as the pipeline does, on the "
-            "same test weeks; scores are on the rows every run of that model priced.")  # fmt: skip
+            rows.append(
+                {
+                    "model": entry,
+                    "run": run["run"],
+                    "windows": len(result["windows"]),
+                    HEADERS["brier"]: _formatted("brier", run),
+                    "Brier change": f"{run['brier_change']:+.5f}",
+                    HEADERS["log_loss"]: _formatted("log_loss", run),
+                    "log loss change": f"{run['log_loss_change']:+.4f}",
+                    HEADERS["brier_improvement"]: _formatted("brier_improvement", run),
+                }
+            )
+    note = (
+        "Each run retunes, recalibrates, pools and makes coherent as the pipeline does, on the "
+        "same test weeks; scores are on the rows every run of that model priced."
+    )
     return [heading, Table(pd.DataFrame(rows)), Note(note)]
 
 

@@ -27,7 +27,9 @@ def summarize_predictions(predictions: pd.DataFrame) -> dict:
         market = brier(y, predictions["p_market"].to_numpy(float)[complete])
         oracle = brier(y, predictions["p_oracle"].to_numpy(float)[complete])
         result["oracle_brier"] = oracle
-        result["gap_closed"] = (market - model) / (market - oracle) if market > oracle else float("nan")
+        result["gap_closed"] = (
+            (market - model) / (market - oracle) if market > oracle else float("nan")
+        )
     return result
 
 
@@ -41,7 +43,9 @@ def step_scores(predictions: pd.DataFrame) -> dict:
     for step, column in STEPS.items():
         if column not in predictions:
             continue
-        scores = score(predictions.assign(p_model=predictions[column]).loc[predictions["p_model"].notna()])
+        scores = score(
+            predictions.assign(p_model=predictions[column]).loc[predictions["p_model"].notna()]
+        )
         for name in ["brier_common", "log_loss_common", "brier_improvement"]:
             if name in scores:
                 result[f"{name.removesuffix('_common')}_{step}"] = scores[name]
@@ -53,21 +57,47 @@ def per_window(predictions: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for window, part in predictions.groupby("window", sort=True):
         scores = score(part)
-        rows.append({"window": window, "brier": scores.get("brier_common", np.nan),
-                     "market_brier": scores.get("market_brier", np.nan), "n_rows": len(part)})
+        rows.append(
+            {
+                "window": window,
+                "brier": scores.get("brier_common", np.nan),
+                "market_brier": scores.get("market_brier", np.nan),
+                "n_rows": len(part),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-METRIC_KEYS = ["log_loss", "brier", "market_brier", "market_log_loss", "brier_improvement",
-               "log_loss_common", "brier_common", "ece", "coverage", "oracle_brier", "gap_closed",
-               "n_rows", "n_windows", "brier_unpooled", "brier_improvement_unpooled",
-               "log_loss_unpooled", "brier_incoherent", "brier_improvement_incoherent",
-               "log_loss_incoherent"]  # fmt: skip
+METRIC_KEYS = [
+    "log_loss",
+    "brier",
+    "market_brier",
+    "market_log_loss",
+    "brier_improvement",
+    "log_loss_common",
+    "brier_common",
+    "ece",
+    "coverage",
+    "oracle_brier",
+    "gap_closed",
+    "n_rows",
+    "n_windows",
+    "brier_unpooled",
+    "brier_improvement_unpooled",
+    "log_loss_unpooled",
+    "brier_incoherent",
+    "brier_improvement_incoherent",
+    "log_loss_incoherent",
+]
 
 
 def flat_metrics(summary: dict) -> dict:
     """The small, stable subset of a summary that `dvc metrics diff` shows in review."""
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in summary.items() if k in METRIC_KEYS}
+    return {
+        k: (round(v, 6) if isinstance(v, float) else v)
+        for k, v in summary.items()
+        if k in METRIC_KEYS
+    }
 
 
 POOL_WEIGHT_COLUMNS = ["model", "window", "group", "strike", "scope", "w", "n_rows"]

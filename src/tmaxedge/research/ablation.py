@@ -47,7 +47,9 @@ def run_ablation(
 def ablation_table(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per run: Brier and log loss on the rows every run priced, the market's there, and the
     change against the run with all features (positive = worse without the group)."""
-    priced = pd.concat([run["p_model"].notna() for run in runs.values()], axis=1).all(axis=1).to_numpy()
+    priced = (
+        pd.concat([run["p_model"].notna() for run in runs.values()], axis=1).all(axis=1).to_numpy()
+    )
     rows = []
     for name, run in runs.items():
         scores = score(run[priced])

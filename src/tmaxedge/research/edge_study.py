@@ -23,11 +23,26 @@ from tmaxedge.modeling.scoring import score
 from tmaxedge.research.market_study import clustered_se, markdown_table
 
 FORECASTS = {"p_model": "model", "p_unpooled": "model before pooling"}
-REQUIRED_COLUMNS = ["model", "window", "bracket", "event_ticker", "market_ticker", "y",
-                    "p_model", "p_market"]  # fmt: skip
+REQUIRED_COLUMNS = [
+    "model",
+    "window",
+    "bracket",
+    "event_ticker",
+    "market_ticker",
+    "y",
+    "p_model",
+    "p_market",
+]
 ALL = "all"  # the window (or bracket) label of a row pooling every window (or bracket)
-DIGITS = {"brier": 4, "market_brier": 4, "brier_diff": 4, "brier_diff_se": 4, "log_loss": 4,
-          "market_log_loss": 4, "coverage": 3}  # fmt: skip
+DIGITS = {
+    "brier": 4,
+    "market_brier": 4,
+    "brier_diff": 4,
+    "brier_diff_se": 4,
+    "log_loss": 4,
+    "market_log_loss": 4,
+    "coverage": 3,
+}
 
 
 def check_predictions(frame: pd.DataFrame, where: str) -> None:

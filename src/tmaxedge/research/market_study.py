@@ -87,10 +87,17 @@ def labelled_markets(
         wrong = contract.results_disagreeing(markets, settlements)
         if len(wrong):
             raise data_error(where, "result", _RESULT, wrong, len(markets))
-        settled = markets.merge(settlements.rename(columns={"date": "event_date"}),
-                                on=["city", "event_date"], how="left")  # fmt: skip
-        yes = strikes.resolves_yes(settled["strike_type"], settled["floor_strike"],
-                                    settled["cap_strike"], settled["tmax_f"])  # fmt: skip
+        settled = markets.merge(
+            settlements.rename(columns={"date": "event_date"}),
+            on=["city", "event_date"],
+            how="left",
+        )
+        yes = strikes.resolves_yes(
+            settled["strike_type"],
+            settled["floor_strike"],
+            settled["cap_strike"],
+            settled["tmax_f"],
+        )
         expected = pd.Series(np.where(yes, "yes", "no"), index=markets.index)
         fill = result.isna() & settled["tmax_f"].notna().to_numpy()
         result = result.where(~fill, expected)
@@ -99,8 +106,11 @@ def labelled_markets(
     if not labelled.any():
         raise data_error(where, "result", _NO_LABELS, markets, len(markets))
     frame = markets[labelled.to_numpy()].assign(y=(result[labelled] == "yes").astype(int))
-    counts = {"n_markets": len(markets), "n_labelled_from_settlements": n_filled,
-              "n_markets_unlabelled": int((~labelled).sum())}  # fmt: skip
+    counts = {
+        "n_markets": len(markets),
+        "n_labelled_from_settlements": n_filled,
+        "n_markets_unlabelled": int((~labelled).sum()),
+    }
     return frame.reset_index(drop=True), counts
 
 
@@ -121,17 +131,27 @@ def last_trade_prices(
     base = markets[["ticker", "event_ticker", "y", "close_time"]]
     frames = []
     for hours in horizons_hours:
-        wanted = base.assign(horizon_h=float(hours),
-                             cutoff=base["close_time"] - pd.Timedelta(hours=hours))  # fmt: skip
+        wanted = base.assign(
+            horizon_h=float(hours), cutoff=base["close_time"] - pd.Timedelta(hours=hours)
+        )
         wanted = wanted.assign(_order=np.arange(len(wanted)))
         wanted = wanted.sort_values("cutoff", kind="mergesort")
-        found = pd.merge_asof(wanted, trades, left_on="cutoff", right_on="trade_ts", by="ticker",
-                              direction="backward")  # fmt: skip
+        found = pd.merge_asof(
+            wanted, trades, left_on="cutoff", right_on="trade_ts", by="ticker", direction="backward"
+        )
         frames.append(found.sort_values("_order", kind="mergesort"))
     prices = pd.concat(frames, ignore_index=True)
     prices["age_minutes"] = (prices["cutoff"] - prices["trade_ts"]).dt.total_seconds() / 60
-    columns = ["horizon_h", "ticker", "event_ticker", "y", "cutoff", "price_cents", "trade_ts",
-               "age_minutes"]  # fmt: skip
+    columns = [
+        "horizon_h",
+        "ticker",
+        "event_ticker",
+        "y",
+        "cutoff",
+        "price_cents",
+        "trade_ts",
+        "age_minutes",
+    ]
     return prices[columns]
 
 
@@ -232,17 +252,21 @@ def reliability_table(prices: pd.DataFrame, bucket_cents: int = BUCKET_CENTS) ->
         table = table[table["n"] > 0]
         k = table["y_rate"].to_numpy() * table["n"].to_numpy()
         low, high = wilson_interval(k, table["n"].to_numpy())
-        tables.append(pd.DataFrame({
-            "horizon_h": hours,
-            "lower_cents": np.round(table["lower"].to_numpy() * 100).astype(int),
-            "upper_cents": np.round(table["upper"].to_numpy() * 100).astype(int),
-            "n": table["n"].to_numpy(),
-            "mean_price": table["p_mean"].to_numpy() * 100,
-            "yes_rate": table["y_rate"].to_numpy() * 100,
-            "se": binomial_se(k, table["n"].to_numpy()) * 100,
-            "wilson_low": low * 100,
-            "wilson_high": high * 100,
-        }))  # fmt: skip
+        tables.append(
+            pd.DataFrame(
+                {
+                    "horizon_h": hours,
+                    "lower_cents": np.round(table["lower"].to_numpy() * 100).astype(int),
+                    "upper_cents": np.round(table["upper"].to_numpy() * 100).astype(int),
+                    "n": table["n"].to_numpy(),
+                    "mean_price": table["p_mean"].to_numpy() * 100,
+                    "yes_rate": table["y_rate"].to_numpy() * 100,
+                    "se": binomial_se(k, table["n"].to_numpy()) * 100,
+                    "wilson_low": low * 100,
+                    "wilson_high": high * 100,
+                }
+            )
+        )
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
@@ -259,19 +283,29 @@ def longshot_table(
     """
     rows = []
     for hours, part in priced(prices).groupby("horizon_h", sort=False):
-        sides = {f"< {below_cents}c": part["price_cents"] < below_cents,
-                 f"> {above_cents}c": part["price_cents"] > above_cents}  # fmt: skip
+        sides = {
+            f"< {below_cents}c": part["price_cents"] < below_cents,
+            f"> {above_cents}c": part["price_cents"] > above_cents,
+        }
         for side, chosen in sides.items():
             used = part[chosen.to_numpy(bool)]
             n, k = len(used), int(used["y"].sum())
             mean_price = float(used["p"].mean() * 100) if n else np.nan
             low, high = (float(v) * 100 for v in wilson_interval(k, n))
-            rows.append({
-                "horizon_h": hours, "side": side, "n": n, "n_yes": k, "mean_price": mean_price,
-                "yes_rate": 100 * k / n if n else np.nan, "wilson_low": low, "wilson_high": high,
-                "gap": mean_price - 100 * k / n if n else np.nan,
-                "verdict": longshot_verdict(mean_price, low, high),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "horizon_h": hours,
+                    "side": side,
+                    "n": n,
+                    "n_yes": k,
+                    "mean_price": mean_price,
+                    "yes_rate": 100 * k / n if n else np.nan,
+                    "wilson_low": low,
+                    "wilson_high": high,
+                    "gap": mean_price - 100 * k / n if n else np.nan,
+                    "verdict": longshot_verdict(mean_price, low, high),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -324,6 +358,7 @@ def study(
 
 def markdown_table(frame: pd.DataFrame, digits: Mapping[str, int]) -> str:
     """A GitHub markdown table; ``digits`` gives the decimals of float columns (default 3)."""
+
     def cell(column: str, value) -> str:
         if isinstance(value, float | np.floating):
             return "" if np.isnan(value) else f"{value:.{digits.get(column, 3)}f}"
@@ -332,16 +367,34 @@ def markdown_table(frame: pd.DataFrame, digits: Mapping[str, int]) -> str:
     def line(cells) -> str:
         return "| " + " | ".join(cells) + " |"
 
-    rows = [line(cell(c, v) for c, v in zip(frame.columns, row, strict=True))
-            for row in frame.itertuples(index=False)]  # fmt: skip
-    return "\n".join([line(frame.columns), "|" + "|".join("---:" for _ in frame.columns) + "|",
-                      *rows])  # fmt: skip
+    rows = [
+        line(cell(c, v) for c, v in zip(frame.columns, row, strict=True))
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join(
+        [line(frame.columns), "|" + "|".join("---:" for _ in frame.columns) + "|", *rows]
+    )
 
 
-SCORE_DIGITS = {"horizon_h": 1, "coverage_yes": 3, "coverage_no": 3, "brier": 4, "brier_se": 4,
-                "log_loss": 4, "brier_base_rate": 4, "median_age_minutes": 0}  # fmt: skip
-CENT_DIGITS = {"horizon_h": 1, "mean_price": 1, "yes_rate": 1, "se": 1, "wilson_low": 1,
-               "wilson_high": 1, "gap": 1}  # fmt: skip
+SCORE_DIGITS = {
+    "horizon_h": 1,
+    "coverage_yes": 3,
+    "coverage_no": 3,
+    "brier": 4,
+    "brier_se": 4,
+    "log_loss": 4,
+    "brier_base_rate": 4,
+    "median_age_minutes": 0,
+}
+CENT_DIGITS = {
+    "horizon_h": 1,
+    "mean_price": 1,
+    "yes_rate": 1,
+    "se": 1,
+    "wilson_low": 1,
+    "wilson_high": 1,
+    "gap": 1,
+}
 
 
 def markdown_section(result: dict, sources: Mapping[str, str]) -> str:
@@ -351,8 +404,9 @@ def markdown_section(result: dict, sources: Mapping[str, str]) -> str:
     warning = (
         f"\n**Horizons {biased} are biased**: a trade price is missing for a different share of "
         "YES than of NO markets there, so their scores and buckets describe a selected sample.\n"
-        if biased else ""
-    )  # fmt: skip
+        if biased
+        else ""
+    )
     sample = (
         f"{counts['n_events']} events ({counts['first_event']} .. {counts['last_event']}), "
         f"{counts['n_markets']} markets ({counts['n_markets_unlabelled']} without a result left "

@@ -40,7 +40,9 @@ class ComputeParams(Params):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.scheduler_address is not None and self.backend != "dask":
-            raise broken("scheduler_address", "null unless backend is 'dask'", self.scheduler_address)
+            raise broken(
+                "scheduler_address", "null unless backend is 'dask'", self.scheduler_address
+            )
 
 
 def run_jobs(

@@ -76,12 +76,20 @@ def crossfit_window(
     rows ``parts``. The served model is the refit on every training day (within the gate's
     coefficient-norm limit, as the tuned one is); calibration_fit.json says how it was made."""
     units = units_of(cards)
-    all_dates = np.concatenate([part["event_date"].astype(str).to_numpy() for part in parts.values()])
+    all_dates = np.concatenate(
+        [part["event_date"].astype(str).to_numpy() for part in parts.values()]
+    )
     blocks = day_blocks(all_dates, params.folds)
     folds = []
     for block in blocks:
-        held = {name: part[part["event_date"].astype(str).isin(block).to_numpy()] for name, part in parts.items()}
-        kept = {name: part[~part["event_date"].astype(str).isin(block).to_numpy()] for name, part in parts.items()}
+        held = {
+            name: part[part["event_date"].astype(str).isin(block).to_numpy()]
+            for name, part in parts.items()
+        }
+        kept = {
+            name: part[~part["event_date"].astype(str).isin(block).to_numpy()]
+            for name, part in parts.items()
+        }
         folds.append(CalibrationFold(held, refit_units(units, kept, cards, best_params, beta_max)))
     final = refit_units(units, parts, cards, best_params, beta_max)
     served = {name: final.get(name) for name in cards}
@@ -139,7 +147,9 @@ def refit_units(
     return refitted
 
 
-def refit(rows: pd.DataFrame, card: ModelCard, best: dict, beta_max: float | None) -> ModelCard | None:
+def refit(
+    rows: pd.DataFrame, card: ModelCard, best: dict, beta_max: float | None
+) -> ModelCard | None:
     """``card``'s model (its kind, inputs, nowcast and pooled cities) fitted anew on ``rows`` with
     the study's hyperparameters (best_params.json: C_fit, class weights, l1_ratio), its nowcast
     tables refitted on them too; uncalibrated. Kept within ``beta_max`` as the tuned fit is (not

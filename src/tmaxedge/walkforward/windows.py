@@ -192,7 +192,9 @@ def daily_digests(features: pd.DataFrame) -> pd.DataFrame:
     # a row's hash depends on its values alone, so the whole frame is hashed in one pass
     row_hashes = pd.util.hash_pandas_object(features, index=False).to_numpy()
     rows = []
-    for (city, day), positions in features.groupby(["city", "event_date"], sort=True).indices.items():
+    for (city, day), positions in features.groupby(
+        ["city", "event_date"], sort=True
+    ).indices.items():
         digest = hashlib.sha256(row_hashes[positions].tobytes()).hexdigest()
         rows.append({"city": city, "event_date": day, "digest": digest, "n_rows": len(positions)})
     return pd.DataFrame(rows, columns=["city", "event_date", "digest", "n_rows"])
@@ -226,6 +228,9 @@ def make_manifest(window: Window, digests: pd.DataFrame, params: WindowParams) -
 def window_from_manifest(manifest: dict) -> Window:
     bounds = manifest["window"]
     return Window(
-        bounds["key"], *(dt.date.fromisoformat(bounds[k]) for k in
-                         ["train_start", "fit_end", "train_end", "test_start", "test_end"])
+        bounds["key"],
+        *(
+            dt.date.fromisoformat(bounds[k])
+            for k in ["train_start", "fit_end", "train_end", "test_start", "test_end"]
+        ),
     )

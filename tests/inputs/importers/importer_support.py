@@ -39,7 +39,9 @@ def read_out(out: Path) -> dict[str, pd.DataFrame]:
 
 def snapshot(out: Path) -> dict[str, bytes]:
     """Every file under ``out`` with its bytes: equal snapshots = nothing written."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(out)): p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()
+    }
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -28,14 +28,22 @@ from tmaxedge.inputs.ingest import validate_tables
 F = FIXTURES
 EVERYTHING = [  # (kind, files, options): one event of Chicago from every kind of source
     ("kalshi-markets", MARKET_PAGES, {}),
-    ("kalshi-candles", [F / f"{EVENT}-B44.5.json", F / f"historical_candles_{EVENT}-B42.5.json"], {}),
+    (
+        "kalshi-candles",
+        [F / f"{EVENT}-B44.5.json", F / f"historical_candles_{EVENT}-B42.5.json"],
+        {},
+    ),
     ("kalshi-trades", [F / "kalshi_trades.json"], {}),
     ("orderbook-log", [F / f"orderbook_log_{EVENT}.csv"], {"tz": "America/Los_Angeles"}),
     ("kalshi-price-history", [F / "kalshi-price-history-kxhighchi-25nov14-minute.csv"], {}),
-    ("visual-crossing", [F / "visual_crossing_chi.json", F / "visual_crossing_chi.csv"], {"city": "chi"}),
+    (
+        "visual-crossing",
+        [F / "visual_crossing_chi.json", F / "visual_crossing_chi.csv"],
+        {"city": "chi"},
+    ),
     ("asos", [F / "asos_mdw_5min.csv", F / "asos_mdw_1min.csv"], {"city": "chi"}),
     ("nws-cli", [F / "cli_mdw_25nov14.txt", F / "iem_cli_mdw.csv"], {"city": "chi"}),
-]  # fmt: skip
+]
 
 
 def import_everything(out):
@@ -87,7 +95,9 @@ def test_merge_refuses_a_market_whose_close_time_changed(tmp_path):
 def test_merge_refuses_an_output_folder_holding_csv_tables(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "markets.csv").write_text("ticker\n")
-    with pytest.raises(DataError, match=starts(f"{tmp_path / 'out' / 'markets.csv'}: the importers write")):
+    with pytest.raises(
+        DataError, match=starts(f"{tmp_path / 'out' / 'markets.csv'}: the importers write")
+    ):
         run("kalshi-markets", MARKET_PAGES, tmp_path / "out")
 
 
@@ -113,20 +123,36 @@ def test_write_leaves_every_table_untouched_when_one_write_fails(tmp_path, monke
     real = pq.write_table
     monkeypatch.setattr(pq, "write_table", failing)
     with pytest.raises(OSError, match="disk full"):
-        run("kalshi-price-history", [F / "kalshi-price-history-kxhighchi-25nov14-minute.csv"], tmp_path)
+        run(
+            "kalshi-price-history",
+            [F / "kalshi-price-history-kxhighchi-25nov14-minute.csv"],
+            tmp_path,
+        )
     assert snapshot(tmp_path) == before  # markets was written to a temporary file, never moved
 
 
 def test_import_command_reports_counts_and_fails_with_the_message(tmp_path):
     runner = CliRunner()
     out = tmp_path / "out"
-    ok = runner.invoke(main, ["import", "asos", str(F / "asos_mdw_5min.csv"), "--city", "chi",
-                              "--out", str(out), "--params", str(tmp_path / "none.yaml")])  # fmt: skip
+    ok = runner.invoke(
+        main,
+        [
+            "import",
+            "asos",
+            str(F / "asos_mdw_5min.csv"),
+            "--city",
+            "chi",
+            "--out",
+            str(out),
+            "--params",
+            str(tmp_path / "none.yaml"),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert f"{out / 'weather.parquet'}: 2 rows" in ok.output and "n_missing_temp: 1" in ok.output
-    bad = runner.invoke(main, ["import", "orderbook-log", str(F / f"orderbook_log_{EVENT}.csv"),
-                               "--out", str(out)])  # fmt: skip
+    bad = runner.invoke(
+        main, ["import", "orderbook-log", str(F / f"orderbook_log_{EVENT}.csv"), "--out", str(out)]
+    )
     assert bad.exit_code == 2
     assert "tmaxedge: " in bad.output and "column 'timestamp' must name its time zone" in bad.output
     assert sorted(p.name for p in out.iterdir()) == ["weather.parquet"]
-

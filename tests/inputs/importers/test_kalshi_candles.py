@@ -29,8 +29,15 @@ COLUMNS = ["ticker", "ts", "yes_bid", "yes_ask", "price", "volume", "open_intere
 
 def candle(ts=1763136060, bid=41, ask=43, price=42, **extra) -> dict:
     """A candle in the older integer-cents spelling."""
-    return {"end_period_ts": ts, "yes_bid": {"close": bid}, "yes_ask": {"close": ask},
-            "price": {"close": price}, "volume": 1, "open_interest": 2, **extra}  # fmt: skip
+    return {
+        "end_period_ts": ts,
+        "yes_bid": {"close": bid},
+        "yes_ask": {"close": ask},
+        "price": {"close": price},
+        "volume": 1,
+        "open_interest": 2,
+        **extra,
+    }
 
 
 def parse_text(content: dict, name: str = f"{EVENT}-B44.5.json", ticker=None):
@@ -64,12 +71,20 @@ def test_import_kalshi_candles_drops_rows_after_the_market_close(tmp_path):
 def test_parse_gives_the_same_rows_for_cents_and_dollar_spellings():
     cents = [candle(), candle(ts=1763136120, bid=0, ask=100, price=None)]
     dollars = [
-        {**c, "yes_bid": {"close_dollars": f"{c['yes_bid']['close'] / 100:.4f}"},
-         "yes_ask": {"close_dollars": f"{c['yes_ask']['close'] / 100:.4f}"},
-         "price": {"close_dollars": None if c["price"]["close"] is None else f"{c['price']['close'] / 100:.4f}"},
-         "volume_fp": "1.00", "open_interest_fp": "2.00"}
+        {
+            **c,
+            "yes_bid": {"close_dollars": f"{c['yes_bid']['close'] / 100:.4f}"},
+            "yes_ask": {"close_dollars": f"{c['yes_ask']['close'] / 100:.4f}"},
+            "price": {
+                "close_dollars": None
+                if c["price"]["close"] is None
+                else f"{c['price']['close'] / 100:.4f}"
+            },
+            "volume_fp": "1.00",
+            "open_interest_fp": "2.00",
+        }
         for c in cents
-    ]  # fmt: skip
+    ]
     from_cents = parse_text({"candlesticks": cents}).tables["quotes"]
     from_dollars = parse_text({"candlesticks": dollars}).tables["quotes"]
     assert rows(from_cents, COLUMNS) == rows(from_dollars, COLUMNS)
@@ -88,17 +103,23 @@ def test_parse_takes_the_ticker_from_the_option_the_field_or_the_file_name():
 @pytest.mark.parametrize(
     "bad, column, rule",
     [
-        ({"yes_bid": {"close_dollars": "0.4250"}}, "yes_bid.close", v.PRICE_RULE),  # not a whole cent
+        (
+            {"yes_bid": {"close_dollars": "0.4250"}},
+            "yes_bid.close",
+            v.PRICE_RULE,
+        ),  # not a whole cent
         ({"price": {"close": 42.5}}, "price.close", v.PRICE_RULE),
         ({"yes_ask": {"close": 130}}, "yes_ask.close", v.PRICE_RULE),
         ({"volume_fp": "1.50"}, "volume", v.COUNT_RULE),  # fractional contracts
         ({"end_period_ts": "2025-11-14T16:01:00Z"}, "end_period_ts", "must be Unix seconds"),
     ],
-)  # fmt: skip
+)
 def test_import_kalshi_candles_refuses_bad_values_and_writes_nothing(tmp_path, bad, column, rule):
     run("kalshi-candles", [CURRENT], tmp_path / "out")
     before = snapshot(tmp_path / "out")
-    source = write_json(tmp_path, f"{EVENT}-B40.5.json", {"candlesticks": [candle(), candle(ts=1763136120, **bad)]})
+    source = write_json(
+        tmp_path, f"{EVENT}-B40.5.json", {"candlesticks": [candle(), candle(ts=1763136120, **bad)]}
+    )
     with pytest.raises(DataError, match=starts(f"{source}: column '{column}' {rule}")):
         run("kalshi-candles", [source], tmp_path / "out")
     assert snapshot(tmp_path / "out") == before

@@ -32,10 +32,16 @@ DAY = dt.date(2025, 11, 14)
 def market(**fields) -> dict:
     """One market object as the API returns it, with the fields a test changes."""
     base = {
-        "ticker": f"{EVENT}-B44.5", "event_ticker": EVENT, "strike_type": "between",
-        "floor_strike": 44, "cap_strike": 45, "open_time": "2025-11-13T15:00:00Z",
-        "close_time": "2025-11-15T04:59:00Z", "status": "active", "result": "",
-    }  # fmt: skip
+        "ticker": f"{EVENT}-B44.5",
+        "event_ticker": EVENT,
+        "strike_type": "between",
+        "floor_strike": 44,
+        "cap_strike": 45,
+        "open_time": "2025-11-13T15:00:00Z",
+        "close_time": "2025-11-15T04:59:00Z",
+        "status": "active",
+        "result": "",
+    }
     return {**base, **fields}
 
 
@@ -68,19 +74,73 @@ def test_import_kalshi_markets_maps_every_bracket_of_two_pages(tmp_path):
     "fields, expected",
     [
         # API strike fields, the *_or_equal ones shifted by one degree
-        ({"strike_type": "less_or_equal", "floor_strike": None, "cap_strike": 39}, ("less", None, 40.0)),
-        ({"strike_type": "greater_or_equal", "floor_strike": 48, "cap_strike": None}, ("greater", 47.0, None)),
+        (
+            {"strike_type": "less_or_equal", "floor_strike": None, "cap_strike": 39},
+            ("less", None, 40.0),
+        ),
+        (
+            {"strike_type": "greater_or_equal", "floor_strike": 48, "cap_strike": None},
+            ("greater", 47.0, None),
+        ),
         ({"strike_type": "less", "floor_strike": None, "cap_strike": 40}, ("less", None, 40.0)),
         # no strike fields: the titles
-        ({"strike_type": None, "floor_strike": None, "cap_strike": None, "subtitle": "94° or above"}, ("greater", 93.0, None)),
-        ({"strike_type": None, "floor_strike": None, "cap_strike": None, "subtitle": "73° or below"}, ("less", None, 74.0)),
-        ({"strike_type": None, "floor_strike": None, "cap_strike": None, "subtitle": "88° to 89°"}, ("between", 88.0, 89.0)),
-        ({"strike_type": None, "floor_strike": None, "cap_strike": None, "title": "Will the high be >93° on Aug 4, 2025?"}, ("greater", 93.0, None)),
-        ({"strike_type": None, "floor_strike": None, "cap_strike": None, "title": "Will the high be 88-89° on Aug 4, 2025?"}, ("between", 88.0, 89.0)),
+        (
+            {
+                "strike_type": None,
+                "floor_strike": None,
+                "cap_strike": None,
+                "subtitle": "94° or above",
+            },
+            ("greater", 93.0, None),
+        ),
+        (
+            {
+                "strike_type": None,
+                "floor_strike": None,
+                "cap_strike": None,
+                "subtitle": "73° or below",
+            },
+            ("less", None, 74.0),
+        ),
+        (
+            {
+                "strike_type": None,
+                "floor_strike": None,
+                "cap_strike": None,
+                "subtitle": "88° to 89°",
+            },
+            ("between", 88.0, 89.0),
+        ),
+        (
+            {
+                "strike_type": None,
+                "floor_strike": None,
+                "cap_strike": None,
+                "title": "Will the high be >93° on Aug 4, 2025?",
+            },
+            ("greater", 93.0, None),
+        ),
+        (
+            {
+                "strike_type": None,
+                "floor_strike": None,
+                "cap_strike": None,
+                "title": "Will the high be 88-89° on Aug 4, 2025?",
+            },
+            ("between", 88.0, 89.0),
+        ),
         # strike_type given but its strike missing: the title decides
-        ({"strike_type": "greater", "floor_strike": None, "cap_strike": None, "yes_sub_title": "80° or above"}, ("greater", 79.0, None)),
+        (
+            {
+                "strike_type": "greater",
+                "floor_strike": None,
+                "cap_strike": None,
+                "yes_sub_title": "80° or above",
+            },
+            ("greater", 79.0, None),
+        ),
     ],
-)  # fmt: skip
+)
 def test_parse_maps_strikes_to_the_contract_yes_rule(fields, expected):
     markets = parse_one(**fields)
     assert rows(markets, ["strike_type", "floor_strike", "cap_strike"]) == {expected}
@@ -114,7 +174,9 @@ def test_strike_from_label_resolves_yes_exactly_on_the_label_integers(x):
     for label, yes in cases.items():
         kind, floor, cap = v.strike_from_label(label)
         highs = list(range(x - 40, x + 41))
-        got = strikes.resolves_yes([kind] * len(highs), [floor] * len(highs), [cap] * len(highs), highs)
+        got = strikes.resolves_yes(
+            [kind] * len(highs), [floor] * len(highs), [cap] * len(highs), highs
+        )
         assert {h for h, y in zip(highs, got, strict=True) if y} == set(yes), label
 
 
@@ -124,16 +186,38 @@ def test_strike_from_label_resolves_yes_exactly_on_the_label_integers(x):
 @pytest.mark.parametrize(
     "fields, column, rule",
     [
-        ({"ticker": "KXHIGHXYZ-25NOV14-B44.5", "event_ticker": "KXHIGHXYZ-25NOV14"}, "event_ticker", "must start with a known series"),
-        ({"ticker": "KXHIGHCHI-25XYZ14-B44.5", "event_ticker": "KXHIGHCHI-25XYZ14"}, "event_ticker", "must start with a known series"),
+        (
+            {"ticker": "KXHIGHXYZ-25NOV14-B44.5", "event_ticker": "KXHIGHXYZ-25NOV14"},
+            "event_ticker",
+            "must start with a known series",
+        ),
+        (
+            {"ticker": "KXHIGHCHI-25XYZ14-B44.5", "event_ticker": "KXHIGHCHI-25XYZ14"},
+            "event_ticker",
+            "must start with a known series",
+        ),
         ({"event_ticker": "KXHIGHCHI-25NOV15"}, "ticker", "must start with its event_ticker"),
-        ({"strike_type": "functional", "floor_strike": None, "cap_strike": None}, "strike_type, floor_strike, cap_strike", "must give the bracket"),
-        ({"strike_type": None, "floor_strike": None, "cap_strike": None, "subtitle": "warm"}, "strike_type, floor_strike, cap_strike", "must give the bracket"),
-        ({"close_time": "2025-11-15T04:59:00"}, "close_time", "must be an ISO 8601 timestamp with its zone"),
+        (
+            {"strike_type": "functional", "floor_strike": None, "cap_strike": None},
+            "strike_type, floor_strike, cap_strike",
+            "must give the bracket",
+        ),
+        (
+            {"strike_type": None, "floor_strike": None, "cap_strike": None, "subtitle": "warm"},
+            "strike_type, floor_strike, cap_strike",
+            "must give the bracket",
+        ),
+        (
+            {"close_time": "2025-11-15T04:59:00"},
+            "close_time",
+            "must be an ISO 8601 timestamp with its zone",
+        ),
         ({"result": "void"}, "result", "must be 'yes', 'no' or ''"),
     ],
-)  # fmt: skip
-def test_import_kalshi_markets_refuses_a_bad_market_and_writes_nothing(tmp_path, fields, column, rule):
+)
+def test_import_kalshi_markets_refuses_a_bad_market_and_writes_nothing(
+    tmp_path, fields, column, rule
+):
     run("kalshi-markets", MARKET_PAGES[:1], tmp_path / "out")
     before = snapshot(tmp_path / "out")
     source = write_json(tmp_path, "bad.json", {"markets": [market(**fields)], "cursor": ""})

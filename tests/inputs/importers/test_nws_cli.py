@@ -28,7 +28,9 @@ def product(day: str = "NOVEMBER 14 2025", section: str = "YESTERDAY", maximum: 
 
 def test_import_nws_cli_prefers_the_final_report_over_the_afternoon_one(tmp_path):
     counts = run("nws-cli", [PRODUCTS], tmp_path, city="chi")
-    assert rows(read_out(tmp_path)["settlements"], ["city", "date", "tmax_f"]) == {("chi", NOV14, 45)}
+    assert rows(read_out(tmp_path)["settlements"], ["city", "date", "tmax_f"]) == {
+        ("chi", NOV14, 45)
+    }
     assert counts["n_preliminary_replaced"] == 1 and counts["n_from_today_reports"] == 0
 
 
@@ -51,7 +53,10 @@ def test_import_nws_cli_refuses_a_different_official_high(tmp_path):
     run("nws-cli", [PRODUCTS], out, city="chi")
     before = snapshot(out)
     source = write(tmp_path, "corrected.txt", product(maximum="46"))
-    with pytest.raises(DataError, match=starts(f"{out / 'settlements.parquet'}: column 'city, date' must be unique")):
+    with pytest.raises(
+        DataError,
+        match=starts(f"{out / 'settlements.parquet'}: column 'city, date' must be unique"),
+    ):
         run("nws-cli", [source], out, city="chi")
     assert snapshot(out) == before
 
@@ -61,14 +66,34 @@ def test_import_nws_cli_refuses_a_different_official_high(tmp_path):
     [
         ("mm.txt", product(maximum="MM"), "the MAXIMUM for 2025-11-14 is missing ('MM')"),
         ("bad.txt", product(maximum="4S"), "the MAXIMUM for 2025-11-14 reads '4S'"),
-        ("noheader.txt", "TEMPERATURE (F)\n YESTERDAY\n  MAXIMUM  45\n", "no '...THE <STATION> CLIMATE SUMMARY FOR"),
-        ("nomax.txt", product().replace("MAXIMUM", "MAX"), "no MAXIMUM line under 'TEMPERATURE (F)'"),
+        (
+            "noheader.txt",
+            "TEMPERATURE (F)\n YESTERDAY\n  MAXIMUM  45\n",
+            "no '...THE <STATION> CLIMATE SUMMARY FOR",
+        ),
+        (
+            "nomax.txt",
+            product().replace("MAXIMUM", "MAX"),
+            "no MAXIMUM line under 'TEMPERATURE (F)'",
+        ),
         ("baddate.txt", product(day="NOVEMBER 31 2025"), "the header date"),
-        ("iem.csv", "station,valid,high\nKMDW,2025-11-14,M\n", "column 'high' must be the official maximum"),
-        ("iem.csv", "station,valid,high\nKMDW,2025-11-14,\n", "column 'high' must be the official maximum"),
-        ("iem.csv", "station,valid,high\nKMDW,11/14/2025,45\n", "column 'valid' must be a date YYYY-MM-DD"),
+        (
+            "iem.csv",
+            "station,valid,high\nKMDW,2025-11-14,M\n",
+            "column 'high' must be the official maximum",
+        ),
+        (
+            "iem.csv",
+            "station,valid,high\nKMDW,2025-11-14,\n",
+            "column 'high' must be the official maximum",
+        ),
+        (
+            "iem.csv",
+            "station,valid,high\nKMDW,11/14/2025,45\n",
+            "column 'valid' must be a date YYYY-MM-DD",
+        ),
     ],
-)  # fmt: skip
+)
 def test_import_nws_cli_refuses_missing_or_unreadable_highs(tmp_path, name, text, message):
     source = write(tmp_path, name, text)
     with pytest.raises(DataError, match=starts(f"{source}") + ".*" + starts(message)):
@@ -77,6 +102,10 @@ def test_import_nws_cli_refuses_missing_or_unreadable_highs(tmp_path, name, text
 
 
 def test_import_nws_cli_refuses_two_stations(tmp_path):
-    source = write(tmp_path, "iem.csv", "station,valid,high\nKMDW,2025-11-14,45\nKORD,2025-11-14,44\n")
-    with pytest.raises(DataError, match=starts("nws-cli: the files hold several stations ['KMDW', 'KORD']")):
+    source = write(
+        tmp_path, "iem.csv", "station,valid,high\nKMDW,2025-11-14,45\nKORD,2025-11-14,44\n"
+    )
+    with pytest.raises(
+        DataError, match=starts("nws-cli: the files hold several stations ['KMDW', 'KORD']")
+    ):
         run("nws-cli", [source], tmp_path / "out", city="chi")

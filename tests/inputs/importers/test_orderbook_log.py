@@ -37,7 +37,9 @@ def test_import_orderbook_log_reads_zoned_times_without_tz_and_the_ticker_spelli
 
 
 def test_import_orderbook_log_refuses_naive_times_without_tz(tmp_path):
-    with pytest.raises(DataError, match=starts(f"{LOG}: column 'timestamp' must name its time zone")):
+    with pytest.raises(
+        DataError, match=starts(f"{LOG}: column 'timestamp' must name its time zone")
+    ):
         run("orderbook-log", [LOG], tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -50,11 +52,13 @@ def test_import_orderbook_log_refuses_naive_times_without_tz(tmp_path):
         (f"2025-11-14T11:05:00,{EVENT}-B40.5,,80", "best_yes_bid"),  # empty
         (f"not a time,{EVENT}-B40.5,10,80", "timestamp"),
     ],
-)  # fmt: skip
+)
 def test_import_orderbook_log_refuses_bad_rows_and_writes_nothing(tmp_path, row, column):
     run("orderbook-log", [LOG], tmp_path / "out", tz=LA)
     before = snapshot(tmp_path / "out")
-    source = write(tmp_path, "bad.csv", f"timestamp,market_ticker,best_yes_bid,best_no_bid\n{row}\n")
+    source = write(
+        tmp_path, "bad.csv", f"timestamp,market_ticker,best_yes_bid,best_no_bid\n{row}\n"
+    )
     with pytest.raises(DataError, match=starts(f"{source}: column '{column}' must")):
         run("orderbook-log", [source], tmp_path / "out", tz=LA)
     assert snapshot(tmp_path / "out") == before

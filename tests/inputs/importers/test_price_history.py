@@ -69,17 +69,30 @@ def test_import_price_history_agrees_with_api_markets_and_takes_their_results(tm
 
 
 def test_import_price_history_takes_series_and_date_from_options_for_any_name(tmp_path):
-    source = write(tmp_path, "chart.csv", "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n")
-    run("kalshi-price-history", [source], tmp_path / "out", series="KXHIGHMIA",
-        event_date=dt.date(2026, 4, 20), with_markets=False)  # fmt: skip
+    source = write(
+        tmp_path,
+        "chart.csv",
+        "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n",
+    )
+    run(
+        "kalshi-price-history",
+        [source],
+        tmp_path / "out",
+        series="KXHIGHMIA",
+        event_date=dt.date(2026, 4, 20),
+        with_markets=False,
+    )
     tables = read_out(tmp_path / "out")
     assert set(tables) == {"quotes"}
     assert set(tables["quotes"]["ticker"]) == {"KXHIGHMIA-26APR20-T74", "KXHIGHMIA-26APR20-T73"}
 
 
 def test_import_price_history_stamps_hourly_points_an_hour_later(tmp_path):
-    source = write(tmp_path, "kalshi-price-history-kxhighmia-26apr20-hour.csv",
-                   "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n")  # fmt: skip
+    source = write(
+        tmp_path,
+        "kalshi-price-history-kxhighmia-26apr20-hour.csv",
+        "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n",
+    )
     run("kalshi-price-history", [source], tmp_path / "out")
     assert set(read_out(tmp_path / "out")["quotes"]["ts"]) == {utc("2026-04-20 13:00")}
 
@@ -87,7 +100,9 @@ def test_import_price_history_stamps_hourly_points_an_hour_later(tmp_path):
 def test_import_price_history_refuses_a_different_close_time_than_known(tmp_path):
     run("kalshi-markets", MARKET_PAGES, tmp_path)
     before = snapshot(tmp_path)
-    with pytest.raises(DataError, match=starts(f"{tmp_path / 'markets.parquet'}: column 'ticker' must be unique")):
+    with pytest.raises(
+        DataError, match=starts(f"{tmp_path / 'markets.parquet'}: column 'ticker' must be unique")
+    ):
         run("kalshi-price-history", [DOWNLOAD], tmp_path, close_time=utc("2025-11-15 05:59"))
     assert snapshot(tmp_path) == before
 
@@ -96,21 +111,47 @@ def test_import_price_history_refuses_two_resolutions_of_one_event(tmp_path):
     text = "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,40.00,60.00\n"
     minute = write(tmp_path, "kalshi-price-history-kxhighmia-26apr20-minute.csv", text)
     hour = write(tmp_path, "kalshi-price-history-kxhighmia-26apr20-hour.csv", text)
-    with pytest.raises(DataError, match=starts(f"{minute}: {hour} holds the same event at another")):
+    with pytest.raises(
+        DataError, match=starts(f"{minute}: {hour} holds the same event at another")
+    ):
         run("kalshi-price-history", [hour, minute], tmp_path / "out")
 
 
 @pytest.mark.parametrize(
     "name, text, message",
     [
-        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "timestamp,warm\n2026-04-20T12:00:00Z,4\n", "column(s) ['warm'] are not bracket labels"),
-        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "time,73° or below\n", "not a price-history download"),
-        ("chart.csv", "timestamp,73° or below\n2026-04-20T12:00:00Z,4\n", "cannot tell the event: pass --series and --event-date"),
-        ("kalshi-price-history-kxhighxyz-26apr20-minute.csv", "timestamp,73° or below\n", "series 'KXHIGHXYZ' is not among"),
-        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "timestamp,73° or below\n2026-04-20T12:00:00Z,101.5\n", "column '73° or below' must be a chart price"),
-        ("kalshi-price-history-kxhighmia-26apr20-minute.csv", "timestamp,73° or below\n2026-04-20 12:00,4\n", "column 'timestamp' must name its time zone"),
+        (
+            "kalshi-price-history-kxhighmia-26apr20-minute.csv",
+            "timestamp,warm\n2026-04-20T12:00:00Z,4\n",
+            "column(s) ['warm'] are not bracket labels",
+        ),
+        (
+            "kalshi-price-history-kxhighmia-26apr20-minute.csv",
+            "time,73° or below\n",
+            "not a price-history download",
+        ),
+        (
+            "chart.csv",
+            "timestamp,73° or below\n2026-04-20T12:00:00Z,4\n",
+            "cannot tell the event: pass --series and --event-date",
+        ),
+        (
+            "kalshi-price-history-kxhighxyz-26apr20-minute.csv",
+            "timestamp,73° or below\n",
+            "series 'KXHIGHXYZ' is not among",
+        ),
+        (
+            "kalshi-price-history-kxhighmia-26apr20-minute.csv",
+            "timestamp,73° or below\n2026-04-20T12:00:00Z,101.5\n",
+            "column '73° or below' must be a chart price",
+        ),
+        (
+            "kalshi-price-history-kxhighmia-26apr20-minute.csv",
+            "timestamp,73° or below\n2026-04-20 12:00,4\n",
+            "column 'timestamp' must name its time zone",
+        ),
     ],
-)  # fmt: skip
+)
 def test_import_price_history_refuses_malformed_downloads(tmp_path, name, text, message):
     source = write(tmp_path, name, text)
     with pytest.raises(DataError, match=starts(f"{source}: {message}")):

@@ -26,8 +26,17 @@ def test_import_visual_crossing_reads_hours_minutes_and_csv_offsets(tmp_path):
 
 def test_import_visual_crossing_converts_metric_units(tmp_path):
     source = write(tmp_path, "vc.csv", "datetime,temp\n2025-11-14T08:00:00,10.0\n")
-    run("visual-crossing", [source], tmp_path / "out", city="chi", tz="America/Chicago", units="metric")
-    assert rows(read_out(tmp_path / "out")["weather"], ["ts", "temp_f"]) == {(utc("2025-11-14 14:00"), 50.0)}
+    run(
+        "visual-crossing",
+        [source],
+        tmp_path / "out",
+        city="chi",
+        tz="America/Chicago",
+        units="metric",
+    )
+    assert rows(read_out(tmp_path / "out")["weather"], ["ts", "temp_f"]) == {
+        (utc("2025-11-14 14:00"), 50.0)
+    }
 
 
 def test_import_asos_reads_five_and_one_minute_downloads(tmp_path):
@@ -48,7 +57,9 @@ def test_import_weather_refuses_a_conflicting_observation_and_writes_nothing(tmp
     run("asos", [ASOS_5], out, city="chi")
     before = snapshot(out)
     other = write(tmp_path, "other.csv", "station,valid,tmpf\nMDW,2025-11-14 12:00,41.0\n")
-    with pytest.raises(DataError, match=starts(f"{out / 'weather.parquet'}: column 'city, ts' must be unique")):
+    with pytest.raises(
+        DataError, match=starts(f"{out / 'weather.parquet'}: column 'city, ts' must be unique")
+    ):
         run("asos", [other], out, city="chi")
     assert snapshot(out) == before
 
@@ -57,17 +68,71 @@ def test_import_weather_refuses_a_conflicting_observation_and_writes_nothing(tmp
     "kind, name, text, options, message",
     [
         ("visual-crossing", "vc.json", '{"days": []}', {}, "visual-crossing: --city is required"),
-        ("visual-crossing", "vc.json", '{"days": []}', {"city": "xyz"}, "visual-crossing: --city must be a city code"),
-        ("visual-crossing", "vc.csv", "datetime,temp\n2025-11-14T08:00:00,40\n", {"city": "chi"}, "{source}: column 'datetime' must name its time zone"),
-        ("visual-crossing", "vc.csv", "datetime,temp\n2025-11-14T08:00:00Z,warm\n", {"city": "chi"}, "{source}: column 'temp' must be a temperature"),
-        ("visual-crossing", "vc.json", '{"days": [{"hours": [{"temp": 40}]}]}', {"city": "chi"}, "{source}: column 'datetimeEpoch' must be Unix seconds"),
-        ("visual-crossing", "vc.json", '{"locations": {}}', {"city": "chi"}, "{source}: not a Visual Crossing timeline response"),
-        ("asos", "a.csv", "station,valid,tmpf\nMDW,2025-11-14 12:00,T\n", {"city": "chi"}, "{source}: column 'tmpf' must be °F"),
-        ("asos", "a.csv", "station,valid,tmpf\nMDW,2025-11-14 12:00,40\nORD,2025-11-14 12:00,41\n", {"city": "chi"}, "{source}: holds several stations ['MDW', 'ORD']"),
-        ("asos", "a.csv", "station,valid,temp\n", {"city": "chi"}, "{source}: column 'tmpf' is missing"),
-        ("asos", "a.csv", "station,valid,tmpf\nMDW,2025-11-14 12:00,400\n", {"city": "chi"}, "{out}/weather.parquet: column 'temp_f' must be a plausible temperature"),
+        (
+            "visual-crossing",
+            "vc.json",
+            '{"days": []}',
+            {"city": "xyz"},
+            "visual-crossing: --city must be a city code",
+        ),
+        (
+            "visual-crossing",
+            "vc.csv",
+            "datetime,temp\n2025-11-14T08:00:00,40\n",
+            {"city": "chi"},
+            "{source}: column 'datetime' must name its time zone",
+        ),
+        (
+            "visual-crossing",
+            "vc.csv",
+            "datetime,temp\n2025-11-14T08:00:00Z,warm\n",
+            {"city": "chi"},
+            "{source}: column 'temp' must be a temperature",
+        ),
+        (
+            "visual-crossing",
+            "vc.json",
+            '{"days": [{"hours": [{"temp": 40}]}]}',
+            {"city": "chi"},
+            "{source}: column 'datetimeEpoch' must be Unix seconds",
+        ),
+        (
+            "visual-crossing",
+            "vc.json",
+            '{"locations": {}}',
+            {"city": "chi"},
+            "{source}: not a Visual Crossing timeline response",
+        ),
+        (
+            "asos",
+            "a.csv",
+            "station,valid,tmpf\nMDW,2025-11-14 12:00,T\n",
+            {"city": "chi"},
+            "{source}: column 'tmpf' must be °F",
+        ),
+        (
+            "asos",
+            "a.csv",
+            "station,valid,tmpf\nMDW,2025-11-14 12:00,40\nORD,2025-11-14 12:00,41\n",
+            {"city": "chi"},
+            "{source}: holds several stations ['MDW', 'ORD']",
+        ),
+        (
+            "asos",
+            "a.csv",
+            "station,valid,temp\n",
+            {"city": "chi"},
+            "{source}: column 'tmpf' is missing",
+        ),
+        (
+            "asos",
+            "a.csv",
+            "station,valid,tmpf\nMDW,2025-11-14 12:00,400\n",
+            {"city": "chi"},
+            "{out}/weather.parquet: column 'temp_f' must be a plausible temperature",
+        ),
     ],
-)  # fmt: skip
+)
 def test_import_weather_refuses_malformed_files(tmp_path, kind, name, text, options, message):
     source = write(tmp_path, name, text)
     out = tmp_path / "out"

@@ -56,7 +56,6 @@ def asos_rows(text: str, where: str, city: str, tz: str) -> tuple[pd.DataFrame, 
     if raw.empty:
         return rows_frame("weather", []), int(missing.sum())
     rows = [
-        {"city": city, "ts": t, "temp_f": f, SOURCE: where}
-        for t, f in zip(ts, temp, strict=True)
+        {"city": city, "ts": t, "temp_f": f, SOURCE: where} for t, f in zip(ts, temp, strict=True)
     ]
     return rows_frame("weather", rows), int(missing.sum())

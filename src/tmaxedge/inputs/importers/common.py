@@ -177,7 +177,7 @@ def _merge_one(
     if table == "markets":
         combined, n_filled = _fill_results(combined)
     repeated = combined.duplicated(subset=columns, keep="first")
-    n_repeated = int(repeated.iloc[len(old):].sum())
+    n_repeated = int(repeated.iloc[len(old) :].sum())
     combined = combined[~repeated]
     key = contract.KEYS[table]
     clash = contract.conflicting_duplicates(combined, key).sort_values(key, kind="mergesort")
@@ -230,8 +230,10 @@ def _check_rules(table: str, frame: pd.DataFrame, cities: Mapping[str, City], wh
         log.warning(
             "%s: %d event(s) do not partition the integers yet (%s); ingest refuses them until "
             "their other markets are imported",
-            where, len(gaps), ", ".join(gaps[:5]),
-        )  # fmt: skip
+            where,
+            len(gaps),
+            ", ".join(gaps[:5]),
+        )
 
 
 def _require(where: str, column: str, rule: str, offending: pd.DataFrame, checked: pd.DataFrame):

@@ -66,9 +66,7 @@ def resolve_ticker(option: str | None, field: Any, where: str) -> str:
     return ticker
 
 
-def candle_rows(
-    candles: list[Any], ticker: str, where: str
-) -> tuple[pd.DataFrame, dict[str, int]]:
+def candle_rows(candles: list[Any], ticker: str, where: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Contract quote rows of one response's candles, and the empty-side counts."""
     if not candles:
         return rows_frame("quotes", []), {"n_empty_bid": 0, "n_empty_ask": 0}
@@ -95,10 +93,15 @@ def candle_rows(
     counts = {"n_empty_bid": bid.count(0), "n_empty_ask": ask.count(100)}
     rows = [
         {
-            "ticker": ticker, "ts": t,
-            "yes_bid": None if b == 0 else b, "yes_ask": None if a == 100 else a,
-            "price": p, "volume": n, "open_interest": oi, SOURCE: where,
-        }  # fmt: skip
+            "ticker": ticker,
+            "ts": t,
+            "yes_bid": None if b == 0 else b,
+            "yes_ask": None if a == 100 else a,
+            "price": p,
+            "volume": n,
+            "open_interest": oi,
+            SOURCE: where,
+        }
         for t, b, a, p, n, oi in zip(ts, bid, ask, price, volume, interest, strict=True)
     ]
     return rows_frame("quotes", rows), counts

@@ -82,8 +82,9 @@ def market_rows(
     rule = "must start with its event_ticker and '-'"
     _require(raw, mismatch, "ticker", ["ticker", "event_ticker"], where, rule)
     rule = f"must start with a known series ({sorted(series_city)}) and a date like 25NOV14"
-    events = v.convert_column(raw, "event_ticker", lambda e: v.event_of(e, series_city), where,
-                              rule)  # fmt: skip
+    events = v.convert_column(
+        raw, "event_ticker", lambda e: v.event_of(e, series_city), where, rule
+    )
     strikes = [_strike(row) for row in raw.to_dict("records")]
     columns = "strike_type, floor_strike, cap_strike"
     shown = ["ticker", "strike_type", "floor_strike", "cap_strike", "subtitle"]
@@ -93,10 +94,18 @@ def market_rows(
     result = v.convert_column(raw, "result", _result, where, _RESULT_RULE)
     rows = [
         {
-            "ticker": t, "event_ticker": e, "city": c, "event_date": d,
-            "strike_type": s[0], "floor_strike": s[1], "cap_strike": s[2],
-            "open_time": o, "close_time": x, "result": r, SOURCE: where,
-        }  # fmt: skip
+            "ticker": t,
+            "event_ticker": e,
+            "city": c,
+            "event_date": d,
+            "strike_type": s[0],
+            "floor_strike": s[1],
+            "cap_strike": s[2],
+            "open_time": o,
+            "close_time": x,
+            "result": r,
+            SOURCE: where,
+        }
         for t, e, (c, d), s, o, x, r in zip(
             ticker, raw["event_ticker"], events, strikes, opened, closed, result, strict=True
         )
@@ -104,8 +113,17 @@ def market_rows(
     return rows_frame("markets", rows)
 
 
-_FIELDS = ["ticker", "event_ticker", "strike_type", "floor_strike", "cap_strike", *_TITLES,
-           "open_time", "close_time", "result"]  # fmt: skip
+_FIELDS = [
+    "ticker",
+    "event_ticker",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    *_TITLES,
+    "open_time",
+    "close_time",
+    "result",
+]
 _STRIKE_RULE = (
     "must give the bracket: strike_type between/greater/less/greater_or_equal/less_or_equal "
     f"with its strikes, or a title such as '88° to 89°' (looked up in {list(_TITLES)})"
@@ -166,4 +184,3 @@ def _in_range(day, options: ImportOptions) -> bool:
     return (options.start is None or day >= options.start) and (
         options.end is None or day <= options.end
     )
-

@@ -95,4 +95,3 @@ def _ticker(value) -> str:
     if not isinstance(value, str) or not value:
         raise v.Invalid(value)
     return value
-

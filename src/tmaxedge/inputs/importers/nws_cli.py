@@ -95,8 +95,9 @@ def text_reports(text: str, where: str) -> pd.DataFrame:
             message = f"{where}: the MAXIMUM for {day} reads {value!r}; {_HIGH_RULE}."
             raise DataError(message) from None
         station = " ".join(header.group("station").split()).upper()
-        rows.append({"station": station, "date": day, "tmax_f": tmax, "section": section,
-                     "source": where})  # fmt: skip
+        rows.append(
+            {"station": station, "date": day, "tmax_f": tmax, "section": section, "source": where}
+        )
     return pd.DataFrame(rows)
 
 
@@ -115,9 +116,7 @@ def maximum(product: str, where: str) -> tuple[str, str]:
             section = words[0].upper()
         elif words[0].upper() == "MAXIMUM" and section is not None:
             return section, words[1] if len(words) > 1 else ""
-    raise DataError(
-        f"{where}: no MAXIMUM line under 'TEMPERATURE (F)' / 'YESTERDAY' or 'TODAY'."
-    )
+    raise DataError(f"{where}: no MAXIMUM line under 'TEMPERATURE (F)' / 'YESTERDAY' or 'TODAY'.")
 
 
 def csv_reports(text: str, where: str) -> pd.DataFrame:
@@ -130,8 +129,13 @@ def csv_reports(text: str, where: str) -> pd.DataFrame:
     if empty.any():
         raise data_error(where, "station", "must not be empty", raw[empty], len(raw))
     return pd.DataFrame(
-        {"station": raw["station"].str.strip().str.upper(), "date": day, "tmax_f": high,
-         "section": "CSV", "source": where}  # fmt: skip
+        {
+            "station": raw["station"].str.strip().str.upper(),
+            "date": day,
+            "tmax_f": high,
+            "section": "CSV",
+            "source": where,
+        }
     )
 
 

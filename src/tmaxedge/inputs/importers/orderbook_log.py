@@ -45,8 +45,12 @@ def book_rows(text: str, where: str, tz: str | None) -> pd.DataFrame:
     raw = v.read_csv_text(text, where)
     if "market_ticker" not in raw.columns and "ticker" in raw.columns:
         raw = raw.rename(columns={"ticker": "market_ticker"})
-    v.require_columns(raw, ["timestamp", "market_ticker", "best_yes_bid", "best_no_bid"], where,
-                      "a top-of-book log")  # fmt: skip
+    v.require_columns(
+        raw,
+        ["timestamp", "market_ticker", "best_yes_bid", "best_no_bid"],
+        where,
+        "a top-of-book log",
+    )
     missing = raw["market_ticker"].isna()
     if missing.any():
         raise data_error(where, "market_ticker", "must not be empty", raw[missing], len(raw))

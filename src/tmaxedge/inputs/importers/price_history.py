@@ -128,8 +128,16 @@ def price_rows(
         exact = [c == float(t) for c, t in zip(cents, cells[label], strict=True)]
         n_rounded += exact.count(False)
         rows += [
-            {"ticker": ticker, "ts": ts, "yes_bid": None, "yes_ask": None, "price": c,
-             "volume": None, "open_interest": None, SOURCE: where}  # fmt: skip
+            {
+                "ticker": ticker,
+                "ts": ts,
+                "yes_bid": None,
+                "yes_ask": None,
+                "price": c,
+                "volume": None,
+                "open_interest": None,
+                SOURCE: where,
+            }
             for ts, c in zip(cells["ts"], cents, strict=True)
         ]
     return rows_frame("quotes", rows), n_rounded
@@ -143,9 +151,19 @@ def market_rows(
     opened = options.open_time or _new_york(day - dt.timedelta(days=1), dt.time(10, 0))
     closed = options.close_time or _new_york(day, dt.time(23, 59))
     rows = [
-        {"ticker": ticker, "event_ticker": event, "city": city, "event_date": day,
-         "strike_type": kind, "floor_strike": floor, "cap_strike": cap,
-         "open_time": opened, "close_time": closed, "result": None, SOURCE: where}  # fmt: skip
+        {
+            "ticker": ticker,
+            "event_ticker": event,
+            "city": city,
+            "event_date": day,
+            "strike_type": kind,
+            "floor_strike": floor,
+            "cap_strike": cap,
+            "open_time": opened,
+            "close_time": closed,
+            "result": None,
+            SOURCE: where,
+        }
         for ticker, kind, floor, cap in brackets.values()
     ]
     return rows_frame("markets", rows)

@@ -22,9 +22,13 @@ import pandas as pd
 from tmaxedge.core.config import City
 from tmaxedge.core.errors import DataError, data_error
 
-MONTHS = {m: i for i, m in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
-)}  # fmt: skip
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+        start=1,
+    )
+}
 # KXHIGHCHI-25NOV14-B45.5: series, event date (yyMONdd), strike suffix
 TICKER_PATTERN = r"[A-Z][A-Z0-9]*-\d{2}[A-Z]{3}\d{2}-[A-Z]+-?\d+(?:\.\d+)?"
 _ZONE_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"  # as ingest: ...Z, ...+00:00, ...-0500
@@ -182,9 +186,7 @@ def iso_utc(value: Any) -> pd.Timestamp:
         raise Invalid(value) from None
 
 
-def parse_times(
-    raw: pd.DataFrame, column: str, where: str, tz: str | None, what: str
-) -> pd.Series:
+def parse_times(raw: pd.DataFrame, column: str, where: str, tz: str | None, what: str) -> pd.Series:
     """ISO 8601 text as UTC timestamps; text without a zone is read in ``tz``.
 
     Naive text when ``tz`` is None is a DataError (``what`` names the option that fixes it), as
@@ -218,7 +220,9 @@ def check_tz(tz: str | None) -> str | None:
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise DataError(f"--tz must be an IANA time zone such as 'America/Chicago'; got {tz!r}.") from None
+        raise DataError(
+            f"--tz must be an IANA time zone such as 'America/Chicago'; got {tz!r}."
+        ) from None
     return tz
 
 

@@ -260,7 +260,8 @@ def main() -> None:
     repo, params = prepare_scratch(args.scratch, args.days)
     trials = ", ".join(f"{m} {params['tune'][m]['n_trials']}" for m in params["models"])
     print(
-        f"scratch {args.scratch}: {len(params['cities'])} cities x {args.days} days, trials {trials}",
+        f"scratch {args.scratch}: {len(params['cities'])} cities x {args.days} days, "
+        f"trials {trials}",
         flush=True,
     )
     timings, plan = run_pipeline(args.scratch, params, args.sample_windows)
@@ -285,10 +286,12 @@ def main() -> None:
         "\n| DVC, nothing to do | stages | seconds (median of 3) | target |\n|---|---:|---:|---:|"
     )
     print(
-        f"| dvc status | {overhead['stages']} | {overhead['status_s']:.1f} | <= {TARGETS['status_s']} |"
+        f"| dvc status | {overhead['stages']} | {overhead['status_s']:.1f} | "
+        f"<= {TARGETS['status_s']} |"
     )
     print(
-        f"| dvc repro (no-op) | {overhead['stages']} | {overhead['noop_repro_s']:.1f} | <= {TARGETS['noop_repro_s']} |"
+        f"| dvc repro (no-op) | {overhead['stages']} | {overhead['noop_repro_s']:.1f} | "
+        f"<= {TARGETS['noop_repro_s']} |"
     )
 
 

@@ -11,7 +11,8 @@ thread, the same number of Optuna trials:
                  every fit row (no thinning); ridge = solver lbfgs with l1_ratio 0, elastic net /
                  lasso = solver saga (l1_ratio tuned / fixed), scikit-learn's default tol and
                  max_iter; then the best trial is refitted on all rows (as tune_group does).
-  tune_group     tmaxedge.modeling.tuning.tune_group on every fit row (no thinning): the solver alone.
+  tune_group     tmaxedge.modeling.tuning.tune_group on every fit row (no thinning): the solver
+                 alone.
   stage          walkforward.tune.tune_one exactly as the tune stage calls it: nowcast columns
                  + tune_group with the study thinned to tune_every_minutes (params.yaml).
 
@@ -32,14 +33,16 @@ event_date, split, y, p_market and the feature columns) as Parquet, so another i
 can be timed on exactly the same rows; ``--results`` writes the numbers as JSON.
 
 Then the optimum check: at one fixed (C, l1_ratio, class_weight), scikit-learn's solver (the
-baseline's settings, and for lbfgs also tight ones) and tmaxedge.modeling.logistic.fit_logistic fit the same
-standardised rows; printed: max |coef difference|, the in-sample mean log-loss difference and the
-relative difference of the penalised objective both minimise (positive = tmaxedge lower).
+baseline's settings, and for lbfgs also tight ones) and tmaxedge.modeling.logistic.fit_logistic
+fit the same standardised rows; printed: max |coef difference|, the in-sample mean log-loss
+difference and the relative difference of the penalised objective both minimise (positive =
+tmaxedge lower).
 
     .venv/bin/python benchmarks/tune_window.py                      # ~5 minutes on 2 cores
     .venv/bin/python benchmarks/tune_window.py --trials 20 --groups chi_between --window 2024-07-07
     .venv/bin/python benchmarks/tune_window.py --groups chi_between --every-minutes 1  # ~25 min
-    .venv/bin/python benchmarks/tune_window.py --results runs/tune_benchmark.json --dump rows.parquet
+    .venv/bin/python benchmarks/tune_window.py --results runs/tune_benchmark.json \\
+        --dump rows.parquet
 """
 
 from __future__ import annotations
@@ -442,7 +445,8 @@ def print_tables(results: list[dict], checks: list[dict], header: str) -> None:
     print(header)
     cols = (
         f"{'model':<11}{'group':<13}{'method':<11}{'rows':>7}{'trials':>8}{'seconds':>9}"
-        f"{'s/trial':>9}{'best CV LL':>12}{'all-rows LL':>12}{'test LL':>10}{'C':>10}{'l1_ratio':>9}"
+        f"{'s/trial':>9}{'best CV LL':>12}{'all-rows LL':>12}{'test LL':>10}"
+        f"{'C':>10}{'l1_ratio':>9}"
         f"{'weight':>10}{'conv.w':>8}{'sklearn/x':>11}"
     )
     print(cols)

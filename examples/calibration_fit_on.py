@@ -4,7 +4,8 @@ Both ways start from the same ``models/<entry>/<window>/tune`` outputs, so the c
 calibration and pooling alone; the test weeks are scored as the evaluate stage scores them.
 Reproduces the README's "Calibration: holdout or cross-fitted" table:
 
-    python examples/calibration_fit_on.py tmax_dist_pooled --windows 2024-07-21,2024-07-28,2024-08-04
+    python examples/calibration_fit_on.py tmax_dist_pooled \\
+        --windows 2024-07-21,2024-07-28,2024-08-04
 
 ``--root`` is a checkout holding that run's outputs (``dvc exp apply <name>`` in a worktree, for
 an experiment); its params.yaml supplies everything but ``calibrate.fit_on``.

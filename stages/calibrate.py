@@ -1,7 +1,7 @@
 """Stage `calibrate@<model>-<window>`: calibrator and market pooling weight per (city, strike type),
 fitted on the window's calibration split around the frozen tuned model, or cross-fitted over
-every training day around the model refitted on them (``calibrate.fit_on``: tmaxedge.walkforward.crossfit).
-Step 2 of ``tmaxedge.walkforward.run.run_window``."""
+every training day around the model refitted on them (``calibrate.fit_on``:
+tmaxedge.walkforward.crossfit). Step 2 of ``tmaxedge.walkforward.run.run_window``."""
 
 import argparse
 from pathlib import Path

@@ -115,7 +115,8 @@ def test_gate_params_from_yaml_converts_int_limits_to_float(tmp_path):
         ),
         (
             {"beta_max": 25},
-            "gate.beta_max must be a mapping of ['between', 'greater', 'less'] to a number in (0, inf); got 25.",
+            "gate.beta_max must be a mapping of ['between', 'greater', 'less'] to a number in "
+            "(0, inf); got 25.",
         ),
         ({"beta": 25}, "gate: unknown key(s) ['beta']"),
     ],

@@ -1,4 +1,5 @@
-"""Tests for tmaxedge.inputs.ingest and stages/ingest.py: one test per contract rule, drops, same bytes."""
+"""Tests for tmaxedge.inputs.ingest and stages/ingest.py: one test per contract rule, drops, same
+bytes."""
 
 from __future__ import annotations
 

@@ -62,7 +62,9 @@ KILLED_RUN = textwrap.dedent(
     from tmaxedge.modeling import tuning as tune
     from test_studies import run
 
-    objective, fit_logistic, fits_in_victim = tune.CrossValidatedLogLoss.__call__, tune.fit_logistic, []
+    objective, fit_logistic, fits_in_victim = (
+        tune.CrossValidatedLogLoss.__call__, tune.fit_logistic, []
+    )
 
     def watched_objective(self, trial):
         fits_in_victim.clear()

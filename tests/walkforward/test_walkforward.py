@@ -194,7 +194,8 @@ def run_walkforward_command(world, tmp_path, min_class_days=1):
         f" min_class_days: {min_class_days}}}}}\n"
         "calibrate: {method: auto, isotonic_min: 1000, clip: 0.001}\n"
         "pool: {enabled: true, scope: strike_type, w_grid_step: 0.05}\n"
-        "gate: {brier_improvement: 0.02, coverage: 0.95, beta_max: {between: 10, greater: 10, less: 10},"
+        "gate: {brier_improvement: 0.02, coverage: 0.95,"
+        " beta_max: {between: 10, greater: 10, less: 10},"
         " one_sided_max: 0.99, enforce: true}\n"
     )
     result = CliRunner().invoke(

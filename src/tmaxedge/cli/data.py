@@ -1,7 +1,7 @@
 """`tmaxedge import <kind>` and `tmaxedge fetch kalshi`: real data into the contract tables.
 
-Registered on the `tmaxedge` group by ``tmaxedge.cli.main``. Both read the city codes and series from
-``params.yaml`` ``cities`` when that file exists (``--params``), else the shipped defaults.
+Registered on the `tmaxedge` group by ``tmaxedge.cli.main``. Both read the city codes and series
+from ``params.yaml`` ``cities`` when that file exists (``--params``), else the shipped defaults.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from tmaxedge.cli.options import params_option
 from tmaxedge.core import config, io
 from tmaxedge.inputs import fetch
 from tmaxedge.inputs.importers import (
@@ -82,14 +83,7 @@ _OUT = click.option(
     show_default=True,
     help="Folder of the contract tables to add to.",
 )
-_PARAMS = click.option(
-    "--params",
-    "params_path",
-    type=click.Path(path_type=Path),
-    default=io.PARAMS_FILE,
-    show_default=True,
-    help="params.yaml whose 'cities' name the cities and their series.",
-)
+_PARAMS = params_option("params.yaml whose 'cities' name the cities and their series.")
 
 
 def _common(command: Callable) -> Callable:
@@ -264,13 +258,7 @@ def fetch_group() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Then import the saved pages into this folder, e.g. data/external.",
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(path_type=Path),
-    default=io.PARAMS_FILE,
-    show_default=True,
-)
+@params_option()
 def fetch_kalshi(
     series,
     start,

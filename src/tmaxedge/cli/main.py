@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from tmaxedge.cli.data import fetch_group, import_group
+from tmaxedge.cli.options import params_option
 from tmaxedge.cli.study import study_group
 from tmaxedge.core import failures, io
 from tmaxedge.core.errors import DataError, ParamsError
@@ -44,13 +45,7 @@ def main(debug: bool) -> None:
     show_default=True,
     help="Feature folder whose event dates the plan covers.",
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(path_type=Path),
-    default=io.PARAMS_FILE,
-    show_default=True,
-)
+@params_option()
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("windows.yaml"), show_default=True
 )
@@ -101,13 +96,7 @@ def plan(features: Path, params_path: Path, out: Path) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("runs/walkforward"), show_default=True
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(path_type=Path),
-    default=io.PARAMS_FILE,
-    show_default=True,
-)
+@params_option()
 def walkforward_command(
     city, bracket, model, start, end, trials, features, oracle, out, params_path
 ) -> None:
@@ -210,16 +199,11 @@ def walkforward_command(
     default=None,
     help="JSON file [default: docs/results/ablation/<model>.json].",
 )
-@click.option(
-    "--params",
-    "params_path",
-    type=click.Path(path_type=Path),
-    default=io.PARAMS_FILE,
-    show_default=True,
-)
+@params_option()
 def ablation_command(entry, groups, last_windows, features, plan_path, out, params_path) -> None:
     """Rerun one model entry's walk-forward without each feature group: the change in test
-    Brier and log loss on the rows every run priced. The report shows every docs/results/ablation/*.json."""
+    Brier and log loss on the rows every run priced. The report shows every
+    docs/results/ablation/*.json."""
     from tqdm import tqdm
 
     from tmaxedge.features.feature_groups import GROUPS

@@ -1,1 +1,2 @@
-"""The bottom layer: errors, parameter files and atomic I/O, cities, the YES rule, probability scores."""
+"""The bottom layer: errors, parameter files and atomic I/O, cities, the YES rule, probability
+scores."""

@@ -31,7 +31,8 @@ BETA_MAX = Keyed(STRIKE_TYPES, Interval(float, 0, float("inf"), closed="neither"
 
 @dataclass(frozen=True)
 class City(Params):
-    """One city: its code, Kalshi series ticker, IANA time zone and whether it has weather features."""
+    """One city: its code, Kalshi series ticker, IANA time zone and whether it has weather
+    features."""
 
     constraints = declare(code=Text(), series=Text(), tz=TimeZone(), weather_features=Boolean())
 

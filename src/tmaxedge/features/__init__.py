@@ -1,1 +1,2 @@
-"""The feature table: one row per market and decision minute, and the feature groups models draw on."""
+"""The feature table: one row per market and decision minute, and the feature groups models
+draw on."""

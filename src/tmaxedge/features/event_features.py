@@ -1,4 +1,5 @@
-"""Features of a market from its whole event at the same minute: the integer high the market implies.
+"""Features of a market from its whole event at the same minute: the integer high the market
+implies.
 
 An event's markets partition the integer highs, so their probabilities at one minute, made
 coherent (one common logit shift, ``probability.logit_shift``), are a distribution of the high.

@@ -1,1 +1,2 @@
-"""What enters the pipeline: the data contract, ingest, the simulator, the importers and the downloader."""
+"""What enters the pipeline: the data contract, ingest, the simulator, the importers and the
+downloader."""

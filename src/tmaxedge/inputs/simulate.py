@@ -204,7 +204,8 @@ def diurnal_deficit(hour: np.ndarray, climate: Climate) -> np.ndarray:
 
 
 def information_clock(hour: np.ndarray, climate: Climate) -> np.ndarray:
-    """Share of the forecast error revealed by a local standard ``hour``: 0 before 05:00, 1 at the peak."""
+    """Share of the forecast error revealed by a local standard ``hour``: 0 before 05:00, 1 at the
+    peak."""
     span = climate.peak_hour - INFO_START_HOUR
     return np.clip((np.asarray(hour, dtype=float) - INFO_START_HOUR) / span, 0, 1) ** 1.5
 

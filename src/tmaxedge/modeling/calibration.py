@@ -1,5 +1,6 @@
 """Calibration around a frozen model: on the last part of the training window (``holdout``, the
-brief's), or on out-of-fold scores over all of it (``crossfit``: ``tmaxedge.walkforward.crossfit``)."""
+brief's), or on out-of-fold scores over all of it (``crossfit``:
+``tmaxedge.walkforward.crossfit``)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ class ScoredOutcomes(NamedTuple):
 
 
 def choose_method(n_outcomes: int, params: CalibrateParams) -> str:
-    """Isotonic needs many independent outcomes; a market-day is one, however many minutes it has."""
+    """Isotonic needs many independent outcomes; a market-day is one, however many minutes it
+    has."""
     if params.method != "auto":
         return params.method
     return "isotonic" if n_outcomes >= params.isotonic_min else "sigmoid"
@@ -76,8 +78,8 @@ def calibrate_model(
 ) -> FittedCalibration:
     """Fit the calibrator on ``(x, y)`` with the model (``preprocessor`` then ``linear``) frozen.
 
-    Returns the calibrator as plain numbers, the fitted ``CalibratedClassifierCV`` (``None`` when the
-    slice cannot be calibrated: no rows or a single class, and then the raw model is used) and
+    Returns the calibrator as plain numbers, the fitted ``CalibratedClassifierCV`` (``None`` when
+    the slice cannot be calibrated: no rows or a single class, and then the raw model is used) and
     a description for calibration_fit.json.
     """
     score = linear.decision(preprocessor.transform(np.asarray(x, float))) if len(y) else np.empty(0)
@@ -100,7 +102,8 @@ def calibrate_scores(
 ) -> FittedCalibration:
     """``calibrate_model`` on a model's linear scores: the same calibrator, fitted by
     ``CalibratedClassifierCV`` around a frozen identity; the scores may come from several models
-    (out-of-fold), each scoring the rows it did not see. ``with_model`` puts the model to serve in."""
+    (out-of-fold), each scoring the rows it did not see. ``with_model`` puts the model to serve
+    in."""
     info = {"n_rows": int(len(y)), "n_outcomes": int(n_outcomes), "n_positive": int(np.sum(y))}
     if params.method == "none":
         info.update(method="none", reason="calibrate.method is none")

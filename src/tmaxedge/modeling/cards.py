@@ -55,7 +55,8 @@ class ModelCard:
     pool_weight: float | None = (
         None  # tmaxedge.modeling.pooling: the model's weight against the market
     )
-    kind: str = "bin"  # "bin": P(YES) of a market | "distribution": P(high >= k) (tmaxedge.modeling.distribution)
+    # "bin": P(YES) of a market | "distribution": P(high >= k) (tmaxedge.modeling.distribution)
+    kind: str = "bin"
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         score = self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))

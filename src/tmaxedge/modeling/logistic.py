@@ -220,7 +220,8 @@ def _let_in_worst_violator(x, grad, sign, active, penalised, l1, tol) -> bool:
 
 def _best_before_sign_flip(x, proposal, index, penalised, model):
     """The lowest-model point among ``proposal`` and the points on the segment from ``x`` where a
-    coefficient reaches zero (that coefficient set exactly to zero); ``x`` itself if none is lower."""
+    coefficient reaches zero (that coefficient set exactly to zero); ``x`` itself if none is
+    lower."""
     start, end = x[index], proposal[index]
     flips = penalised[index] & (start != 0) & (np.sign(end) != np.sign(start))
     candidates = [proposal]

@@ -1,6 +1,6 @@
 """The fitted model as a scikit-learn classifier, for calibration with ``FrozenEstimator`` and
-for model.joblib. Kept apart from ``tmaxedge.modeling.logistic`` so that predicting from model.json does not
-import scikit-learn (a second or more per stage).
+for model.joblib. Kept apart from ``tmaxedge.modeling.logistic`` so that predicting from model.json
+does not import scikit-learn (a second or more per stage).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ class LinearProbabilityModel(ScoredClassifier):
 
 class ScoreModel(ScoredClassifier):
     """The identity on a column of linear scores, so that ``CalibratedClassifierCV`` can calibrate
-    scores that several models made (out-of-fold): ``tmaxedge.modeling.calibration.calibrate_scores``."""
+    scores that several models made (out-of-fold):
+    ``tmaxedge.modeling.calibration.calibrate_scores``."""
 
     def fit(self, x, y=None):  # noqa: D401 - nothing to learn
         self.classes_ = np.array([0, 1])

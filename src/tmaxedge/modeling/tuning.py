@@ -3,9 +3,9 @@
 The objective is the out-of-fold log loss of GroupKFold(n_splits) grouped by event date on the
 fit split (the first ``1 - calibration_fraction`` of the training days); the out-of-fold Brier
 score is stored as a trial attribute. Trials run one at a time so a study repeats exactly from
-its seed, and a study in shared storage resumes exactly after a kill (``tmaxedge.modeling.studies``);
-hopeless trials are pruned fold by fold, and each fold's fit warm-starts from the same fold of
-the nearest finished trial.
+its seed, and a study in shared storage resumes exactly after a kill
+(``tmaxedge.modeling.studies``); hopeless trials are pruned fold by fold, and each fold's fit
+warm-starts from the same fold of the nearest finished trial.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 # features keeps its own
 SCOPES = ("city", "pooled")
 # beyond the brief's feature sets: the market's log-odds, the weather nowcast of the bin
-# (tmaxedge.features.nowcast), fitted inside each training window, and the event's implied distribution
-# of the high (tmaxedge.features.event_features)
+# (tmaxedge.features.nowcast), fitted inside each training window, and the event's implied
+# distribution of the high (tmaxedge.features.event_features)
 EXTRA_FEATURES = ("mid_logit", "nowcast", "event")
 
 
@@ -104,7 +104,8 @@ def model_type(name: str, params: ModelParams) -> str:
     kind = params.type or name
     if kind not in MODEL_TYPES:
         raise ParamsError(
-            f"tune.{name} needs a type among {list(MODEL_TYPES)} (its name is not one); got type {params.type!r}."
+            f"tune.{name} needs a type among {list(MODEL_TYPES)} (its name is not one); "
+            f"got type {params.type!r}."
         )
     return kind
 
@@ -184,7 +185,10 @@ def tune_group(
         if params.pruner == "median"
         else optuna.pruners.NopPruner()
     )
-    study_name = f"{study_label}-{study_key(x, y, event_dates, study_rows, columns, model, params, beta_max)}"
+    study_name = (
+        f"{study_label}-"
+        f"{study_key(x, y, event_dates, study_rows, columns, model, params, beta_max)}"
+    )
     storage = studies.open_storage(study_storage, study_name)
     study = optuna.create_study(
         direction="minimize",

@@ -93,8 +93,8 @@ class ReportInputs:
     the backtest's orders (model, city, bracket, filled, pnl_cents) or None; ``gate``,
     ``promoted``, ``sensitivity``: the gate's verdicts, the promotion decision and a sensitivity
     run's ``walkforward.json``, each None when absent; ``pool_weights``: the pooling weight per
-    (model, window, group) (``tmaxedge.reporting.summarize.pool_weight_table``) or None; ``ablations``:
-    each ``tmaxedge ablation`` result by model entry, or None.
+    (model, window, group) (``tmaxedge.reporting.summarize.pool_weight_table``) or None;
+    ``ablations``: each ``tmaxedge ablation`` result by model entry, or None.
     """
 
     walkforward: dict[str, dict]

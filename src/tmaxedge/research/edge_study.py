@@ -3,8 +3,8 @@
 Pure functions on the edge-diagnostics rows that ``tmaxedge walkforward`` and the evaluate stage
 write (``preds_test.parquet``): ``p_model`` is the pipeline's forecast and ``p_market`` the
 market's price on the same rows; ``p_unpooled``, when present, is the model's forecast before it
-was pooled with the market. Scores come from ``tmaxedge.modeling.scoring.score`` on the rows where both
-the forecast and the market have a probability.
+was pooled with the market. Scores come from ``tmaxedge.modeling.scoring.score`` on the rows where
+both the forecast and the market have a probability.
 
 The minutes and markets of one event share one outcome, so the sample size of a comparison is
 the number of events, not of rows: the standard error of the Brier difference (forecast minus

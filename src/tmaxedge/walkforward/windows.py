@@ -135,7 +135,8 @@ def make_plan(first_day: dt.date, last_day: dt.date, params: WindowParams) -> di
 
 
 def check_plan(plan: dict, first_day: dt.date, last_day: dt.date, params: WindowParams) -> None:
-    """Raise ``ParamsError`` naming what changed when windows.yaml no longer fits data and params."""
+    """Raise ``ParamsError`` naming what changed when windows.yaml no longer fits data and
+    params."""
     expected = make_plan(first_day, last_day, params)
     changed = [
         f"  {key}: windows.yaml has {plan.get(key)!r}, data and params give {value!r}"

@@ -87,7 +87,10 @@ def test_merge_refuses_a_market_whose_close_time_changed(tmp_path):
     page = json.loads(MARKET_PAGES[1].read_text())
     page["markets"][0]["close_time"] = "2025-11-15T05:59:00Z"
     changed = write_json(tmp_path, "changed.json", page)
-    message = f"{tmp_path / 'out' / 'markets.parquet'}: column 'ticker' must be unique: rows with the same key"
+    message = (
+        f"{tmp_path / 'out' / 'markets.parquet'}: column 'ticker' must be unique: "
+        "rows with the same key"
+    )
     with pytest.raises(DataError, match=starts(message)):
         run("kalshi-markets", [changed], tmp_path / "out")
 

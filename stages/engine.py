@@ -7,6 +7,9 @@ scale. This stage names them once, as whole subpackages (the layers below ``deci
 module added to one is covered without editing dvc.yaml; the per-window stages depend on its
 fingerprint, which changes exactly when one of the modules does. So a change to that code still
 reruns every window, and a change above it (gates, backtest, report) reruns none.
+
+The sources are the stage's own ``deps`` in dvc.yaml, read from there, so the list DVC watches
+and the list fingerprinted are one list.
 """
 
 import argparse
@@ -20,9 +23,21 @@ from tmaxedge.core.failures import run_stage
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path, help="the fingerprint (JSON)")
-    parser.add_argument("sources", type=Path, nargs="+", help="source files and subpackage folders")
+    parser.add_argument(
+        "sources",
+        type=Path,
+        nargs="*",
+        help="source files and subpackage folders [default: the engine stage's deps in dvc.yaml]",
+    )
     args = parser.parse_args()
-    io.write_json_atomic({"modules": fingerprint(args.sources)}, args.out)
+    sources = args.sources or engine_sources(Path("dvc.yaml"))
+    io.write_json_atomic({"modules": fingerprint(sources)}, args.out)
+
+
+def engine_sources(dvc_yaml: Path) -> list[Path]:
+    """The engine stage's dependencies in dvc.yaml, less this script."""
+    deps = io.read_yaml(dvc_yaml)["stages"]["engine"]["deps"]
+    return [Path(dep) for dep in deps if dep != "stages/engine.py"]
 
 
 def python_files(sources: list[Path]) -> list[Path]:

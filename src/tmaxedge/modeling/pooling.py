@@ -4,7 +4,7 @@ w is chosen on a grid by log loss on predictions the model made out of sample in
 training window (its calibration split: the model was fitted on the days before it). With
 ``scope: strike_type`` one w is shared by every city's groups of a strike type in the window:
 a tail group's calibration split holds a couple of dozen outcomes, too few to pin w down on
-its own (see README "Models").
+its own (see docs/modelling.md).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ line), duplicate keys, unknown sections and model entries that ``tune`` cannot r
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import datetime as dt
 import math
@@ -79,13 +80,14 @@ def _number_text(value: float) -> str:
 # --- constraints -------------------------------------------------------------------------------
 
 
-class Constraint:
+class Constraint(abc.ABC):
     """What one field must be: ``rule`` says it in words, ``accepts`` checks a value."""
 
     rule: str = ""
 
+    @abc.abstractmethod
     def accepts(self, value: Any) -> bool:
-        raise NotImplementedError
+        """Whether ``value`` keeps the rule; every kind of constraint says how."""
 
     def violation(self, key: str, value: Any) -> ParamsError | None:
         """The error for ``value`` at ``key``, or None when it is fine."""

@@ -7,6 +7,7 @@ input, a week of new data.
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -146,7 +147,10 @@ def test_killed_tune_stage_reruns_to_the_same_result(repo):
         capture_output=True,
         text=True,
     )
-    assert killed.returncode != 0 and "-9" in killed.stdout + killed.stderr, killed.stderr
+    # dvc reports the signal as -9 when it starts the command itself and as 137 (128 + 9) when a
+    # shell between them reports it, depending on the platform's shell
+    assert killed.returncode != 0, killed.stderr
+    assert re.search(r"exited with (-9|137)\b", killed.stderr), killed.stderr
     # a kill while the stage writes leaves its temporary folder beside the output
     leftover = output.parent / ".tune.killed.tmp"
     leftover.mkdir()

@@ -110,20 +110,18 @@ def prepare_scratch(scratch: Path, days: int) -> tuple[DvcRepo, dict]:
     return repo, yaml.safe_load((scratch / "params.yaml").read_text())
 
 
-def stage_commands(dvc_file: Path, window_keys: list[str], models: list[str]) -> dict[str, str]:
-    """Stage name -> command, from dvc.yaml with its matrix expanded and vars filled."""
+def stage_commands(dvc_file: Path, window_keys: list[str]) -> dict[str, str]:
+    """Stage name -> command, from dvc.yaml with its foreach expanded and vars filled."""
     spec = yaml.safe_load(dvc_file.read_text())["stages"]
     params = yaml.safe_load((dvc_file.parent / "params.yaml").read_text())
     commands = {}
     for name, stage in spec.items():
         cmd = stage["cmd"].replace("${ingest.source}", params["ingest"]["source"])
-        if "matrix" not in stage:
+        if "foreach" not in stage:
             commands[name] = cmd
             continue
-        for model in models:
-            for window in window_keys:
-                filled = cmd.replace("${item.model}", model).replace("${item.window}", window)
-                commands[f"{name}@{model}-{window}"] = filled
+        for window in window_keys:
+            commands[f"{name}@{window}"] = stage["do"]["cmd"].replace("${item}", window)
     return commands
 
 
@@ -145,7 +143,7 @@ def sampled(keys: list[str], k: int) -> list[str]:
 
 def run_pipeline(scratch: Path, params: dict, sample_windows: int) -> tuple[list[Timed], dict]:
     timings = []
-    base = stage_commands(scratch / "dvc.yaml", [], [])
+    base = stage_commands(scratch / "dvc.yaml", [])
     for name in ("simulate", "ingest", "features"):
         timings.append(run_stage(name, python_command(base[name]), scratch))
         print(f"  {name}: {timings[-1].seconds:.1f} s", flush=True)
@@ -156,13 +154,12 @@ def run_pipeline(scratch: Path, params: dict, sample_windows: int) -> tuple[list
     chosen = sampled(keys, sample_windows)
     print(f"  plan: {len(keys)} windows; sampled {chosen}", flush=True)
     models = list(params["models"])
-    commands = stage_commands(scratch / "dvc.yaml", chosen, models)
-    for model in models:
-        for window in chosen:
-            for stage in PER_WINDOW:
-                name = f"{stage}@{model}-{window}"
-                timings.append(run_stage(name, python_command(commands[name]), scratch))
-                print(f"  {name}: {timings[-1].seconds:.1f} s", flush=True)
+    commands = stage_commands(scratch / "dvc.yaml", chosen)
+    for window in chosen:
+        for stage in PER_WINDOW:
+            name = f"{stage}@{window}"
+            timings.append(run_stage(name, python_command(commands[name]), scratch))
+            print(f"  {name}: {timings[-1].seconds:.1f} s", flush=True)
     for name in ("summarize", "backtest"):
         timings.append(run_stage(name, python_command(commands[name]), scratch))
         print(f"  {name} (sampled windows): {timings[-1].seconds:.1f} s", flush=True)
@@ -176,18 +173,17 @@ def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, 
     rows = []
     for name in ("simulate", "ingest", "features", "plan", "windows", "engine"):
         rows.append((name, "measured", by_name[name].seconds, ""))
-    for model in plan["models"]:
-        for stage in PER_WINDOW:
-            seconds = [by_name[f"{stage}@{model}-{w}"].seconds for w in plan["chosen"]]
-            mean = statistics.mean(seconds)
-            rows.append(
-                (
-                    f"{stage}@{model}",
-                    "projected",
-                    mean * n,
-                    f"{n} x {mean:.1f} s (measured {min(seconds):.1f}-{max(seconds):.1f} s on {k})",
-                )
+    for stage in PER_WINDOW:
+        seconds = [by_name[f"{stage}@{w}"].seconds for w in plan["chosen"]]
+        mean = statistics.mean(seconds)
+        rows.append(
+            (
+                f"{stage} (every entry)",
+                "projected",
+                mean * n,
+                f"{n} x {mean:.1f} s (measured {min(seconds):.1f}-{max(seconds):.1f} s on {k})",
             )
+        )
     for name in ("summarize", "backtest"):
         rows.append(
             (
@@ -225,7 +221,7 @@ def dvc_overhead(repo: DvcRepo, plan: dict, repeats: int = 3) -> dict[str, float
 
     status = [nothing_to_do("status") for _ in range(repeats)]
     repro = [nothing_to_do("repro") for _ in range(repeats)]
-    n_stages = len(stage_commands(scratch / "dvc.yaml", plan["keys"], plan["models"]))
+    n_stages = len(stage_commands(scratch / "dvc.yaml", plan["keys"]))
     return {
         "stages": n_stages,
         "status_s": statistics.median(status),
@@ -235,12 +231,11 @@ def dvc_overhead(repo: DvcRepo, plan: dict, repeats: int = 3) -> dict[str, float
 
 def stand_in_outputs(scratch: Path, plan: dict) -> None:
     """Hard-link a sampled window's outputs under every window that was not run."""
-    for model in plan["models"]:
-        source = scratch / "models" / model / plan["chosen"][0]
-        for window in plan["keys"]:
-            target = scratch / "models" / model / window
-            if not target.exists():
-                shutil.copytree(source, target, copy_function=os.link)
+    source = scratch / "models" / plan["chosen"][0]
+    for window in plan["keys"]:
+        target = scratch / "models" / window
+        if not target.exists():
+            shutil.copytree(source, target, copy_function=os.link)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Holdout against cross-fitted calibration (``calibrate.fit_on``) on a run's own tuned models.
 
-Both ways start from the same ``models/<entry>/<window>/tune`` outputs, so the comparison is of
+Both ways start from the same ``models/<window>/tune/<entry>`` outputs, so the comparison is of
 calibration and pooling alone; the test weeks are scored as the evaluate stage scores them.
 Reproduces the README's "Calibration: holdout or cross-fitted" table:
 
@@ -23,7 +23,7 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.modeling.calibration import FIT_ON, CalibrateParams
 from tmaxedge.modeling.scoring import score
-from tmaxedge.walkforward import artifacts, windows
+from tmaxedge.walkforward import artifacts, layout, windows
 from tmaxedge.walkforward.evaluate import all_predictions
 from tmaxedge.walkforward.run import (
     calibrate_step,
@@ -39,7 +39,7 @@ def window_predictions(root: Path, entry: str, key: str, params: CalibrateParams
     config = root / "params.yaml"
     window = windows.make_window(key, io.load_params("windows", windows.WindowParams, config))
     rows = windows.read_window_rows(root / "data/features", window)
-    tuned = artifacts.read_tune_step(root / "models" / entry / key / "tune")
+    tuned = artifacts.read_tune_step(layout.step_folder(root / "models", key, "tune") / entry)
     steps = load_step_params(config)
     calibrated = calibrate_step(rows, tuned, params, steps.pool, steps.beta_max)
     cards = calibrated_cards(calibrated)
@@ -63,7 +63,7 @@ def main(entry: str, keys: str | None, root: Path) -> None:
     keys_list = (
         keys.split(",")
         if keys
-        else sorted(p.name for p in (root / "models" / entry).iterdir() if p.is_dir())
+        else sorted(p.parent.parent.name for p in (root / "models").glob(f"*/tune/{entry}"))
     )
     runs: dict[str, list[pd.DataFrame]] = {fit_on: [] for fit_on in FIT_ON}
     for key in keys_list:

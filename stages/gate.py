@@ -12,12 +12,13 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.decision import gates as gate
+from tmaxedge.walkforward import layout
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("walkforward", type=Path, help="metrics/walkforward.json")
-    parser.add_argument("models", type=Path, help="models/<model>/<window>/calibrate/<group>/")
+    parser.add_argument("models", type=Path, help="models/<window>/calibrate/<entry>/<group>/")
     parser.add_argument("backtest", type=Path, help="metrics/backtest.json")
     parser.add_argument("trades", type=Path, help="data/backtest/trades.parquet")
     parser.add_argument("diagnostics", type=Path, help="data/walkforward/edge_diagnostics.parquet")
@@ -28,9 +29,9 @@ def main() -> None:
     params = io.load_params("gate", gate.GateParams)  # checked here, once
     walkforward = io.read_json(args.walkforward)
     backtest = io.read_json(args.backtest)
-    files = sorted(args.models.glob("*/*/calibrate/*/model.json"))
+    files = layout.entry_files(args.models, "calibrate", "model.json")
     norms = gate.coefficient_norms(
-        (f.parts[-5], f.parts[-4], f.parts[-2], io.read_json(f)) for f in files
+        (f.entry, f.window, f.group, io.read_json(f.path)) for f in files
     )
     io.log.info("read %d model.json files under %s", len(files), args.models)
     orders = pd.read_parquet(args.trades, columns=["model", "side", "edge_cents"])

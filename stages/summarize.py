@@ -9,17 +9,18 @@ from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.core.keys import Group
 from tmaxedge.reporting import summarize
+from tmaxedge.walkforward import layout
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("models", type=Path, help="models/<model>/<window>/evaluate/<group>/")
+    parser.add_argument("models", type=Path, help="models/<window>/evaluate/<entry>/<group>/")
     parser.add_argument("out", type=Path, help="folder for summaries and edge diagnostics")
     parser.add_argument("metrics", type=Path)
     args = parser.parse_args()
     io.configure_logging()
-    files = sorted(args.models.glob("*/*/evaluate/*/preds_test.parquet"))
-    predictions = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    files = layout.entry_files(args.models, "evaluate", "preds_test.parquet")
+    predictions = pd.concat([pd.read_parquet(f.path) for f in files], ignore_index=True)
     metrics = {}
     with io.atomic_directory(args.out) as tmp:
         for model, rows in predictions.groupby("model", sort=True):
@@ -33,8 +34,8 @@ def main() -> None:
                 )
             io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
         records = [
-            (*path.relative_to(args.models).parts[:2], path.parent.name, io.read_json(path))
-            for path in sorted(args.models.glob("*/*/calibrate/*/calibration_fit.json"))
+            (f.entry, f.window, f.group, io.read_json(f.path))
+            for f in layout.entry_files(args.models, "calibrate", "calibration_fit.json")
         ]
         io.write_csv_atomic(summarize.pool_weight_table(records), tmp / "pool_weights.csv")
         io.write_parquet_atomic(

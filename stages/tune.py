@@ -1,7 +1,9 @@
-"""Stage `tune@<model>-<window>`: Optuna study and final fit per (city, strike type)
-(step 1 of ``tmaxedge.walkforward.run.run_window``)."""
+"""Stage `tune@<window>`: every model entry's Optuna study and final fit per (city, strike type)
+(step 1 of ``tmaxedge.walkforward.run.run_window``); an entry whose inputs are unchanged is
+restored from the result store (``tmaxedge.walkforward.store``)."""
 
 import argparse
+import functools
 from pathlib import Path
 
 from tmaxedge.core import config, io
@@ -9,27 +11,44 @@ from tmaxedge.core.failures import run_stage
 from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward import artifacts, windows
 from tmaxedge.walkforward.compute import ComputeParams
+from tmaxedge.walkforward.store import WindowStep, open_store, run_entries
 from tmaxedge.walkforward.tune import tune_window
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model")
     parser.add_argument("manifest", type=Path)
     parser.add_argument("features", type=Path)
+    parser.add_argument("engine", type=Path, help="data/engine.json: the code's fingerprint")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     io.configure_logging()
-    params = io.load_model_params(args.model, ModelParams)
+    entries = io.load_model_entries()
+    params = {entry: io.load_model_params(entry, ModelParams) for entry in entries}
     compute = io.load_params("compute", ComputeParams)
-    window = windows.window_from_manifest(io.read_json(args.manifest))
-    # the fit split alone: the rows tuning may see
-    fit_rows = io.read_features(args.features, window.train_start, window.fit_end)
+    manifest = io.read_json(args.manifest)
+    window = windows.window_from_manifest(manifest)
     # the search keeps to the gate's coefficient-norm limits, so a tuned model can pass it
     beta_max = config.load_beta_max(io.load_section("gate"))
-    results = tune_window(fit_rows, args.model, params, compute, beta_max, window.key)
+    step = WindowStep.of("tune", manifest, args.engine, Path(__file__))
+
+    @functools.cache
+    def fit_rows():  # the fit split alone: the rows tuning may see; read once, if needed
+        return io.read_features(args.features, window.train_start, window.fit_end)
+
+    def tune(entry: str, folder: Path) -> None:
+        results = tune_window(fit_rows(), entry, params[entry], compute, beta_max, window.key)
+        artifacts.write_tune_step(folder, results)
+
     with io.atomic_directory(args.out) as tmp:
-        artifacts.write_tune_step(tmp, results)
+        run_entries(
+            entries,
+            tmp,
+            open_store(compute.result_store),
+            lambda entry: step.key(entry, params=params[entry], beta_max=beta_max),
+            tune,
+            "tune",
+        )
 
 
 if __name__ == "__main__":

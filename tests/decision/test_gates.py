@@ -499,7 +499,7 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
     for window, group, coef in [("w1", "aus_less", [3.0, 4.0]), ("w2", "chi_greater", [12.0])]:
         io.write_json_atomic(
             {"coef": coef},
-            tmp_path / "models" / "ridge" / window / "calibrate" / group / "model.json",
+            tmp_path / "models" / window / "calibrate" / "ridge" / group / "model.json",
         )
     orders("ridge").to_parquet(tmp_path / "trades.parquet")
     diagnostics("ridge").to_parquet(tmp_path / "diag.parquet")

@@ -39,6 +39,8 @@ class DvcRepo:
         }
         self.run("git", "init", "-q")
         self.dvc("init", "-q")
+        for ignores in [".gitignore", ".dvcignore"]:  # the result store is neither git's nor dvc's
+            shutil.copy2(PROJECT / ignores, root / ignores)
         self.dvc("config", "core.autostage", "true")
         self.run("git", "add", "-A")
         self.run("git", "commit", "-q", "-m", "start")

@@ -17,6 +17,7 @@ import pytest
 from dvcrepo import DvcRepo, ran
 
 from tmaxedge.modeling.studies import KILL_AFTER_TRIALS
+from tmaxedge.walkforward.layout import STEPS
 
 pytestmark = pytest.mark.pipeline
 
@@ -35,8 +36,13 @@ DOWNSTREAM = {"summarize", "backtest", "gate", "report", "verdict"}
 FIRST_WINDOW, SECOND_WINDOW = "2024-05-11", "2024-05-14"
 
 
-def stages(window, models=("ridge", "elasticnet", "tmax_dist")):
-    return {f"{s}@{m}-{window}" for s in ("tune", "calibrate", "evaluate") for m in models}
+def stages(window):
+    return {f"{step}@{window}" for step in STEPS}
+
+
+def computed(result) -> set[tuple[str, str]]:
+    """The (step, entry) results a dvc command computed rather than restored from the store."""
+    return set(re.findall(r"(tune|calibrate|evaluate) (\w+): computed", result.stderr))
 
 
 def keep_event_days(folder, last_day):
@@ -106,9 +112,12 @@ def test_engine_code_reruns_every_window_and_other_code_none(repo):
     assert repo.repro() == set()
 
 
-def test_exp_run_on_a_ridge_parameter_reruns_only_ridge_stages(repo):
-    output = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001").stdout
-    assert ran(output) == stages(FIRST_WINDOW, ["ridge"]) | DOWNSTREAM
+def test_exp_run_on_a_ridge_parameter_recomputes_only_ridge(repo):
+    result = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001")
+    assert ran(result.stdout) == stages(FIRST_WINDOW) | DOWNSTREAM
+    # the window's stages rerun, but every other entry's results come from the store
+    assert computed(result) == {(step, "ridge") for step in STEPS}
+    assert "tune elasticnet: restored" in result.stderr
     diff = repo.dvc("metrics", "diff", "HEAD").stdout
     assert "ridge.brier" in diff and "elasticnet.brier" not in diff
     repo.set_params({"tune": {"ridge": {"c_max": 10000.0}}})
@@ -123,45 +132,65 @@ def tree_digest(path):
     return digest.hexdigest()
 
 
-def test_forced_rerun_of_a_window_gives_identical_bytes(repo):
-    window_dir = repo.root / "models" / "elasticnet" / FIRST_WINDOW
+def force_window(repo) -> set[tuple[str, str]]:
+    """Force the first window's three stages; what they computed."""
+    return set().union(
+        *(
+            computed(repo.dvc("repro", "--force", "--single-item", f"{step}@{FIRST_WINDOW}"))
+            for step in STEPS
+        )
+    )
+
+
+def test_forced_rerun_of_a_window_gives_identical_bytes_restored_or_computed(repo):
+    window_dir = repo.root / "models" / FIRST_WINDOW
     before = tree_digest(window_dir)
     metrics = (repo.root / "metrics" / "walkforward.json").read_bytes()
-    for step in ["tune", "calibrate", "evaluate"]:
-        repo.dvc("repro", "--force", "--single-item", f"{step}@elasticnet-{FIRST_WINDOW}")
+    assert force_window(repo) == set()  # every entry restored from the store
+    assert tree_digest(window_dir) == before
+    repo.set_params({"compute": {"result_store": None}})
+    try:
+        assert len(force_window(repo)) == 3 * 3  # every entry of every step computed again
+    finally:
+        repo.set_params({"compute": {"result_store": ".tmaxedge/store"}})
     repo.repro()
     assert tree_digest(window_dir) == before
     assert (repo.root / "metrics" / "walkforward.json").read_bytes() == metrics
 
 
-def test_killed_tune_stage_reruns_to_the_same_result(repo):
-    stage = f"tune@ridge-{FIRST_WINDOW}"
-    output = repo.root / "models" / "ridge" / FIRST_WINDOW / "tune"
+def test_killed_tune_stage_resumes_at_the_entry_it_was_on(repo):
+    stage = f"tune@{FIRST_WINDOW}"
+    output = repo.root / "models" / FIRST_WINDOW / "tune"
     before = tree_digest(output)
-    # the stage kills itself once two trials (of three) of its first group have finished: a
-    # point inside the stage it cannot race past, as it could a kill timed from outside
-    killed = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
-        cwd=repo.root,
-        env={**repo.env, KILL_AFTER_TRIALS: "2"},
-        capture_output=True,
-        text=True,
-    )
-    # dvc reports the signal as -9 when it starts the command itself and as 137 (128 + 9) when a
-    # shell between them reports it, depending on the platform's shell
-    assert killed.returncode != 0, killed.stderr
-    assert re.search(r"exited with (-9|137)\b", killed.stderr), killed.stderr
-    # a kill while the stage writes leaves its temporary folder beside the output
-    leftover = output.parent / ".tune.killed.tmp"
-    leftover.mkdir()
-    (leftover / "half-written").write_text("")
-    repo.repro()  # completes the pipeline (rerunning or restoring whatever the kill left)
-    assert tree_digest(output) == before
+    repo.set_params({"compute": {"result_store": ".tmaxedge/empty"}})  # nothing to restore
+    try:
+        # the stage kills itself once two trials (of three) of elastic net's first study have
+        # finished: a point inside the stage it cannot race past, as it could a kill timed from
+        # outside; ridge, the entry before, has finished by then
+        killed = subprocess.run(
+            [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", stage],
+            cwd=repo.root,
+            env={**repo.env, KILL_AFTER_TRIALS: "elasticnet-:2"},
+            capture_output=True,
+            text=True,
+        )
+        # dvc reports the signal as -9 when it starts the command itself and as 137 (128 + 9)
+        # when a shell between them reports it, depending on the platform's shell
+        assert killed.returncode != 0, killed.stderr
+        assert re.search(r"exited with (-9|137)\b", killed.stderr), killed.stderr
+        assert computed(killed) == {("tune", "ridge")}
+        assert tree_digest(output) == before  # the output is replaced whole or not at all
+        leftover = output.parent / ".tune.killed.tmp"  # as a kill while writing leaves it
+        leftover.mkdir()
+        (leftover / "half-written").write_text("")
+        resumed = repo.dvc("repro", "--force", "--single-item", stage)
+        assert computed(resumed) == {("tune", "elasticnet"), ("tune", "tmax_dist")}
+        assert "tune ridge: restored" in resumed.stderr
+        assert not list(output.parent.glob(".tune.*"))  # the killed runs' folders are gone
+        assert tree_digest(output) == before
+    finally:
+        repo.set_params({"compute": {"result_store": ".tmaxedge/store"}})
     assert repo.repro() == set()
-    # the killed run's temporary folder is removed the next time the stage writes
-    repo.dvc("repro", "--force", "--single-item", stage)
-    assert not list(output.parent.glob(".tune.*"))
-    assert tree_digest(output) == before
 
 
 def edit_one_quote(folder):

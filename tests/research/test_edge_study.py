@@ -79,7 +79,7 @@ def test_without_the_unpooled_column_only_the_model_is_scored():
 
 def write_run(root, frame: pd.DataFrame) -> None:
     for (model, window), part in frame.groupby(["model", "window"]):
-        folder = root / model / window / "evaluate" / "nyc_between"
+        folder = root / window / "evaluate" / model / "nyc_between"
         folder.mkdir(parents=True)
         part.to_parquet(folder / "preds_test.parquet")
 
@@ -111,4 +111,4 @@ def test_command_names_the_missing_column_and_the_empty_folder(tmp_path):
         ["study", "walkforward-scores", str(tmp_path / "empty"), "--out", str(tmp_path / "out")],
     )
     assert result.exit_code == 2
-    assert "no <model>/<window>/evaluate/<group>/preds_test.parquet" in result.output
+    assert "no <window>/evaluate/<model>/<group>/preds_test.parquet" in result.output

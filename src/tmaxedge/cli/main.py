@@ -105,7 +105,8 @@ def walkforward_command(
     Windows are those of params.yaml windows.* whose test week lies in [START, END]; one group
     alone has no other cities to share a pooling weight with, nor an event's other markets to
     make coherent, so its w is its own and coherence does not apply. Files go
-    to OUT/<model>/<window>/{tune,calibrate,evaluate}/<city>_<bracket>/ plus a summary.
+    to OUT/<window>/{tune,calibrate,evaluate}/<model>/<city>_<bracket>/ (the pipeline's layout,
+    tmaxedge.walkforward.layout) plus a summary.
     """
     import dataclasses
 
@@ -118,7 +119,7 @@ def walkforward_command(
     from tmaxedge.modeling.pooling import PoolParams
     from tmaxedge.modeling.tuning import ModelParams, model_type
     from tmaxedge.reporting import summarize
-    from tmaxedge.walkforward import artifacts
+    from tmaxedge.walkforward import artifacts, layout
     from tmaxedge.walkforward.compute import ComputeParams
     from tmaxedge.walkforward.run import StepParams, run_window
     from tmaxedge.walkforward.tune import tuned_models
@@ -151,12 +152,15 @@ def walkforward_command(
         test_oracle = io.read_oracle(oracle, split.test["ticker"].unique().tolist())
         run = run_window(split, model, model_params, steps, key, test_oracle)
         statuses.append(tuning_status(run.tuned, group))
-        folder = out / model / key
-        artifacts.write_tune_step(folder / "tune", run.tuned)
+        artifacts.write_tune_step(layout.step_folder(out, key, "tune") / model, run.tuned)
         artifacts.write_calibrate_step(
-            folder / "calibrate", run.calibrated, tuned_models(run.tuned).best_params
+            layout.step_folder(out, key, "calibrate") / model,
+            run.calibrated,
+            tuned_models(run.tuned).best_params,
         )
-        artifacts.write_evaluate_step(folder / "evaluate", run.evaluated)
+        artifacts.write_evaluate_step(
+            layout.step_folder(out, key, "evaluate") / model, run.evaluated
+        )
         all_predictions.append(run.predictions)
     summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
     io.write_json_atomic(summary, out / model / f"walkforward_summary_{group.name}.json")

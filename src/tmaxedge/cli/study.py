@@ -20,6 +20,7 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
 from tmaxedge.research import edge_study, market_study
+from tmaxedge.walkforward import layout
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.option(
@@ -149,12 +150,12 @@ def walkforward_scores(runs: Path, title: str, out: Path) -> None:
 
 
 def read_predictions(runs: Path) -> pd.DataFrame:
-    """Every preds_test.parquet under RUNS/<model>/<window>/evaluate/<group>/, checked."""
-    paths = sorted(Path(runs).glob("*/*/evaluate/*/preds_test.parquet"))
+    """Every preds_test.parquet under RUNS/<window>/evaluate/<model>/<group>/, checked."""
+    paths = [found.path for found in layout.entry_files(runs, "evaluate", "preds_test.parquet")]
     if not paths:
         raise DataError(
-            f"{runs}: no <model>/<window>/evaluate/<group>/preds_test.parquet found; "
-            "is it the --out folder of `tmaxedge walkforward`?"
+            f"{runs}: no <window>/evaluate/<model>/<group>/preds_test.parquet found; "
+            "is it the pipeline's models folder or the --out folder of `tmaxedge walkforward`?"
         )
     frames = []
     for path in paths:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tmaxedge.core.errors import ParamsError
-from tmaxedge.core.params import first_violation, load_yaml
+from tmaxedge.core.params import check_params_file, first_violation, load_yaml
 
 log = logging.getLogger("tmaxedge")
 
@@ -366,6 +366,12 @@ def load_model_params(model: str, cls: type[T], path: Path = PARAMS_FILE) -> T:
     if model not in section:
         raise ParamsError(f"{path}: tune has no model '{model}'; it has {sorted(section)}.")
     return params_from_mapping(section[model], cls, f"{path}: tune.{model}")
+
+
+def load_model_entries(path: Path = PARAMS_FILE) -> list[str]:
+    """params.yaml ``models``: the model entries every per-window stage runs, in order, each
+    checked against ``tune`` (``params.check_params_file``)."""
+    return list(check_params_file(path)["models"])
 
 
 def read_oracle(path: Path, tickers: list[str]) -> pd.DataFrame | None:

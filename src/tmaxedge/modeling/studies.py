@@ -81,10 +81,12 @@ def trial_seed(seed: int, n_finished: int) -> int:
     return int(np.random.SeedSequence([seed, n_finished]).generate_state(1)[0])
 
 
-def kill_if_asked(n_finished: int) -> None:
-    """SIGKILL this process when ``n_finished`` equals $TMAXEDGE_TEST_KILL_AFTER_TRIALS (the
-    pipeline tests' kill; unset, this does nothing)."""
-    if os.environ.get(KILL_AFTER_TRIALS) == str(n_finished):
+def kill_if_asked(study_name: str, n_finished: int) -> None:
+    """SIGKILL this process when $TMAXEDGE_TEST_KILL_AFTER_TRIALS asks for it: ``N`` (any
+    study that has ``N`` finished trials) or ``PREFIX:N`` (only a study whose name starts with
+    ``PREFIX``, such as ``elasticnet-``). The pipeline tests' kill; unset, this does nothing."""
+    prefix, _, count = os.environ.get(KILL_AFTER_TRIALS, "").rpartition(":")
+    if count == str(n_finished) and study_name.startswith(prefix):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -275,7 +275,7 @@ def run_trials(
     import optuna
 
     while (n_finished := len(studies.finished_trials(study))) < n_trials:
-        studies.kill_if_asked(n_finished)
+        studies.kill_if_asked(study.study_name, n_finished)
         study.sampler = optuna.samplers.TPESampler(seed=studies.trial_seed(seed, n_finished))
         study.optimize(objective, n_trials=1)
 

@@ -23,6 +23,8 @@ class ComputeParams(Params):
     single-threaded worker processes when it is null. ``sequential``: one at a time, here.
     ``study_storage``: where the Optuna studies live (``studies.open_storage``): null keeps
     them in memory; a directory or an RDB URL keeps them so a killed run resumes its trials.
+    ``result_store``: the folder of finished per-window results (``store``) that lets a stage
+    recompute only the model entries whose inputs changed; null keeps none.
     None of these change a result.
     """
 
@@ -31,11 +33,13 @@ class ComputeParams(Params):
         backend=Options(BACKENDS),
         scheduler_address=Nullable(Text()),
         study_storage=Nullable(Text()),
+        result_store=Nullable(Text()),
     )
     n_jobs: int = 2
     backend: str = "loky"
     scheduler_address: str | None = None
     study_storage: str | None = None
+    result_store: str | None = ".tmaxedge/store"
 
     def __post_init__(self) -> None:
         super().__post_init__()

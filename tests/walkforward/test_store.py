@@ -1,0 +1,138 @@
+"""The result store: a rerun restores what it has, byte for byte, and computes only the rest."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from tmaxedge.walkforward.store import (
+    ResultStore,
+    WindowStep,
+    folder_digest,
+    frame_digest,
+    result_key,
+    run_entries,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    c_max: float
+    trials: int
+
+
+def test_key_depends_on_every_input_and_not_on_their_order():
+    base = result_key(step="tune", params=Settings(1.0, 3), manifest={"a": 1, "b": [1, 2]})
+    assert base == result_key(manifest={"b": [1, 2], "a": 1}, params=Settings(1.0, 3), step="tune")
+    assert base != result_key(step="tune", params=Settings(1.5, 3), manifest={"a": 1, "b": [1, 2]})
+    assert base != result_key(step="tune", params=Settings(1.0, 3), manifest={"a": 1, "b": [2, 1]})
+    assert base != result_key(
+        step="calibrate", params=Settings(1.0, 3), manifest={"a": 1, "b": [1, 2]}
+    )
+
+
+def test_window_step_key_separates_entries_code_and_scripts(tmp_path):
+    engine, script = tmp_path / "engine.json", tmp_path / "tune.py"
+    engine.write_text('{"modules": {"a.py": "1"}}')
+    script.write_text("print()")
+    step = WindowStep.of("tune", {"content_sha256": "x"}, engine, script)
+    key = step.key("ridge", params=Settings(1.0, 3))
+    assert key != step.key("elasticnet", params=Settings(1.0, 3))
+    engine.write_text('{"modules": {"a.py": "2"}}')
+    assert key != WindowStep.of("tune", {"content_sha256": "x"}, engine, script).key(
+        "ridge", params=Settings(1.0, 3)
+    )
+
+
+def test_folder_digest_sees_names_and_bytes(tmp_path):
+    folder = tmp_path / "f"
+    (folder / "g").mkdir(parents=True)
+    (folder / "g" / "fit.json").write_text("{}")
+    before = folder_digest(folder)
+    (folder / "g" / "fit.json").write_text("{ }")
+    assert folder_digest(folder) != before
+    (folder / "g" / "fit.json").write_text("{}")
+    assert folder_digest(folder) == before
+    (folder / "g" / "fit.json").rename(folder / "g" / "fit2.json")
+    assert folder_digest(folder) != before
+
+
+def test_frame_digest_sees_values_order_and_types():
+    frame = pd.DataFrame({"ticker": ["A", "B"], "p": [0.1, 0.2]})
+    assert frame_digest(frame) == frame_digest(frame.copy())
+    assert frame_digest(frame) != frame_digest(frame.iloc[::-1])
+    assert frame_digest(frame) != frame_digest(frame.assign(p=[0.1, 0.3]))
+    assert frame_digest(frame) != frame_digest(frame.astype({"p": "float32"}))
+
+
+def write_result(entry, folder):
+    (folder / "chi_between").mkdir()
+    (folder / "chi_between" / "fit.json").write_text(f'{{"entry": "{entry}"}}')
+
+
+def test_a_restored_result_is_the_computed_bytes(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    first = tmp_path / "first"
+    assert run_entries(["ridge"], first, store, lambda e: "k" + e, write_result, "tune") == {
+        "ridge": "computed"
+    }
+
+    def fail(entry, folder):
+        raise AssertionError("a stored result was computed again")
+
+    again = tmp_path / "again"
+    assert run_entries(["ridge"], again, store, lambda e: "k" + e, fail, "tune") == {
+        "ridge": "restored"
+    }
+    assert folder_digest(again / "ridge") == folder_digest(first / "ridge")
+
+
+def test_without_a_store_every_entry_is_computed(tmp_path):
+    calls = []
+
+    def compute(entry, folder):
+        calls.append(entry)
+        write_result(entry, folder)
+
+    for out in ["a", "b"]:
+        run_entries(["ridge", "elasticnet"], tmp_path / out, ResultStore(None), str, compute, "t")
+    assert calls == ["ridge", "elasticnet"] * 2
+
+
+def test_a_run_killed_at_an_entry_resumes_there(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    calls = []
+
+    def dies_at_elasticnet(entry, folder):
+        calls.append(entry)
+        if entry == "elasticnet":
+            raise KeyboardInterrupt  # as a kill would stop it
+        write_result(entry, folder)
+
+    entries = ["ridge", "elasticnet", "tmax_dist"]
+    with pytest.raises(KeyboardInterrupt):
+        run_entries(entries, tmp_path / "killed", store, str, dies_at_elasticnet, "tune")
+    calls.clear()
+
+    def compute(entry, folder):
+        calls.append(entry)
+        write_result(entry, folder)
+
+    outcome = run_entries(entries, tmp_path / "resumed", store, str, compute, "tune")
+    assert outcome == {"ridge": "restored", "elasticnet": "computed", "tmax_dist": "computed"}
+    assert calls == ["elasticnet", "tmax_dist"]
+
+
+def test_a_half_copied_result_is_never_restored(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    key = "ab" + "0" * 62
+    store.folder(key).parent.mkdir(parents=True)
+    (store.folder(key).parent / ".partial.x").mkdir()  # what a kill during keep leaves
+    assert not store.restore(key, tmp_path / "out")
+    source = tmp_path / "source"
+    source.mkdir()
+    write_result("ridge", source)
+    store.keep(key, source)
+    store.keep(key, source)  # filed once; a second keep of the same key changes nothing
+    assert store.restore(key, tmp_path / "out")
+    assert folder_digest(tmp_path / "out") == folder_digest(source)

@@ -254,6 +254,27 @@ def fetch_group() -> None:
     help="Seconds before the first retry; doubles per retry.",
 )
 @click.option(
+    "--timeout",
+    type=float,
+    default=fetch.FetchParams.timeout_seconds,
+    show_default=True,
+    metavar="SECONDS",
+    help="Deadline of each request, from connect to the last byte; a missed one is retried.",
+)
+@click.option(
+    "--run-timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Deadline of the whole download; default: none.",
+)
+@click.option(
+    "--max-response-mb",
+    type=float,
+    default=fetch.FetchParams.max_response_bytes / 1e6,
+    show_default=True,
+    help="Largest response accepted, in MB (10^6 bytes); a larger one stops the run.",
+)
+@click.option(
     "--import-to",
     type=click.Path(path_type=Path, file_okay=False),
     help="Then import the saved pages into this folder, e.g. data/external.",
@@ -271,6 +292,9 @@ def fetch_kalshi(
     rate,
     max_attempts,
     backoff,
+    timeout,
+    run_timeout,
+    max_response_mb,
     import_to,
     params_path,
 ) -> None:
@@ -284,6 +308,9 @@ def fetch_kalshi(
             requests_per_second=rate,
             max_attempts=max_attempts,
             backoff_seconds=backoff,
+            timeout_seconds=timeout,
+            run_timeout_seconds=run_timeout,
+            max_response_bytes=round(max_response_mb * 1e6),
         )
         client = fetch.Client(params)
         return fetch.fetch_kalshi(client, series, first, last, out, sources, status, quotes_from)

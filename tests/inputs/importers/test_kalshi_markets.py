@@ -231,3 +231,16 @@ def test_import_kalshi_markets_refuses_a_file_that_is_no_markets_response(tmp_pa
     with pytest.raises(DataError, match=starts(f"{source}: not a Kalshi markets response")):
         run("kalshi-markets", [source], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_import_kalshi_markets_takes_an_empty_page_beside_a_full_one(tmp_path):
+    empty = write_json(tmp_path, "empty.json", {"markets": [], "cursor": ""})
+    run("kalshi-markets", [empty, MARKET_PAGES[0]], tmp_path / "out")
+    assert len(read_out(tmp_path / "out")["markets"]) == 3
+
+
+def test_import_kalshi_markets_refuses_files_without_any_market(tmp_path):
+    empty = write_json(tmp_path, "empty.json", {"markets": [], "cursor": ""})
+    with pytest.raises(DataError, match=starts(f"{empty}: no markets (every 'markets' list")):
+        run("kalshi-markets", [empty], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -39,17 +39,27 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
     """Markets rows from ``(file name, text)`` pairs; ``options.start``/``end`` filter events.
 
     Returns ``Imported`` with a ``markets`` table and ``n_markets_outside_dates``. Raises
-    ``DataError`` naming the file, the field and the markets for anything it cannot map.
+    ``DataError`` naming the file, the field and the markets for anything it cannot map, and
+    naming the files when none of them lists a market (a page may be empty; all of them not).
     """
     series_city = v.series_cities(options.cities)
-    frames, n_outside = [], 0
+    frames, n_outside, n_listed = [], 0, 0
     for name, text in files:
         rows = market_rows(load_markets(text, name), name, series_city)
-        keep = rows["event_date"].map(lambda day: _in_range(day, options))
+        # bool: the map of an empty column is of object dtype, which would select columns
+        keep = rows["event_date"].map(lambda day: _in_range(day, options)).to_numpy(dtype=bool)
         n_outside += int((~keep).sum())
-        frames.append(rows[keep.to_numpy()])
-    markets = pd.concat(frames, ignore_index=True) if frames else rows_frame("markets", [])
+        n_listed += len(rows)
+        frames.append(rows[keep])
+    if n_listed == 0:  # a wrong series or date range, most likely: nothing to import is no success
+        raise DataError(f"{_names(files)}: no markets (every 'markets' list is empty).")
+    markets = pd.concat(frames, ignore_index=True)
     return Imported({"markets": markets}, {"n_markets_outside_dates": n_outside})
+
+
+def _names(files: Sequence[tuple[str, str]], n_shown: int = 3) -> str:
+    names = ", ".join(name for name, _ in files[:n_shown])
+    return names if len(files) <= n_shown else f"{names} and {len(files) - n_shown:,} more"
 
 
 def load_markets(text: str, where: str) -> list[dict[str, Any]]:

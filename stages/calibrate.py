@@ -15,7 +15,13 @@ from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.walkforward import artifacts, crossfit, windows
 from tmaxedge.walkforward.compute import ComputeParams
 from tmaxedge.walkforward.run import calibrate_step
-from tmaxedge.walkforward.store import WindowStep, folder_digest, open_store, run_entries
+from tmaxedge.walkforward.store import (
+    WindowStep,
+    folder_digest,
+    one_at_a_time,
+    open_store,
+    run_entries,
+)
 
 
 def main() -> None:
@@ -51,7 +57,14 @@ def main() -> None:
         return step.key(entry, calibrate=params, pool=pool, beta_max=beta_max, tuned=tuned)
 
     with io.atomic_directory(args.out) as tmp:
-        run_entries(entries, tmp, open_store(compute.result_store), key, calibrate, "calibrate")
+        run_entries(
+            entries,
+            tmp,
+            open_store(compute.result_store),
+            key,
+            one_at_a_time(calibrate),
+            "calibrate",
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from tmaxedge.walkforward.store import (
     WindowStep,
     folder_digest,
     frame_digest,
+    one_at_a_time,
     open_store,
     run_entries,
 )
@@ -52,7 +53,9 @@ def main() -> None:
         return step.key(entry, coherence=coherent, calibrated=calibrated, oracle=oracle_digest)
 
     with io.atomic_directory(args.out) as tmp:
-        run_entries(entries, tmp, open_store(compute.result_store), key, evaluate, "evaluate")
+        run_entries(
+            entries, tmp, open_store(compute.result_store), key, one_at_a_time(evaluate), "evaluate"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ restored from the result store (``tmaxedge.walkforward.store``)."""
 
 import argparse
 import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tmaxedge.core import config, io
@@ -12,7 +13,7 @@ from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward import artifacts, windows
 from tmaxedge.walkforward.compute import ComputeParams
 from tmaxedge.walkforward.store import WindowStep, open_store, run_entries
-from tmaxedge.walkforward.tune import tune_window
+from tmaxedge.walkforward.tune import tune_entries
 
 
 def main() -> None:
@@ -36,9 +37,12 @@ def main() -> None:
     def fit_rows():  # the fit split alone: the rows tuning may see; read once, if needed
         return io.read_features(args.features, window.train_start, window.fit_end)
 
-    def tune(entry: str, folder: Path) -> None:
-        results = tune_window(fit_rows(), entry, params[entry], compute, beta_max, window.key)
-        artifacts.write_tune_step(folder, results)
+    def tune(missing: list[str]) -> Iterator[tuple[str, Callable[[Path], None]]]:
+        if not missing:
+            return
+        wanted = {entry: params[entry] for entry in missing}
+        for entry, results in tune_entries(fit_rows(), wanted, compute, beta_max, window.key):
+            yield entry, functools.partial(artifacts.write_tune_step, tuned=results)
 
     with io.atomic_directory(args.out) as tmp:
         run_entries(

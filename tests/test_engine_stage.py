@@ -82,9 +82,7 @@ def test_engine_covers_the_per_window_stages_import_closure_by_whole_subpackages
     for name in PER_WINDOW:
         deps = spec[name]["do"]["deps"]  # one stage per window (foreach)
         assert "data/engine.json" in deps and "data/engine.json" in spec[name]["do"]["cmd"]
-        assert not [d for d in deps if d.startswith("src/")], (
-            f"{name} lists source files itself"
-        )
+        assert not [d for d in deps if d.startswith("src/")], f"{name} lists source files itself"
 
 
 def test_the_per_window_stages_do_not_import_the_decision_layers():

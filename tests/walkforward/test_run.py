@@ -14,7 +14,8 @@ from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.walkforward import artifacts
 from tmaxedge.walkforward.evaluate import all_predictions
 from tmaxedge.walkforward.run import StepParams, calibrate_step, evaluate_step, run_window
-from tmaxedge.walkforward.tune import tune_window
+from tmaxedge.walkforward.store import folder_digest
+from tmaxedge.walkforward.tune import tune_entries, tune_window
 
 BETA_MAX = {"between": 10.0, "greater": 10.0, "less": 10.0}
 STEPS = StepParams(
@@ -61,3 +62,18 @@ def test_run_window_predicts_what_the_three_stages_predict(world, tmp_path, case
     pd.testing.assert_frame_equal(run.predictions, all_predictions(staged), check_exact=True)
     for name, result in staged.items():  # as JSON: empty reliability bins hold NaN
         assert json.dumps(run.evaluated[name].report) == json.dumps(result.report)
+
+
+def test_entries_tuned_together_in_parallel_equal_each_tuned_alone(world, tmp_path):  # noqa: F811
+    folder, _ = world
+    window, rows = window_rows(folder)
+    entries = {"ridge": RIDGE, "tmax_dist": TMAX_DIST}
+    parallel = dataclasses.replace(SEQUENTIAL, n_jobs=2, backend="loky")
+    together = dict(tune_entries(rows.fit, entries, parallel, BETA_MAX, window.key))
+    assert list(together) == list(entries)
+    for entry, params in entries.items():
+        alone = tune_window(rows.fit, entry, params, SEQUENTIAL, BETA_MAX, window.key)
+        artifacts.write_tune_step(tmp_path / "together" / entry, together[entry])
+        artifacts.write_tune_step(tmp_path / "alone" / entry, alone)
+    assert len(list((tmp_path / "together").rglob("fit.json"))) >= 2
+    assert folder_digest(tmp_path / "together") == folder_digest(tmp_path / "alone")

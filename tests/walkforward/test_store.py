@@ -10,6 +10,7 @@ from tmaxedge.walkforward.store import (
     WindowStep,
     folder_digest,
     frame_digest,
+    one_at_a_time,
     result_key,
     run_entries,
 )
@@ -73,7 +74,8 @@ def write_result(entry, folder):
 def test_a_restored_result_is_the_computed_bytes(tmp_path):
     store = ResultStore(tmp_path / "store")
     first = tmp_path / "first"
-    assert run_entries(["ridge"], first, store, lambda e: "k" + e, write_result, "tune") == {
+    each = one_at_a_time(write_result)
+    assert run_entries(["ridge"], first, store, lambda e: "k" + e, each, "tune") == {
         "ridge": "computed"
     }
 
@@ -81,7 +83,7 @@ def test_a_restored_result_is_the_computed_bytes(tmp_path):
         raise AssertionError("a stored result was computed again")
 
     again = tmp_path / "again"
-    assert run_entries(["ridge"], again, store, lambda e: "k" + e, fail, "tune") == {
+    assert run_entries(["ridge"], again, store, lambda e: "k" + e, one_at_a_time(fail), "t") == {
         "ridge": "restored"
     }
     assert folder_digest(again / "ridge") == folder_digest(first / "ridge")
@@ -95,7 +97,8 @@ def test_without_a_store_every_entry_is_computed(tmp_path):
         write_result(entry, folder)
 
     for out in ["a", "b"]:
-        run_entries(["ridge", "elasticnet"], tmp_path / out, ResultStore(None), str, compute, "t")
+        each = one_at_a_time(compute)
+        run_entries(["ridge", "elasticnet"], tmp_path / out, ResultStore(None), str, each, "t")
     assert calls == ["ridge", "elasticnet"] * 2
 
 
@@ -111,14 +114,15 @@ def test_a_run_killed_at_an_entry_resumes_there(tmp_path):
 
     entries = ["ridge", "elasticnet", "tmax_dist"]
     with pytest.raises(KeyboardInterrupt):
-        run_entries(entries, tmp_path / "killed", store, str, dies_at_elasticnet, "tune")
+        each = one_at_a_time(dies_at_elasticnet)
+        run_entries(entries, tmp_path / "killed", store, str, each, "tune")
     calls.clear()
 
     def compute(entry, folder):
         calls.append(entry)
         write_result(entry, folder)
 
-    outcome = run_entries(entries, tmp_path / "resumed", store, str, compute, "tune")
+    outcome = run_entries(entries, tmp_path / "resumed", store, str, one_at_a_time(compute), "t")
     assert outcome == {"ridge": "restored", "elasticnet": "computed", "tmax_dist": "computed"}
     assert calls == ["elasticnet", "tmax_dist"]
 
@@ -136,3 +140,19 @@ def test_a_half_copied_result_is_never_restored(tmp_path):
     store.keep(key, source)  # filed once; a second keep of the same key changes nothing
     assert store.restore(key, tmp_path / "out")
     assert folder_digest(tmp_path / "out") == folder_digest(source)
+
+
+def test_only_the_missing_entries_are_computed_and_together(tmp_path):
+    store = ResultStore(tmp_path / "store")
+    run_entries(["b"], tmp_path / "first", store, str, one_at_a_time(write_result), "t")
+    asked = []
+
+    def compute_together(missing):
+        asked.append(list(missing))
+        for entry in missing:
+            yield entry, lambda folder, entry=entry: write_result(entry, folder)
+
+    outcome = run_entries(["a", "b", "c"], tmp_path / "out", store, str, compute_together, "t")
+    assert asked == [["a", "c"]]
+    assert list(outcome.items()) == [("a", "computed"), ("b", "restored"), ("c", "computed")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "b", "c"]

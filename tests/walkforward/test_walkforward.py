@@ -17,7 +17,7 @@ from tmaxedge.modeling.pooling import PoolParams, pool_probability
 from tmaxedge.modeling.tuning import ModelParams
 from tmaxedge.walkforward import artifacts
 from tmaxedge.walkforward.calibrate import calibrate_window
-from tmaxedge.walkforward.compute import ComputeParams, run_jobs
+from tmaxedge.walkforward.compute import ComputeParams, largest_first, stream_jobs
 from tmaxedge.walkforward.evaluate import PREDICTION_COLUMNS, evaluate_window
 from tmaxedge.walkforward.groups import design_matrix, groups_of, parts_of
 from tmaxedge.walkforward.run import StepParams, run_window
@@ -231,10 +231,10 @@ def run_walkforward_command(world, tmp_path, min_class_days=1):
 def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
     out, output = run_walkforward_command(world, tmp_path)
     for key in ["2024-05-11", "2024-05-14"]:
-        best = io.read_json(out / "ridge" / key / "tune" / "chi_between" / "best_params.json")
+        best = io.read_json(out / key / "tune" / "ridge" / "chi_between" / "best_params.json")
         assert best["n_trials"] == 3
-        assert (out / "ridge" / key / "calibrate" / "chi_between" / "model.json").exists()
-        assert (out / "ridge" / key / "evaluate" / "chi_between" / "preds_test.csv").exists()
+        assert (out / key / "calibrate" / "ridge" / "chi_between" / "model.json").exists()
+        assert (out / key / "evaluate" / "ridge" / "chi_between" / "preds_test.csv").exists()
     summary = io.read_json(out / "ridge" / "walkforward_summary_chi_between.json")
     assert summary["n_windows"] == 2 and "gap_closed" in summary
     assert "2 windows (2 with a model), Brier 0." in output
@@ -244,7 +244,7 @@ def test_walkforward_command_says_why_there_is_no_forecast(world, tmp_path):
     out, output = run_walkforward_command(world, tmp_path, min_class_days=99)
     assert "no forecast to score: no window has a model (too_few_class_days x 2)" in output
     assert "nan" not in output
-    best = io.read_json(out / "ridge" / "2024-05-11" / "tune" / "chi_between" / "best_params.json")
+    best = io.read_json(out / "2024-05-11" / "tune" / "ridge" / "chi_between" / "best_params.json")
     assert best["status"] == "too_few_class_days"
 
 
@@ -312,11 +312,12 @@ def test_evaluate_window_pools_then_makes_each_event_coherent(world):
     assert not np.allclose(chi["p_incoherent"], chi["p_model"])
 
 
-def test_run_jobs_returns_results_in_job_order_when_largest_run_first():
+def test_stream_jobs_yields_results_in_job_order_on_every_backend():
     import operator
 
     jobs = [(i, 10 * i) for i in range(5)]
-    parallel = ComputeParams(n_jobs=2, backend="loky")
     expected = [11 * i for i in range(5)]
-    assert run_jobs(operator.add, jobs, parallel, sizes=[1, 9, 3, 7, 5]) == expected
-    assert run_jobs(operator.add, jobs, SEQUENTIAL, sizes=[1, 9, 3, 7, 5]) == expected
+    parallel = ComputeParams(n_jobs=2, backend="loky")
+    assert list(stream_jobs(operator.add, jobs, parallel)) == expected
+    assert list(stream_jobs(operator.add, jobs, SEQUENTIAL)) == expected
+    assert largest_first([1, 9, 3, 9, 5]) == [1, 3, 4, 2, 0]  # ties keep their order

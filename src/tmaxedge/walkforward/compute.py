@@ -6,7 +6,7 @@ backend never changes a result (tests/test_walkforward.py checks it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tmaxedge.core.params import Interval, Nullable, Options, Params, Text, broken, declare
@@ -49,35 +49,29 @@ class ComputeParams(Params):
             )
 
 
-def run_jobs(
-    function: Callable, jobs: Iterable, compute: ComputeParams, sizes: list[int] | None = None
-) -> list:
-    """``[function(*job) for job in jobs]``, in parallel processes with one BLAS thread each.
+def largest_first(sizes: list[int]) -> list[int]:
+    """The positions of ``sizes``, largest first (ties in their order)."""
+    return sorted(range(len(sizes)), key=lambda i: -sizes[i])
 
-    Results come back in job order whatever the backend, so outputs do not depend on it.
-    With ``sizes`` (the work of each job) the largest start first, so the workers finish
-    together instead of one waiting on a large job handed out last.
-    """
+
+def stream_jobs(function: Callable, jobs: Iterable, compute: ComputeParams) -> Iterator:
+    """``function(*job)`` of each job, yielded in job order as soon as it and every job before
+    it have finished, while the workers go on with the jobs after it (so a caller can write one
+    part's results while the next part is computed)."""
     jobs = list(jobs)
-    on_dask = compute.backend == "dask"
-    if not on_dask and (compute.backend == "sequential" or compute.n_jobs == 1 or len(jobs) <= 1):
-        return [_single_threaded(function, *job) for job in jobs]
-    order = sorted(range(len(jobs)), key=lambda i: -sizes[i]) if sizes else list(range(len(jobs)))
     if compute.backend == "dask":
-        results = _run_on_dask(function, [jobs[i] for i in order], compute)
+        yield from _stream_on_dask(function, jobs, compute)
+    elif compute.backend == "sequential" or compute.n_jobs == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _single_threaded(function, *job)
     else:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=compute.n_jobs, backend="loky")(
-            delayed(_single_threaded)(function, *jobs[i]) for i in order
-        )
-    in_job_order = [None] * len(jobs)
-    for i, result in zip(order, results, strict=True):
-        in_job_order[i] = result
-    return in_job_order
+        parallel = Parallel(n_jobs=compute.n_jobs, backend="loky", return_as="generator")
+        yield from parallel(delayed(_single_threaded)(function, *job) for job in jobs)
 
 
-def _run_on_dask(function: Callable, jobs: list, compute: ComputeParams) -> list:
+def _stream_on_dask(function: Callable, jobs: list, compute: ComputeParams) -> Iterator:
     """The jobs on a Dask cluster, in submission order; each job is a pure function of its
     arguments, so the results are the same bytes wherever it runs."""
     from distributed import Client, LocalCluster
@@ -91,7 +85,8 @@ def _run_on_dask(function: Callable, jobs: list, compute: ComputeParams) -> list
         cluster, client = None, Client(compute.scheduler_address)
     try:
         futures = [client.submit(_single_threaded, function, *job, pure=False) for job in jobs]
-        return client.gather(futures)
+        for future in futures:
+            yield future.result()
     finally:
         client.close()
         if cluster is not None:

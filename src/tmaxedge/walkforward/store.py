@@ -18,12 +18,13 @@ null``) gives the same outputs, computed again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,26 +129,47 @@ class WindowStep:
         )
 
 
+Writer = Callable[[Path], None]
+
+
 def run_entries(
     entries: list[str],
     out: Path,
     store: ResultStore,
     key_of: Callable[[str], str],
-    compute: Callable[[str, Path], None],
+    compute: Callable[[list[str]], Iterator[tuple[str, Writer]]],
     step: str,
 ) -> dict[str, str]:
-    """Each entry's result in ``out/<entry>``: restored from ``store`` when its key is there,
-    else computed by ``compute(entry, folder)`` and kept. Says which, per entry, in the log and
-    in the returned mapping (``"restored"`` or ``"computed"``)."""
+    """Each entry's result in ``out/<entry>``: restored from ``store`` when its key is there;
+    the others are computed together by ``compute(missing)``, which yields each missing entry,
+    in order, with the function that writes its result into a folder, and kept as each comes.
+    Says which, per entry, in the log and in the returned mapping (``"restored"`` or
+    ``"computed"``)."""
+    keys = {entry: key_of(entry) for entry in entries}
     outcome = {}
     for entry in entries:
-        key, folder = key_of(entry), out / entry
-        if store.restore(key, folder):
+        if store.restore(keys[entry], out / entry):
             outcome[entry] = "restored"
-        else:
-            folder.mkdir(parents=True)
-            compute(entry, folder)
-            store.keep(key, folder)
-            outcome[entry] = "computed"
-        io.log.info("%s %s: %s (result %s)", step, entry, outcome[entry], key[:12])
-    return outcome
+            io.log.info("%s %s: restored (result %s)", step, entry, keys[entry][:12])
+    missing = [entry for entry in entries if entry not in outcome]
+    for entry, write in compute(missing):
+        folder = out / entry
+        folder.mkdir(parents=True)
+        write(folder)
+        store.keep(keys[entry], folder)
+        outcome[entry] = "computed"
+        io.log.info("%s %s: computed (result %s)", step, entry, keys[entry][:12])
+    return {entry: outcome[entry] for entry in entries}
+
+
+def one_at_a_time(
+    compute: Callable[[str, Path], None],
+) -> Callable[[list[str]], Iterator[tuple[str, Writer]]]:
+    """``run_entries``' ``compute`` for a step whose entries are computed one after another,
+    each by ``compute(entry, folder)`` as its result is written."""
+
+    def each(missing: list[str]) -> Iterator[tuple[str, Writer]]:
+        for entry in missing:
+            yield entry, functools.partial(compute, entry)
+
+    return each

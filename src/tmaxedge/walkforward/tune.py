@@ -3,6 +3,7 @@ on the window's fit split. The tune stage and ``run_window`` call ``tune_window`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -15,7 +16,7 @@ from tmaxedge.features.feature_groups import without_groups
 from tmaxedge.modeling import distribution
 from tmaxedge.modeling.cards import Calibrator, ModelCard
 from tmaxedge.modeling.tuning import ModelParams, TuneResult, model_type, thin_rows, tune_group
-from tmaxedge.walkforward.compute import ComputeParams, run_jobs
+from tmaxedge.walkforward.compute import ComputeParams, largest_first, stream_jobs
 from tmaxedge.walkforward.groups import design_matrix, model_columns
 
 DISTRIBUTION_MODEL = "tmax_dist"  # one model per city of its event's high (tmaxedge.distribution)
@@ -43,22 +44,66 @@ def tune_window(
     result. tmax_dist answers to every strike type's limit, so it gets the strictest.
     Stored studies are named ``<model>-<window>-<unit>-<digest>``.
     """
+    return dict(tune_entries(fit_rows, {model: params}, compute, beta_max, window))[model]
+
+
+def tune_entries(
+    fit_rows: pd.DataFrame,
+    entries: dict[str, ModelParams],
+    compute: ComputeParams,
+    beta_max: dict[str, float] | None,
+    window: str,
+) -> Iterator[tuple[str, dict[str, TuneResult]]]:
+    """``tune_window`` of each model entry, yielded in order as each finishes. The units of
+    every entry are one queue of jobs, so the workers go on with the next entry's units while
+    the last ones of an entry finish, instead of waiting for them."""
+    plans = {
+        entry: entry_jobs(fit_rows, entry, params, beta_max, compute.study_storage, window)
+        for entry, params in entries.items()
+    }
+    results = stream_jobs(tune_one, [job for plan in plans.values() for job in plan.jobs], compute)
+    for entry, plan in plans.items():
+        yield entry, plan.by_group([next(results) for _ in plan.jobs])
+
+
+class EntryJobs(NamedTuple):
+    """One entry's study jobs (the largest first) and the groups each job's result serves."""
+
+    jobs: list[tuple]
+    groups: list[list[str]]
+
+    def by_group(self, results: list[TuneResult]) -> dict[str, TuneResult]:
+        """The jobs' results as each group's, groups in order."""
+        found = {
+            group: result
+            for groups, result in zip(self.groups, results, strict=True)
+            for group in groups
+        }
+        return dict(sorted(found.items()))
+
+
+def entry_jobs(
+    fit_rows: pd.DataFrame,
+    model: str,
+    params: ModelParams,
+    beta_max: dict[str, float] | None,
+    study_storage: str | None,
+    window: str,
+) -> EntryJobs:
+    """The ``tune_one`` jobs of one entry: one per fitting unit of its scope."""
     kind = model_type(model, params)
     if kind == DISTRIBUTION_MODEL:
         check_distribution_params(params)
-    units = scopes.fit_units(fit_rows, params.scope, per_strike=kind != DISTRIBUTION_MODEL)
+    units = list(
+        scopes.fit_units(fit_rows, params.scope, per_strike=kind != DISTRIBUTION_MODEL).items()
+    )
+    units = [units[i] for i in largest_first([len(rows) for _, (rows, _) in units])]
     jobs = [
-        (rows, kind, params, norm_limit(kind, name, beta_max), compute.study_storage, label, cities)
-        for name, (rows, cities) in units.items()
+        (rows, kind, params, norm_limit(kind, name, beta_max), study_storage, label, cities)
+        for name, (rows, cities) in units
         for label in [f"{model}-{window}-{name}"]
     ]
-    results = run_jobs(tune_one, jobs, compute, sizes=[len(rows) for rows, _ in units.values()])
-    by_group = {
-        group: result
-        for (rows, _), result in zip(units.values(), results, strict=True)
-        for group in scopes.groups_of_unit(rows)
-    }
-    return dict(sorted(by_group.items()))
+    return EntryJobs(jobs, [scopes.groups_of_unit(rows) for _, (rows, _) in units])
 
 
 def norm_limit(kind: str, unit: str, beta_max: dict[str, float] | None) -> float | None:

@@ -77,3 +77,10 @@ def test_labels_are_never_features():
         assert not set(columns) & set(LABEL_COLUMNS), name
     assert MARKET_LOGIT in COLUMNS and MARKET_LOGIT not in LABEL_COLUMNS
     assert not set(nowcast.COLUMNS) & set(LABEL_COLUMNS)
+
+
+def test_a_tables_iso_days_count_as_the_rows_dates_do():
+    days = ["2024-02-28", "2024-02-29", "2024-03-01", "1969-12-31"]
+    from_rows = nowcast._day_numbers(pd.Series(pd.to_datetime(days).date))
+    np.testing.assert_array_equal(nowcast._day_numbers(days), from_rows)
+    np.testing.assert_array_equal(nowcast._day_numbers(days), [19781, 19782, 19783, -1])

@@ -185,20 +185,24 @@ def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
         {"between": 10.0, "greater": 10.0, "less": 10.0},
     )
     for name, result in tuned.items():
-        artifacts.write_tuned(tmp_path / "tune" / name, result)
+        artifacts.write_tuned(tmp_path / "tune" / "ridge_pooled" / name, result)
     io.write_json_atomic({"window": window.as_dict()}, tmp_path / "manifest.json")
+    io.write_json_atomic({"modules": {}}, tmp_path / "engine.json")
     params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
     params["calibrate"].update(fit_on="crossfit", folds=3, method="sigmoid")
+    params["models"] = ["ridge_pooled"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     stage = Path(__file__).parents[2] / "stages" / "calibrate.py"
     subprocess.run(
-        [sys.executable, str(stage), "manifest.json", "features", "tune", "calibrate"],
+        [sys.executable, str(stage), "manifest.json", "features", "engine.json", "tune", "out"],
         cwd=tmp_path,
         check=True,
         capture_output=True,
         timeout=300,
     )
-    cards = {name: artifacts.read_tuned(tmp_path / "tune" / name) for name in tuned}
+    cards = {
+        name: artifacts.read_tuned(tmp_path / "tune" / "ridge_pooled" / name) for name in tuned
+    }
     best = {name: result.best_params for name, result in tuned.items()}
     expected = crossfit.calibrate_tuned(
         fit,
@@ -210,14 +214,14 @@ def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
         params["gate"]["beta_max"],
     )
     written = json.loads(
-        (tmp_path / "calibrate" / "chi_between" / "calibration_fit.json").read_text()
+        (tmp_path / "out" / "ridge_pooled" / "chi_between" / "calibration_fit.json").read_text()
     )
     assert (
         written["fit_on"] == "crossfit"
         and written["method"] == "sigmoid"
         and len(written["folds"]) == 3
     )
-    served = artifacts.read_calibrated(tmp_path / "calibrate" / "chi_between")
+    served = artifacts.read_calibrated(tmp_path / "out" / "ridge_pooled" / "chi_between")
     np.testing.assert_allclose(
         served.linear.coef, expected["chi_between"][0].linear.coef, rtol=1e-9
     )

@@ -34,9 +34,12 @@ def main() -> int:
     # validated everything first: an error leaves nothing written
     raw, metrics = ingest.validate_tables(tables, cities, str(args.source), names)
     del tables  # the normalised copies are all that is written; the tables as read can go
-    for name in list(raw):
-        # validate_tables returns each table sorted by its key already; written one at a time
-        io.write_parquet_atomic(raw.pop(name), args.out / f"{name}.parquet")
+    # all tables or none: written into a temporary sibling folder that then replaces the old one,
+    # so a failure midway (disk full, a kill) leaves data/raw as the last run wrote it
+    with io.atomic_directory(args.out) as folder:
+        for name in list(raw):
+            # validate_tables returns each table sorted by its key already; popped to free memory
+            io.write_parquet_atomic(raw.pop(name), folder / f"{name}.parquet")
     io.write_json_atomic(metrics, args.metrics)
     return 0
 

@@ -3,21 +3,26 @@ bytes."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from corruptions import corrupt
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 from tables import CITIES, NO_BOOK_TICKER, valid_tables
 
 from tmaxedge.core import io
-from tmaxedge.core.errors import DataError
+from tmaxedge.core.errors import DataError, UserError
 from tmaxedge.inputs import contract
-from tmaxedge.inputs.ingest import validate_tables
+from tmaxedge.inputs.ingest import check_schema, validate_tables
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "data/external"
@@ -188,6 +193,7 @@ def test_validate_tables_refuses_missing_table():
         ("quotes", "yes_bid", "abc", "must be an integer"),  # text in a cents column
         ("quotes", "price", 42.5, "must be an integer"),  # a fraction of a cent
         ("quotes", "volume", True, "must be an integer"),
+        ("quotes", "open_interest", "1e30", "must be an integer of at most 2**53"),  # a TypeError
         ("markets", "floor_strike", "high", "must be a number"),
         ("markets", "ticker", 17, "must be text"),
         ("markets", "open_time", "2024-13-45T00:00Z", "must be an ISO 8601 timestamp"),
@@ -431,3 +437,109 @@ def test_ingest_stage_writes_the_same_bytes_twice(tmp_path):
     quotes = pd.read_parquet(tmp_path / "data" / "raw" / "quotes.parquet")
     assert str(quotes["ts"].dtype) == "datetime64[us, UTC]"
     assert NO_BOOK_TICKER in set(quotes["ticker"])
+
+
+def test_validate_tables_refuses_numbers_stored_as_text_in_parquet(tmp_path):
+    tables = valid_tables()
+    tables["quotes"]["yes_bid"] = tables["quotes"]["yes_bid"].astype("str")  # "12", "<NA>"...
+    write_parquet_source(tables, tmp_path)
+    read, names = read_source(tmp_path)
+    message = f"{SOURCE}/quotes.parquet: column 'yes_bid' must be stored as a number, not as text"
+    with pytest.raises(DataError, match=re.escape(message)):
+        validate_tables(read, CITIES, SOURCE, names)
+
+
+def test_validate_tables_parses_numbers_from_csv_text(tmp_path):
+    write_csv_source(valid_tables(), tmp_path)  # every CSV cell is text: parsed, as documented
+    read, names = read_source(tmp_path)
+    normalised, _ = validate_tables(read, CITIES, SOURCE, names)
+    assert str(normalised["quotes"]["yes_bid"].dtype) == "Int64"
+
+
+def run_stage_here(workdir: Path, monkeypatch, source: str = "data/synthetic") -> int:
+    """stages/ingest.py's main() in this process, so a test can make one of its writes fail."""
+    shutil.copy(REPO / "params.yaml", workdir / "params.yaml")
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(sys, "argv", ["ingest.py", source, "data/raw", "metrics/ingest.json"])
+    spec = importlib.util.spec_from_file_location("ingest_stage", REPO / "stages" / "ingest.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    return stage.main()
+
+
+def test_ingest_stage_writes_every_table_or_none(tmp_path, monkeypatch):
+    source = tmp_path / "data" / "synthetic"
+    write_parquet_source(valid_tables(), source)
+    assert run_stage_here(tmp_path, monkeypatch) == 0
+    changed = valid_tables()  # the next run's markets, quotes and weather differ
+    changed["markets"]["open_time"] -= pd.Timedelta(minutes=1)
+    changed["quotes"]["volume"] += 1
+    changed["weather"]["temp_f"] += 1.0
+    write_parquet_source(changed, source)
+    before = snapshot(tmp_path / "data" / "raw")
+    real, written = io.write_parquet_atomic, []
+
+    def failing(frame, target, *args, **kwargs):  # the second table's write fails
+        written.append(target)
+        if len(written) == 2:
+            raise OSError("disk full")
+        return real(frame, target, *args, **kwargs)
+
+    monkeypatch.setattr(io, "write_parquet_atomic", failing)
+    with pytest.raises(OSError, match="disk full"):
+        run_stage_here(tmp_path, monkeypatch)
+    assert snapshot(tmp_path / "data" / "raw") == before  # not one table replaced
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["raw", "synthetic"]
+
+
+# --- fuzz: corrupted source tables -------------------------------------------------------------
+
+
+def corrupt_parquet(data, frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """A table as a careless writer might save it; True when only rows were repeated."""
+    op = data.draw(st.sampled_from(["drop", "as_text", "repeat", "head"]), label="frame_op")
+    column = data.draw(st.sampled_from(list(frame.columns)), label="column")
+    if op == "drop":
+        return frame.drop(columns=column), False
+    if op == "as_text":  # numbers (or times) stored as strings
+        return frame.assign(**{column: frame[column].astype("str")}), False
+    rows = data.draw(st.lists(st.integers(0, len(frame) - 1), max_size=5), label="rows")
+    if op == "repeat":
+        return pd.concat([frame, frame.iloc[rows]], ignore_index=True), True
+    return frame.head(len(rows)), False
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_a_corrupted_source_table_is_read_exactly_or_refused_naming_a_file(data):
+    kind = data.draw(st.sampled_from(["csv", "parquet"]), label="format")
+    table = data.draw(st.sampled_from(contract.TABLES), label="table")
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "external"
+        tables = valid_tables()
+        path = source / f"{table}.{kind}"
+        write = write_csv_source if kind == "csv" else write_parquet_source
+        if kind == "parquet" and data.draw(st.booleans(), label="frame_level"):
+            tables[table], neutral = corrupt_parquet(data, tables[table])
+            write(tables, source)
+        else:  # the file's bytes: truncated, garbage, and for a CSV its lines and fields
+            write(tables, source)
+            content, neutral = corrupt(data, path.name, path.read_bytes())
+            path.write_bytes(content)
+        given_bytes = snapshot(source)
+        try:
+            read, names = read_source(source)
+            normalised, _ = validate_tables(read, CITIES, str(source), names)
+        except UserError as error:
+            event(f"refused: {str(error).split(': ', 2)[1][:30]}")  # --hypothesis-show-statistics
+            message = str(error)
+            assert any(f"{source}/{name}.{kind}" in message for name in contract.TABLES), message
+        else:
+            event(f"read{' (repeated rows only)' if neutral else ''}")
+            if neutral:
+                clean, _ = validate(valid_tables())
+                for name, frame in clean.items():
+                    pd.testing.assert_frame_equal(normalised[name], frame)
+            for name, frame in normalised.items():
+                check_schema(frame, name, name)
+        assert snapshot(source) == given_bytes

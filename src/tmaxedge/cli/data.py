@@ -26,7 +26,7 @@ from tmaxedge.inputs.importers import (
     read_files,
     values,
 )
-from tmaxedge.inputs.importers.common import DEFAULT_CITIES
+from tmaxedge.inputs.importers.common import DEFAULT_CITIES, PRICE_UNITS
 
 _DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -51,14 +51,16 @@ def _timestamp(_context, _parameter, value: str | None) -> pd.Timestamp | None:
 
 
 def _echo_counts(counts: dict[str, Any], out: Path) -> None:
-    """One line per written table, then the importers' own counts."""
+    """One line per written table, then the importers' own counts, then their notes."""
     for name, value in sorted(counts.items()):
         if isinstance(value, dict):
             details = ", ".join(f"{k} {n:,}" for k, n in sorted(value.items()) if k != "n_rows")
             click.echo(f"{out / name}.parquet: {value['n_rows']:,} rows ({details})")
     for name, value in sorted(counts.items()):
-        if not isinstance(value, dict):
+        if isinstance(value, int):
             click.echo(f"  {name}: {value:,}")
+    for note in counts.get("notes", []):
+        click.echo(f"  note: {note}")
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -68,8 +70,9 @@ def _echo_counts(counts: dict[str, Any], out: Path) -> None:
 def import_group() -> None:
     """Import source files into the contract tables (markets, quotes, weather, settlements).
 
-    Rows are merged into the Parquet tables already in --out: repeats are skipped, rows with the
-    same key but other values are refused, and on any error nothing is written.
+    Rows are merged into the Parquet tables already in --out: repeats are skipped and counted,
+    rows with the same key but other values are refused, and on any error nothing is written.
+    One import at a time per folder: another waits for the lock beside --out.
     """
 
 
@@ -159,8 +162,14 @@ def import_orderbook_log(sources, out, params_path, tz) -> None:
     show_default=True,
     help="Also write the markets derived from the bracket labels.",
 )
+@click.option(
+    "--price-units",
+    type=click.Choice(PRICE_UNITS),
+    help="Units of the chart prices. Default: cents; a file whose prices all lie within 0..1 "
+    "(dollars?) is refused until this says which.",
+)
 def import_price_history(
-    sources, out, params_path, series, event_date, open_time, close_time, with_markets
+    sources, out, params_path, series, event_date, open_time, close_time, with_markets, price_units
 ) -> None:
     """Kalshi website price-history downloads (CSV) -> price-only quotes (+ markets)."""
     _import(
@@ -173,6 +182,7 @@ def import_price_history(
         open_time=open_time,
         close_time=close_time,
         with_markets=with_markets,
+        price_units=price_units,
     )
 
 
@@ -195,7 +205,11 @@ def import_visual_crossing(sources, out, params_path, city, tz, units) -> None:
 @import_group.command("asos")
 @_common
 @click.option("--city", required=True, help="City code, e.g. chi.")
-@click.option("--tz", help="IANA zone of 'valid' when the download was not made in UTC.")
+@click.option(
+    "--tz",
+    help="IANA zone of 'valid' when the download does not declare it (IEM files do; a "
+    "declared zone is used, and a --tz that disagrees is refused).",
+)
 def import_asos(sources, out, params_path, city, tz) -> None:
     """IEM ASOS one- or five-minute downloads (CSV) -> weather."""
     _import("asos", sources, out, params_path, city=city, tz=tz)

@@ -50,6 +50,8 @@ def validate_tables(
     to the frame as read; string columns (CSV) and typed columns (Parquet) are both accepted.
     ``cities`` are the known city codes; messages name ``source_label/file_names[table]``
     (default ``source_label/table``) and the row numbers of the frames as given (0-based).
+    In a table whose file name ends in ``.parquet`` a numeric column holding text is refused as
+    a wrong type; elsewhere (CSV) numbers are parsed from text.
 
     Dropped, and counted in the metrics: rows equal to an earlier row in every column, and quote
     and oracle rows stamped after their market's ``close_time`` (look-ahead; a row at exactly
@@ -77,7 +79,9 @@ def validate_tables(
     metrics: dict[str, Any] = {}
     for table in contract.TABLES:
         raw = tables[table] if table in tables else contract.empty_table(table)
-        frame, ignored = coerce_table(raw, table, where[table])
+        # a Parquet column's type says what its values are; a CSV's cells are all text
+        typed = names.get(table, "").endswith(".parquet")
+        frame, ignored = coerce_table(raw, table, where[table], numbers_from_text=not typed)
         duplicate = contract.exact_duplicates(frame, contract.KEYS[table])
         frame = frame[~duplicate]
         check_schema(frame, table, where[table])
@@ -199,16 +203,20 @@ def _require(
         raise data_error(where, column, rule, offending, len(checked))
 
 
-def check_schema(frame: pd.DataFrame, table: str, where: str) -> None:
+def check_schema(
+    frame: pd.DataFrame, table: str, where: str, shown: pd.DataFrame | None = None
+) -> None:
     """Validate ``frame`` against the pandera schema of ``table``; one DataError on failure.
 
-    The message shows the first rule broken (in column order) with its offending rows, and names
-    the other broken rules on a last line.
+    The message shows the first rule broken (in column order) with its offending rows (taken
+    from ``shown`` when given: the same rows with more columns, such as the file of each), and
+    names the other broken rules on a last line.
     """
     try:
         contract.SCHEMAS[table].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as error:
-        raise _schema_error(error.failure_cases, frame, table, where) from None
+        rows = frame if shown is None else shown
+        raise _schema_error(error.failure_cases, rows, table, where) from None
 
 
 def _schema_error(cases: pd.DataFrame, frame: pd.DataFrame, table: str, where: str) -> DataError:
@@ -239,14 +247,19 @@ def _rule_text(check: str) -> str:
     return check
 
 
-def coerce_table(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFrame, list[str]]:
+def coerce_table(
+    frame: pd.DataFrame, table: str, where: str, numbers_from_text: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
     """Bring ``frame`` to the contract columns and dtypes of ``table``.
 
     Accepts text (CSV read as strings) or typed columns. Timestamps must carry a zone (``Z`` or
     an offset such as ``+00:00``; any zone is converted to UTC, a naive one is an error) and are
     stored in microseconds; dates are ``YYYY-MM-DD``; integers may arrive as whole floats
-    (``42.0``) but not as ``42.5``. Returns the frame (index = 0-based source row) and the
-    names of ignored extra columns. Raises ``DataError`` for a missing column or a wrong type.
+    (``42.0``) but not as ``42.5``. Numbers are parsed from text only when
+    ``numbers_from_text`` (a CSV, where every cell is text); in a typed table (Parquet) a
+    numeric column holding text is a wrong type, since its writer did not mean it as a number.
+    Returns the frame (index = 0-based source row) and the names of ignored extra columns.
+    Raises ``DataError`` for a missing column or a wrong type.
     """
     dtypes = contract.RAW_DTYPES[table]
     frame = frame.reset_index(drop=True)
@@ -257,11 +270,31 @@ def coerce_table(frame: pd.DataFrame, table: str, where: str) -> tuple[pd.DataFr
             f"found: {list(map(str, frame.columns))})"
         )
     ignored = [str(name) for name in frame.columns if name not in dtypes]
+    if not numbers_from_text:
+        for name, dtype in dtypes.items():
+            if dtype in ("float64", "Int64", "int64"):
+                _refuse_text(frame[name], where, name, len(frame))
     columns = {
         name: _coerce_column(frame[name], dtype, where, name, len(frame))
         for name, dtype in dtypes.items()
     }
     return pd.DataFrame(columns, index=frame.index), ignored
+
+
+_TEXT_NUMBER = (
+    "must be stored as a number, not as text (in a Parquet table the column's type says what a "
+    "value is; numbers are parsed from text only in a CSV)"
+)
+
+
+def _refuse_text(values: pd.Series, where: str, name: str, n: int) -> None:
+    """DataError when a numeric column of a typed table holds text."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return
+    is_text = values.map(lambda v: isinstance(v, str), na_action="ignore")
+    bad = is_text.fillna(False).astype(bool)
+    if bad.any():
+        raise _wrong_type(where, name, _TEXT_NUMBER, values, bad, n)
 
 
 def _coerce_column(values: pd.Series, dtype: str, where: str, name: str, n: int) -> pd.Series:
@@ -360,6 +393,10 @@ def _to_number(values: pd.Series, where: str, name: str, n: int) -> pd.Series:
     return _as_numbers(values, "must be a number", where, name, n)
 
 
+# integers that reach us as floats (or as text parsed to floats) are exact only up to 2**53
+_EXACT = 2.0**53
+
+
 def _to_integer(values: pd.Series, dtype: str, where: str, name: str, n: int) -> pd.Series:
     rule = "must be an integer (whole cents or counts, no fractions)"
     if pd.api.types.is_integer_dtype(values.dtype):
@@ -369,6 +406,10 @@ def _to_integer(values: pd.Series, dtype: str, where: str, name: str, n: int) ->
         bad = numbers.notna() & (np.isinf(numbers) | (numbers != np.round(numbers)))
         if bad.any():
             raise _wrong_type(where, name, rule, values, bad, n)
+        huge = numbers.notna() & (numbers.abs() > _EXACT)
+        if huge.any():
+            rule = "must be an integer of at most 2**53 in size (a larger one loses its digits)"
+            raise _wrong_type(where, name, rule, values, huge, n)
     if dtype == "int64" and numbers.isna().any():
         raise _wrong_type(where, name, "must not be null", values, numbers.isna(), n)
     return numbers.astype("Int64").astype(dtype)

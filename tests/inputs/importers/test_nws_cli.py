@@ -105,7 +105,8 @@ def test_import_nws_cli_refuses_two_stations(tmp_path):
     source = write(
         tmp_path, "iem.csv", "station,valid,high\nKMDW,2025-11-14,45\nKORD,2025-11-14,44\n"
     )
+    stations = f"'KMDW' in {source}; 'KORD' in {source}"  # the file of each, to find them by
     with pytest.raises(
-        DataError, match=starts("nws-cli: the files hold several stations ['KMDW', 'KORD']")
+        DataError, match=starts(f"nws-cli: the files hold several stations ({stations})")
     ):
         run("nws-cli", [source], tmp_path / "out", city="chi")

@@ -157,3 +157,42 @@ def test_import_price_history_refuses_malformed_downloads(tmp_path, name, text, 
     with pytest.raises(DataError, match=starts(f"{source}: {message}")):
         run("kalshi-price-history", [source], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# --- units: cents, or dollars said so -------------------------------------------------------------
+
+DOLLARS = "timestamp,73° or below,74° or above\n2026-04-20T12:00:00Z,0.45,0.55\n"
+MIA = "kalshi-price-history-kxhighmia-26apr20-minute.csv"
+
+
+def test_import_price_history_refuses_prices_that_look_like_dollars(tmp_path):
+    source = write(tmp_path, MIA, DOLLARS)  # read as cents, 0.45 and 0.55 would be 0 and 1
+    message = f"{source}: column '73° or below, 74° or above' must be chart prices in cents"
+    with pytest.raises(DataError, match=starts(message)) as error:
+        run("kalshi-price-history", [source], tmp_path / "out")
+    assert "--price-units dollars" in str(error.value) and "0.45" in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_import_price_history_converts_dollars_when_told_and_says_so(tmp_path):
+    source = write(tmp_path, MIA, DOLLARS.replace("0.55", "0.555"))
+    counts = run("kalshi-price-history", [source], tmp_path / "out", price_units="dollars")
+    quotes = read_out(tmp_path / "out")["quotes"]
+    assert sorted(quotes["price"]) == [45, 56]  # 55.5 cents rounds half up
+    assert counts["notes"] == [
+        f"{source}: chart prices read as dollars and converted to cents (x100)"
+    ]
+    assert counts["n_prices_rounded"] == 1
+
+
+def test_import_price_history_keeps_small_prices_as_cents_when_told(tmp_path):
+    source = write(tmp_path, MIA, DOLLARS)
+    counts = run("kalshi-price-history", [source], tmp_path / "out", price_units="cents")
+    assert sorted(read_out(tmp_path / "out")["quotes"]["price"]) == [0, 1]
+    assert "notes" not in counts
+
+
+def test_import_price_history_refuses_a_dollar_price_above_one(tmp_path):
+    source = write(tmp_path, MIA, DOLLARS.replace("0.55", "55"))
+    with pytest.raises(DataError, match=starts(f"{source}: column '74° or above' must be a chart")):
+        run("kalshi-price-history", [source], tmp_path / "out", price_units="dollars")

@@ -139,3 +139,63 @@ def test_import_weather_refuses_malformed_files(tmp_path, kind, name, text, opti
     with pytest.raises(DataError, match=starts(message.format(source=source, out=out))):
         run(kind, [source], out, **options)
     assert not out.exists()
+
+
+# --- ASOS: the time zone the file declares --------------------------------------------------------
+
+LOCAL_5MIN = (
+    "#DEBUG: Format Typ    -> comma\n"
+    "#DEBUG: Time Zone     -> America/Chicago\n"
+    "station,valid,tmpf\n"
+    "MDW,2025-11-14 12:00,39.00\n"
+)
+
+
+def test_import_asos_converts_times_the_header_declares_local(tmp_path):
+    source = write(tmp_path, "asos.csv", LOCAL_5MIN)
+    counts = run("asos", [source], tmp_path / "out", city="chi")
+    # noon in Chicago (CST, UTC-6) is 18:00 UTC, not 12:00
+    assert rows(read_out(tmp_path / "out")["weather"], ["ts", "temp_f"]) == {
+        (utc("2025-11-14 18:00"), 39.0)
+    }
+    note = f"{source}: 'valid' read in America/Chicago, as the file declares, and converted"
+    assert counts["notes"] == [note]
+
+
+def test_import_asos_converts_times_the_column_name_declares_local(tmp_path):
+    text = "station,station_name,valid(America/Chicago),tmpf\nMDW,MIDWAY,2025-07-14 12:00,80\n"
+    run("asos", [write(tmp_path, "asos1min.csv", text)], tmp_path / "out", city="chi")
+    # noon in Chicago in July (CDT, UTC-5) is 17:00 UTC
+    assert set(read_out(tmp_path / "out")["weather"]["ts"]) == {utc("2025-07-14 17:00")}
+
+
+@pytest.mark.parametrize(
+    "text, options, message",
+    [
+        (
+            LOCAL_5MIN.replace("America/Chicago", "Central"),
+            {},
+            "its times are declared in 'Central', which is no IANA time zone",
+        ),
+        (
+            LOCAL_5MIN,
+            {"tz": "America/New_York"},
+            "the file declares its times in America/Chicago but --tz says America/New_York",
+        ),
+        (
+            LOCAL_5MIN.replace("station,valid", "station,valid(UTC)"),
+            {},
+            "declares its times in several zones ['America/Chicago', 'UTC']",
+        ),
+        (  # 01:30 happened twice on 2025-11-02 in Chicago: which one cannot be told
+            LOCAL_5MIN.replace("2025-11-14 12:00", "2025-11-02 01:30"),
+            {},
+            "column 'valid' must be an ISO 8601 timestamp that exists once in its time zone",
+        ),
+    ],
+)
+def test_import_asos_refuses_a_zone_it_cannot_honour(tmp_path, text, options, message):
+    source = write(tmp_path, "asos.csv", text)
+    with pytest.raises(DataError, match=starts(f"{source}: {message}")):
+        run("asos", [source], tmp_path / "out", city="chi", **options)
+    assert not (tmp_path / "out").exists()

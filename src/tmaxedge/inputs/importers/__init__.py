@@ -2,15 +2,15 @@
 
 One module per source format; each has ``parse(files, options) -> Imported``, a pure function
 of ``(file name, text)`` pairs. ``import_files`` is the edge: it reads the files, parses them,
-merges the rows into what the output folder already holds (``common.merge_tables``) and writes
-the changed tables atomically; on any error nothing is written.
+and under the output folder's lock merges the rows into what the folder already holds and
+writes the changed tables (``merge.merge_into``); on any error nothing is written.
 
 =========================  ====================================================  ===============
 kind                       source                                                tables
 =========================  ====================================================  ===============
 kalshi-markets             Kalshi GET /markets, /historical/markets (JSON)        markets
 kalshi-candles             Kalshi market candlesticks (JSON)                      quotes
-kalshi-trades              Kalshi GET /markets/trades (JSON)                      quotes
+kalshi-trades              Kalshi GET /markets/trades (JSON)                      quotes (trades)
 orderbook-log              top-of-book change log (CSV)                           quotes
 kalshi-price-history       Kalshi website price-history download (CSV)            quotes, markets
 visual-crossing            Visual Crossing timeline (JSON or CSV)                 weather
@@ -36,14 +36,8 @@ from tmaxedge.inputs.importers import (
     price_history,
     visual_crossing,
 )
-from tmaxedge.inputs.importers.common import (
-    Imported,
-    ImportOptions,
-    merge_tables,
-    read_existing,
-    tables_needed,
-    write_tables,
-)
+from tmaxedge.inputs.importers.common import Imported, ImportOptions
+from tmaxedge.inputs.importers.merge import merge_into
 
 Parser = Callable[[Sequence[tuple[str, str]], ImportOptions], Imported]
 KINDS: dict[str, Parser] = {
@@ -75,16 +69,21 @@ def read_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
             raise DataError(f"{path}: no such file or folder.")
     if not found:
         raise DataError(f"no source files found in {[str(p) for p in paths]}.")
+    return [(str(path), _text(path)) for path in found]
+
+
+def _text(path: Path) -> str:
+    """The file's text; DataError naming it when it is not UTF-8 (a binary or legacy file)."""
     try:
-        return [(str(path), path.read_text(encoding="utf-8-sig")) for path in found]
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DataError(f"cannot read a source file as UTF-8 text: {error}") from None
+        raise DataError(f"{path}: cannot be read as UTF-8 text: {error}") from None
 
 
 def import_files(
     kind: str, paths: Sequence[Path], out: Path, options: ImportOptions
 ) -> dict[str, Any]:
-    """Import ``paths`` of ``kind`` into ``out``; returns the counts (see ``merge_tables``)."""
+    """Import ``paths`` of ``kind`` into ``out``; returns the counts (``merge.merge_tables``)."""
     if kind not in KINDS:
         raise DataError(f"unknown kind {kind!r}; one of {sorted(KINDS)}.")
     return import_parsed([KINDS[kind](read_files(paths), options)], out, options)
@@ -92,8 +91,4 @@ def import_files(
 
 def import_parsed(imports: Sequence[Imported], out: Path, options: ImportOptions) -> dict[str, Any]:
     """Merge parsed imports into ``out`` and write the changed tables (all or nothing)."""
-    out = Path(out)
-    existing = read_existing(out, tables_needed(imports))
-    tables, counts = merge_tables(existing, imports, options.cities, out)
-    write_tables(tables, out)
-    return counts
+    return merge_into(imports, Path(out), options.cities)

@@ -48,10 +48,12 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
     city = require_city(options, KIND)
     reports = pd.concat([_reports(text, name) for name, text in files], ignore_index=True)
     for is_csv in (True, False):  # text products name the place, IEM CSVs the station id
-        stations = sorted(reports.loc[(reports["section"] == "CSV") == is_csv, "station"].unique())
-        if len(stations) > 1:
+        of_kind = reports[(reports["section"] == "CSV") == is_csv]
+        files = of_kind.groupby("station")["source"].first()
+        if len(files) > 1:
+            named = "; ".join(f"{station!r} in {file}" for station, file in files.items())
             raise DataError(
-                f"{KIND}: the files hold several stations {stations}; import one per city."
+                f"{KIND}: the files hold several stations ({named}); import one per city."
             )
     final_days = set(reports.loc[reports["section"] != "TODAY", "date"])
     replaced = (reports["section"] == "TODAY") & reports["date"].isin(final_days)

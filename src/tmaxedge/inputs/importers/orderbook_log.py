@@ -7,10 +7,11 @@ bid; an empty side is null. Timestamps without a zone are read in ``--tz`` (requ
 logger's clock zone cannot be guessed).
 
 All files are pooled, then each market's last book state in each minute becomes one row stamped
-at the END of that minute (the state at the period's close, as a candle's). Minutes whose last
-state is crossed (bid >= ask) are dropped and counted (``n_crossed_dropped``): the minute is
-then absent, so the pipeline carries the previous minute's quote forward. Price, volume and open
-interest are null: a book log has no trades.
+at the END of that minute (the state at the period's close, as a candle's). A change listed
+twice (overlapping logs) changes no state; it is counted (``n_repeated_book_changes``). Minutes
+whose last state is crossed (bid >= ask) are dropped and counted (``n_crossed_dropped``): the
+minute is then absent, so the pipeline carries the previous minute's quote forward. Price,
+volume and open interest are null: a book log has no trades.
 """
 
 from __future__ import annotations
@@ -35,9 +36,14 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
         return Imported({"quotes": rows_frame("quotes", [])}, {"n_book_changes": 0})
     pooled = pd.concat(books, ignore_index=True)
     quotes, n_crossed = last_per_minute(pooled)
-    return Imported(
-        {"quotes": quotes}, {"n_book_changes": len(pooled), "n_crossed_dropped": n_crossed}
-    )
+    # overlapping logs list a change twice: harmless for the last state, but counted
+    repeated = pooled.duplicated(["ticker", "time", "yes_bid", "yes_ask"])
+    counts = {
+        "n_book_changes": len(pooled),
+        "n_repeated_book_changes": int(repeated.sum()),
+        "n_crossed_dropped": n_crossed,
+    }
+    return Imported({"quotes": quotes}, counts)
 
 
 def book_rows(text: str, where: str, tz: str | None) -> pd.DataFrame:

@@ -9,9 +9,18 @@ decimals, empty when the chart has no point. The series and event date come from
 Prices: the chart value is not a trade price (its meaning, last/mean/mid, is undocumented), so
 it is already an approximation; the contract stores integer cents, so it is ROUNDED HALF UP to
 whole cents (1.29 -> 1, 25.50 -> 26). Refusing would make these files unusable, and the rounding
-error (at most half a cent) is far below the chart's own uncertainty. Because the chart point's
-stamp may mark the start of its period, ``ts`` = timestamp + one period (a minute, or an hour for
-``-hour`` files): a point is never used before its period has ended.
+error (at most half a cent) is far below the chart's own uncertainty.
+
+Units: the download is in cents. A file whose every price lies within 0..1 looks like dollars
+(a resaved or hand-made file; in cents the brackets of an event sum to about 100, so one of them
+is far above 1): read as cents, 0.45 would become 0 and 0.55 1. Such a file is refused, naming
+the file, the columns and the first rows, unless ``--price-units`` says what it is: ``dollars``
+converts every price to cents (x100, then rounded as above) and says so in the import's notes,
+``cents`` keeps them as they are.
+
+Times: because the chart point's stamp may mark the start of its period, ``ts`` = timestamp +
+one period (a minute, or an hour for ``-hour`` files): a point is never used before its period
+has ended.
 
 Markets (unless ``with_markets`` is off) get Kalshi's tickers from the labels: "X° or below" ->
 ``T{X+1}`` less cap X+1; "X° or above" -> ``T{X-1}`` greater floor X-1; "a° to b°" -> ``B{a+.5}``
@@ -26,13 +35,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
 
-from tmaxedge.core.errors import DataError
+from tmaxedge.core.errors import DataError, data_error
 from tmaxedge.inputs.importers import values as v
-from tmaxedge.inputs.importers.common import SOURCE, Imported, ImportOptions, rows_frame
+from tmaxedge.inputs.importers.common import (
+    PRICE_UNITS,
+    SOURCE,
+    Imported,
+    ImportOptions,
+    rows_frame,
+)
 
 KIND = "kalshi-price-history"
 KALSHI_TZ = "America/New_York"
@@ -46,7 +62,7 @@ _NAME = re.compile(
 def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
     """Quote rows (and market rows) from ``(file name, text)`` pairs, one event per file."""
     series_city = v.series_cities(options.cities)
-    quotes, markets, n_rounded, periods = [], [], 0, {}
+    quotes, markets, n_rounded, periods, notes = [], [], 0, {}, []
     for name, text in files:
         series, day, period = event_of_file(name, options, series_city)
         other = periods.setdefault((series, day), (period, name))
@@ -57,7 +73,10 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
             )
         raw = v.read_csv_text(text, name)
         brackets = bracket_markets(name, _labels(raw, name), series, day)
-        frame, rounded = price_rows(raw, name, brackets, period)
+        units = price_units(raw, list(brackets), name, options.price_units)
+        if units == "dollars":
+            notes.append(f"{name}: chart prices read as dollars and converted to cents (x100)")
+        frame, rounded = price_rows(raw, name, brackets, period, units)
         quotes.append(frame)
         n_rounded += rounded
         if options.with_markets:
@@ -66,7 +85,7 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
     tables = {"quotes": _concat("quotes", quotes)}
     if options.with_markets:
         tables["markets"] = _concat("markets", markets)
-    return Imported(tables, {"n_prices_rounded": n_rounded})
+    return Imported(tables, {"n_prices_rounded": n_rounded}, notes)
 
 
 def event_of_file(
@@ -114,19 +133,37 @@ def bracket_markets(
     return found
 
 
+def price_units(raw: pd.DataFrame, labels: list[str], where: str, given: str | None) -> str:
+    """The units of a file's prices: ``given`` (``--price-units``) when set, else cents; a file
+    whose every price lies within 0..1 is refused (see the module notes)."""
+    if given is not None:
+        if given not in PRICE_UNITS:
+            raise DataError(f"--price-units must be one of {list(PRICE_UNITS)}; got {given!r}.")
+        return given
+    cells = raw[labels].apply(pd.to_numeric, errors="coerce")  # text is refused later, by cell
+    priced = cells.notna().any(axis=1)
+    if not priced.any() or (cells.abs() > 1).any().any():
+        return "cents"
+    rule = (
+        "must be chart prices in cents, but every price in the file lies within 0..1, as dollars "
+        "would; pass --price-units dollars to convert them to cents (x100), or --price-units "
+        "cents if they are cents"
+    )
+    raise data_error(where, ", ".join(labels), rule, raw[priced], len(raw))
+
+
 def price_rows(
-    raw: pd.DataFrame, where: str, brackets: dict, period: pd.Timedelta
+    raw: pd.DataFrame, where: str, brackets: dict, period: pd.Timedelta, units: str = "cents"
 ) -> tuple[pd.DataFrame, int]:
     """Long quote rows (one per non-empty cell), prices rounded half up; and the rounded count."""
     time = v.parse_times(raw, "timestamp", where, None, "the download is in UTC ('...Z')")
+    convert, rule = _CONVERTERS[units]
     rows, n_rounded = [], 0
     for label, (ticker, *_strikes) in brackets.items():
         cells = raw[[label]].assign(ts=time + period)
         cells = cells[cells[label].notna()]
-        rule = "must be a chart price in cents 0..100 (decimals are rounded half up)"
-        cents = v.convert_column(cells, label, _chart_cents, where, rule)
-        exact = [c == float(t) for c, t in zip(cents, cells[label], strict=True)]
-        n_rounded += exact.count(False)
+        converted = v.convert_column(cells, label, convert, where, rule)
+        n_rounded += sum(not exact for _, exact in converted)
         rows += [
             {
                 "ticker": ticker,
@@ -138,7 +175,7 @@ def price_rows(
                 "open_interest": None,
                 SOURCE: where,
             }
-            for ts, c in zip(cells["ts"], cents, strict=True)
+            for ts, (c, _) in zip(cells["ts"], converted, strict=True)
         ]
     return rows_frame("quotes", rows), n_rounded
 
@@ -179,11 +216,26 @@ def _labels(raw: pd.DataFrame, where: str) -> list[str]:
     return columns[1:]
 
 
-def _chart_cents(value: str) -> int:
+def _chart_cents(value: str, scale: int = 1) -> tuple[int, bool]:
+    """(whole cents, whether no rounding was needed) of a chart price in cents (``scale`` 1) or
+    dollars (``scale`` 100); Invalid outside 0..100 cents."""
     number = v.finite(value)
-    if not 0 <= number <= 100:
+    if not 0 <= number * scale <= 100:
         raise v.Invalid(value)
-    return v.round_half_up(value)
+    try:
+        cents = Decimal(value.strip()) * scale
+    except InvalidOperation:
+        raise v.Invalid(value) from None
+    return v.round_half_up(cents), cents == cents.to_integral_value()
+
+
+_CONVERTERS = {
+    "cents": (_chart_cents, "must be a chart price in cents 0..100 (decimals are rounded half up)"),
+    "dollars": (
+        lambda value: _chart_cents(value, 100),
+        "must be a chart price in dollars 0..1 (--price-units dollars; x100, rounded half up)",
+    ),
+}
 
 
 def _new_york(day: dt.date, clock: dt.time) -> pd.Timestamp:

@@ -35,9 +35,13 @@ _ZONE_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"  # as ingest: ...Z, ...+00:00,
 
 PRICE_RULE = (
     "must be a price: integer cents 0..100, or a dollar string in whole cents such as "
-    "'0.4200' (fractions of a cent are refused, not rounded)"
+    "'0.4200' (fractions of a cent are refused, not rounded; text without a decimal point, "
+    "such as '1', is refused: it could be one cent or one dollar)"
 )
-COUNT_RULE = "must be a count: an integer >= 0, or a fixed-point string of a whole number ('12.00')"
+COUNT_RULE = (
+    "must be a count: an integer 0..2**53, or a fixed-point string of a whole number ('12.00')"
+)
+_MAX_COUNT = 2**53  # beyond it a count stored as a float (as pandas does) loses its digits
 
 
 class Invalid(ValueError):
@@ -109,10 +113,16 @@ def require_columns(frame: pd.DataFrame, columns: list[str], where: str, what: s
 
 
 def price_cents(value: Any) -> int:
-    """Integer cents from cents (``42``) or a dollar string (``"0.4200"``); never rounds."""
+    """Integer cents from cents (``42``) or a dollar string (``"0.4200"``); never rounds.
+
+    Kalshi writes every dollar string with its decimals; text without a point (``"1"``) could be
+    a cent or a dollar, so it is refused rather than guessed.
+    """
     if isinstance(value, bool):
         raise Invalid(value)
     if isinstance(value, str):
+        if "." not in value:
+            raise Invalid(value)
         cents = _decimal(value) * 100
         if cents != cents.to_integral_value():
             raise Invalid(value)
@@ -134,7 +144,7 @@ def count(value: Any) -> int:
     number = _decimal(value) if isinstance(value, str) else value
     if not isinstance(number, int | float | Decimal) or not math.isfinite(number):
         raise Invalid(value)
-    if number != int(number) or number < 0:
+    if number != int(number) or not 0 <= number <= _MAX_COUNT:
         raise Invalid(value)
     return int(number)
 
@@ -171,9 +181,14 @@ def _decimal(text: str) -> Decimal:
 
 def epoch_utc(value: Any) -> pd.Timestamp:
     """A UTC timestamp from Unix seconds (an integer, or a whole float)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise Invalid(value)
-    return pd.Timestamp(int(value), unit="s", tz="UTC")
+    if value != int(value):
+        raise Invalid(value)
+    try:
+        return pd.Timestamp(int(value), unit="s", tz="UTC")
+    except (OverflowError, ValueError):  # beyond the years a timestamp can hold
+        raise Invalid(value) from None
 
 
 def iso_utc(value: Any) -> pd.Timestamp:

@@ -3,7 +3,8 @@
 JSON: ``{"days": [{..., "hours": [{"datetimeEpoch": ..., "temp": ..., "minutes": [...]}]}]}``.
 Observations are the hours' and (sub-hourly requests) the minutes' ``temp`` at ``datetimeEpoch``
 (Unix seconds, UTC); a day's own ``temp`` is a daily mean, not an observation, and is never
-imported. Where an hour and a minute share a time, the minute wins.
+imported. Where an hour and a minute share a time, the minute wins
+(``n_hours_replaced_by_minutes``).
 
 CSV: a ``datetime`` column (ISO 8601 with offset; without one, ``--tz`` gives the zone) and a
 ``temp`` column; other columns are ignored.
@@ -47,7 +48,8 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
         frames.append(json_rows(text, name) if is_json else csv_rows(text, name, tz))
     observed = pd.concat(frames, ignore_index=True)
     minute_times = observed.loc[observed["level"] == 0, "ts"].unique()
-    observed = observed[~((observed["level"] == 1) & observed["ts"].isin(minute_times))]
+    replaced = (observed["level"] == 1) & observed["ts"].isin(minute_times)
+    observed = observed[~replaced]
     missing = observed["temp_f"].isna()
     temp = observed["temp_f"].astype("float64")
     if options.units == "metric":
@@ -57,7 +59,7 @@ def parse(files: Sequence[tuple[str, str]], options: ImportOptions) -> Imported:
     )[~missing.to_numpy()]
     return Imported(
         {"weather": rows_frame("weather", rows.to_dict("records"))},
-        {"n_missing_temp": int(missing.sum())},
+        {"n_missing_temp": int(missing.sum()), "n_hours_replaced_by_minutes": int(replaced.sum())},
     )
 
 

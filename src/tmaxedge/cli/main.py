@@ -39,6 +39,55 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.option(
+    "--rev",
+    default="HEAD",
+    show_default=True,
+    help="The git revision whose committed metrics the workspace should reproduce.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="The largest relative difference (absolute below 1) that still agrees; 0: exactly.",
+)
+def verify(rev: str, tolerance: float) -> None:
+    """After `dvc repro`: does this checkout reproduce REV's metrics? Compares every value of
+    every metrics file in dvc.yaml with the committed one, and checks that DVC has nothing left
+    to run. Exit 0 when all agree, 1 when not (each difference listed)."""
+    import json
+    import subprocess
+    import sys
+
+    from tmaxedge.reporting import verify as check
+
+    stale = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json"], capture_output=True, text=True
+    )
+    if stale.returncode != 0:
+        raise DataError(f"dvc status failed: {stale.stderr.strip()[-300:]}")
+    pending = sorted(json.loads(stale.stdout or "{}"))
+    found = []
+    for file in check.metrics_files(io.read_yaml(Path("dvc.yaml"))):
+        shown = subprocess.run(["git", "show", f"{rev}:{file}"], capture_output=True, text=True)
+        committed = json.loads(shown.stdout) if shown.returncode == 0 else {}
+        reproduced = io.read_json(Path(file)) if Path(file).exists() else {}
+        found += check.differences(file, committed, reproduced, tolerance)
+    for stage in pending:
+        click.echo(f"not reproduced: stage {stage} has changed inputs or outputs (dvc status)")
+    for d in found:
+        click.echo(f"differs: {d.file} {d.key}: {d.committed!r} at {rev}, {d.reproduced!r} here")
+    within = "exactly" if tolerance == 0 else f"within {tolerance:g}"
+    if pending or found:
+        click.echo(
+            f"does not reproduce {rev} {within}: {len(found)} metric(s), {len(pending)} stage(s)"
+        )
+        sys.exit(1)
+    click.echo(f"reproduces the metrics of {rev} {within}; dvc status is clean")
+
+
+@main.command()
+@click.option(
     "--features",
     type=click.Path(path_type=Path),
     default=Path("data/features"),

@@ -9,12 +9,20 @@ import numpy as np
 import pandas as pd
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.io import log
 from tmaxedge.core.keys import Group
 from tmaxedge.features import nowcast, scopes
 from tmaxedge.features.feature_groups import without_groups
 from tmaxedge.modeling import distribution
 from tmaxedge.modeling.cards import Calibrator, ModelCard
-from tmaxedge.modeling.tuning import ModelParams, TuneResult, model_type, thin_rows, tune_group
+from tmaxedge.modeling.tuning import (
+    NOT_CONVERGED,
+    ModelParams,
+    TuneResult,
+    model_type,
+    thin_rows,
+    tune_group,
+)
 from tmaxedge.walkforward.compute import ComputeParams, run_jobs
 from tmaxedge.walkforward.groups import design_matrix, model_columns
 
@@ -53,6 +61,17 @@ def tune_window(
         for label in [f"{model}-{window}-{name}"]
     ]
     results = run_jobs(tune_one, jobs, compute, sizes=[len(rows) for rows, _ in units.values()])
+    for name, result in zip(units, results, strict=True):
+        if n := result.best_params.get(NOT_CONVERGED):
+            log.warning(
+                "%s-%s-%s: %d fits stopped before the solver's stopping rule held "
+                "(best_params.json %s)",
+                model,
+                window,
+                name,
+                n,
+                NOT_CONVERGED,
+            )
     by_group = {
         group: result
         for (rows, _), result in zip(units.values(), results, strict=True)

@@ -1,18 +1,23 @@
 """Solvers reach scikit-learn's optimum; the JSON model predicts what the fitted objects predict."""
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
+from scipy.optimize import Bounds, minimize
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.modeling import logistic, tuning
 from tmaxedge.modeling.calibration import CalibrateParams, calibrate_model, choose_method
 from tmaxedge.modeling.cards import Calibrator, ModelCard
 from tmaxedge.modeling.logistic import Preprocessor, class_weights, fit_logistic
 from tmaxedge.modeling.sklearn_model import LinearProbabilityModel
+from tmaxedge.modeling.tuning import ModelParams, tune_group, within_norm
 
 
 def logistic_data(n=3000, d=6, seed=0):
@@ -201,8 +206,6 @@ def test_fit_logistic_meets_the_optimality_conditions_on_many_collinear_rows(n, 
 
 
 def test_tune_group_refuses_a_group_with_too_few_yes_days():
-    from tmaxedge.modeling.tuning import ModelParams, tune_group
-
     rng = np.random.default_rng(0)
     dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 30)
     y = np.zeros(len(dates), int)
@@ -219,8 +222,6 @@ def test_tune_group_refuses_a_group_with_too_few_yes_days():
 
 
 def test_tune_group_keeps_to_the_coefficient_norm_limit():
-    from tmaxedge.modeling.tuning import ModelParams, tune_group
-
     rng = np.random.default_rng(1)
     dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 50)
     base = rng.normal(size=len(dates))
@@ -241,8 +242,6 @@ def test_tune_group_keeps_to_the_coefficient_norm_limit():
 
 
 def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
-    from tmaxedge.modeling.tuning import ModelParams, tune_group
-
     rng = np.random.default_rng(2)
     dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 21)], 40)
     x = rng.normal(size=(len(dates), 3))
@@ -265,8 +264,6 @@ def test_final_fit_keeps_the_studys_penalty_per_row_when_the_study_is_thinned():
 
 
 def test_a_final_fit_over_the_norm_limit_is_shrunk_to_it_and_one_within_is_left_alone():
-    from tmaxedge.modeling.tuning import within_norm
-
     rng = np.random.default_rng(2)
     base = rng.normal(size=2000)
     z = np.column_stack([base + rng.normal(0, 0.05, len(base)) for _ in range(3)])
@@ -279,3 +276,153 @@ def test_a_final_fit_over_the_norm_limit_is_shrunk_to_it_and_one_within_is_left_
         c < 100.0 and norm * 0.63 < np.linalg.norm(shrunk.coef) <= norm * 0.7
     )  # one step short of over
     assert within_norm(z, y, 100.0, 0.0, weights, fit, norm * 1.01) == (100.0, fit)
+
+
+def separable_rows(n, noise=0.0, seed=0):
+    """Standardised rows whose outcome is a threshold of three features, blurred by ``noise``
+    (0: separable)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 6)) * rng.uniform(0.5, 3, 6) + rng.uniform(-2, 2, 6)
+    z = Preprocessor.fit(x, list("abcdef")).transform(x)
+    y = (z[:, :3] @ [2.0, -1.5, 1.0] + noise * rng.standard_normal(n) > 1.5).astype(int)
+    return z, y
+
+
+def scipy_optimum(z, y, c, l1_ratio, weights):
+    """scikit-learn's objective (``sklearn_objective``, divided by C times the total weight)
+    minimised by scipy on the split coef = u - v, u, v >= 0: L-BFGS-B, then trust-constr with
+    the exact Hessian from there. Log loss and residuals in forms that keep their digits at the
+    large scores of a separable fit."""
+    n, d = z.shape
+    a = np.hstack([np.ones((n, 1)), z, -z])
+    scale = 1 / (c * weights.sum())
+    split = np.block([[np.eye(d), -np.eye(d)], [-np.eye(d), np.eye(d)]])
+
+    def value(p):
+        s, coef = a @ p, p[1 : d + 1] - p[d + 1 :]
+        loss = weights @ ((1 - y) * np.logaddexp(0, s) + y * np.logaddexp(0, -s))
+        residual = weights * np.where(y == 1, -expit(-s), expit(s))
+        ridge = (1 - l1_ratio) * coef
+        total = c * loss + l1_ratio * p[1:].sum() + ridge @ coef / 2
+        gradient = c * a.T @ residual + np.r_[0, l1_ratio + ridge, l1_ratio - ridge]
+        return total * scale, gradient * scale
+
+    def hessian(p):
+        s = a @ p
+        h = c * (a * (weights * expit(s) * expit(-s))[:, None]).T @ a
+        h[1:, 1:] += (1 - l1_ratio) * split
+        return h * scale
+
+    start = minimize(
+        value,
+        np.zeros(2 * d + 1),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(None, None)] + [(0, None)] * (2 * d),
+        options={"maxiter": 100_000, "maxfun": 200_000, "ftol": 1e-16, "gtol": 1e-14},
+    )
+    bounds = Bounds(np.r_[-np.inf, np.zeros(2 * d)], np.full(2 * d + 1, np.inf))
+    polished = minimize(
+        value,
+        start.x,
+        jac=True,
+        hess=hessian,
+        method="trust-constr",
+        bounds=bounds,
+        options={"gtol": 1e-16, "xtol": 1e-16, "maxiter": 3000},
+    )
+    p = polished.x if polished.fun <= start.fun else start.x
+    return p[1 : d + 1] - p[d + 1 :], p[0]
+
+
+@pytest.mark.parametrize(
+    "n, noise, l1_ratio",
+    [
+        (10_000, 0.0, 1.0),  # lasso, separable: the old rule stopped 0.03 off in probability
+        (10_000, 0.0, 0.99),  # elastic net, separable: 0.0025 off
+        (2_000, 0.01, 1.0),  # lasso, nearly separable: 0.0005 off
+    ],
+)
+def test_fit_logistic_reaches_the_optimum_on_separable_rows_at_the_top_of_the_c_range(
+    n, noise, l1_ratio
+):
+    # C = 1e4 is params.yaml's c_max: C times the rows is 1e7 or more, where a tolerance of
+    # 1e-8 of the total weight on the gradient exceeds the L1 penalty's own gradient
+    z, y = separable_rows(n, noise)
+    c, weights = 1e4, class_weights(y, None)
+    fit = fit_logistic(z, y, c, l1_ratio, weights)
+    coef, intercept = scipy_optimum(z, y, c, l1_ratio, weights)
+    np.testing.assert_allclose(
+        expit(fit.decision(z)), expit(z @ coef + intercept), rtol=0, atol=1e-4
+    )
+    assert fit.converged
+    ours = sklearn_objective(z, y, fit.coef, fit.intercept, c, l1_ratio, weights)
+    assert ours <= sklearn_objective(z, y, coef, intercept, c, l1_ratio, weights) * (1 + 1e-9)
+
+
+def test_fit_logistic_reports_a_fit_stopped_at_its_iteration_limit():
+    z, y = separable_rows(2_000)
+    weights = class_weights(y, None)
+    capped = fit_logistic(z, y, 1e4, 1.0, weights, max_iter=3)
+    assert (capped.converged, capped.n_iter) == (False, 3)
+    full = fit_logistic(z, y, 1e4, 1.0, weights)
+    assert full.converged and full.n_iter < 100
+
+
+def test_tune_group_records_the_fits_stopped_at_the_iteration_limit(monkeypatch):
+    rng = np.random.default_rng(4)
+    dates = np.repeat([f"2024-06-{d:02d}" for d in range(1, 13)], 40)
+    x = rng.normal(size=(len(dates), 3))
+    y = (rng.random(len(dates)) < 1 / (1 + np.exp(-x @ [1.0, -0.5, 0.2]))).astype(int)
+    params = ModelParams("ridge_safe", n_trials=3, l1_ratio=0.0, pruner="none")
+    converged = tune_group(x, y, dates, list("abc"), "ridge", params)
+    # a study whose fits all converge leaves the files it always did
+    assert tuning.NOT_CONVERGED not in converged.best_params
+    assert "final_fit_converged" not in converged.best_params
+    assert f"user_attrs_{tuning.NOT_CONVERGED}" not in converged.trials.columns
+    monkeypatch.setattr(tuning, "fit_logistic", functools.partial(fit_logistic, max_iter=1))
+    capped = tune_group(x, y, dates, list("abc"), "ridge", params)
+    per_trial = capped.trials[f"user_attrs_{tuning.NOT_CONVERGED}"]
+    assert per_trial.tolist() == [params.n_splits] * params.n_trials
+    assert capped.best_params[tuning.NOT_CONVERGED] == params.n_splits * params.n_trials + 1
+    assert capped.best_params["final_fit_converged"] is False
+
+
+def test_the_lasso_step_goes_on_past_a_coefficient_left_at_a_rounding_residue():
+    # one Newton step's model, x'Hx/2 + linear'x + l1 |x[1:]|, whose L1 term is strong enough to
+    # zero every coefficient, from a point with one coefficient at -5e-17 (left by two nearly
+    # simultaneous zero crossings): it reaches zero at once, a fall rounding hides. The step
+    # returned the point itself, and the solver sat there until its iteration limit (warm-started
+    # elastic-net folds on the default world, 0.3 off in probability)
+    hessian = np.array(
+        [
+            [
+                3.6114375516636854,
+                -9.3180227188675315e-04,
+                -0.51856194675242651,
+                -0.86305011184015923,
+            ],
+            [
+                -9.3180227188675315e-04,
+                0.69565126044824499,
+                1.6496112987826526,
+                -0.37265556628796176,
+            ],
+            [-0.51856194675242651, 1.6496112987826526, 6.4348212617005007, 0.12191214709667650],
+            [-0.86305011184015923, -0.37265556628796176, 0.12191214709667650, 0.84075194581007895],
+        ]
+    )
+    theta = np.array(
+        [-0.20252987069345152, -4.5834351246890701e-17, 6.8569861080925794, -8.7034064194717118]
+    )
+    gradient = np.array([0.0, -192.03405901180287, -81.40536639453595, -46.7597558892747])
+    l1 = 14924.638840630338
+    step = logistic._lasso_newton_step(theta, gradient, hessian, l1)
+    linear = gradient - hessian @ theta
+
+    def model(x):
+        return 0.5 * x @ hessian @ x + linear @ x + l1 * np.abs(x[1:]).sum()
+
+    assert step[1:].tolist() == [0.0, 0.0, 0.0]
+    assert model(step) < model(theta) - 1e3
+    assert abs((hessian @ step + linear)[0]) < 1e-9  # the intercept at its optimum

@@ -14,6 +14,10 @@ class DataError(UserError, ValueError):
     """An input table breaks the data contract."""
 
 
+class ModelFileError(DataError):
+    """A model file (model.json, fit.json) breaks its schema (``tmaxedge.modeling.cards``)."""
+
+
 class ParamsError(UserError, ValueError):
     """A value in params.yaml (or windows.yaml) is missing or out of range."""
 

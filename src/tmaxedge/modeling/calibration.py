@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tmaxedge.core.params import Interval, Options, Params, declare
-from tmaxedge.modeling.cards import Calibrator
+from tmaxedge.modeling.cards import CLIP_BOUNDS, Calibrator
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
 
 CALIBRATION_METHODS = ("auto", "isotonic", "sigmoid", "none")
@@ -28,7 +28,7 @@ class CalibrateParams(Params):
     constraints = declare(
         method=Options(CALIBRATION_METHODS),
         isotonic_min=Interval(int, 1, None),
-        clip=Interval(float, 0, 0.5, closed="neither"),
+        clip=Interval(float, *CLIP_BOUNDS, closed="neither"),
         fit_on=Options(FIT_ON),
         folds=Interval(int, 2, None),
     )

@@ -78,10 +78,15 @@ def class_weights(y: np.ndarray, scheme: str | None) -> np.ndarray:
 
 @dataclass
 class LinearFit:
-    """Coefficients on the standardised scale and the intercept."""
+    """Coefficients on the standardised scale and the intercept; a fit also says how its solver
+    ended (``n_iter`` Newton steps; ``converged`` False when it stopped without meeting its
+    stopping rule: at the iteration limit, or unable to lower the objective any further). Only the
+    coefficients and the intercept are part of the model (model.json)."""
 
     coef: np.ndarray
     intercept: float
+    n_iter: int = 0
+    converged: bool = True
 
     def decision(self, z: np.ndarray) -> np.ndarray:
         return z @ self.coef + self.intercept
@@ -96,14 +101,26 @@ def fit_logistic(
     start: LinearFit | None = None,
     tol: float = 1e-8,
     max_iter: int = 100,
+    prob_tol: float = 1e-6,
 ) -> LinearFit:
     """Penalised logistic regression on standardised ``z`` (see the module docstring).
 
     Proximal Newton: each step minimises the exact quadratic model of the weighted log loss
     plus the penalty by coordinate descent on the (d+1)-square Hessian, then backtracks on the
     true objective. With ``l1_ratio == 0`` the inner problem is solved in closed form (plain
-    Newton). It stops when the optimality conditions hold to ``tol`` relative to the total
-    weight; ``start`` warm-starts from a nearby fit, the optimum does not depend on it.
+    Newton). ``start`` warm-starts from a nearby fit, the optimum does not depend on it.
+
+    Stopping rule, in two parts. First, the optimality conditions hold to ``tol`` relative to the
+    total weight (under L1, or to the precision the step's own model is solved to, when that is
+    coarser). That alone is no proof: where the rows are (nearly) separable and the penalty is
+    weak (C times the total weight beyond about 1e7), the loss is so flat that its gradient is
+    below that bound far from the optimum, whose coefficients are still growing. So, second, the
+    next Newton step (near the optimum with a damping relative to the Hessian, not to the total
+    weight, so it is the true step) would move no row's probability by more than ``prob_tol``:
+    near the optimum a Newton step is the distance to it, on every scale of C and rows. When the
+    objective can no longer tell a step from the current point, the fit ends there, converged if
+    that step is that small. A fit that reaches ``max_iter`` steps, or ends unable to lower the
+    objective by a larger step, is returned with ``converged`` False.
     """
     n, d = z.shape
     design = np.hstack([np.ones((n, 1)), z])
@@ -120,22 +137,41 @@ def fit_logistic(
 
     def objective(t: np.ndarray) -> float:
         score = design @ t
-        loss = weights @ (np.logaddexp(0, score) - y * score)
+        # (1 - y) log(1 + e^s) + y log(1 + e^-s): no cancellation at the large scores of a
+        # separable fit, where log(1 + e^s) - y s loses every digit of a small loss
+        loss = weights @ ((1 - y) * np.logaddexp(0, score) + y * np.logaddexp(0, -score))
         return loss + 0.5 * l2 @ (t * t) + l1 * np.abs(t[1:]).sum()
 
+    def fit(n_iter: int, converged: bool) -> LinearFit:
+        return LinearFit(theta[1:].copy(), float(theta[0]), n_iter, converged)
+
+    def largest_move(target: np.ndarray, p: np.ndarray) -> float:
+        return float(np.abs(expit(design @ target) - p).max())
+
     value = objective(theta)
-    for _ in range(max_iter):
+    for n_iter in range(1, max_iter + 1):
         p = expit(design @ theta)
         gradient = design.T @ (weights * (p - y)) + l2 * theta
-        if _optimal(gradient, theta, l1, tol * total):
-            break
+        near = _optimal(gradient, theta, l1, tol * total)
         curvature = weights * p * (1 - p)
         hessian = (design * curvature[:, None]).T @ design + np.diag(l2)
-        hessian[np.diag_indices_from(hessian)] += 1e-10 * total
+        hessian[np.diag_indices_from(hessian)] += _damping(hessian, total, near)
         if l1 == 0:
             target = theta - np.linalg.solve(hessian, gradient)
         else:
             target = _lasso_newton_step(theta, gradient, hessian, l1)
+            # the step's own optimality test is relative to its model's terms: where they are
+            # large, the conditions cannot be met more closely than that
+            near = near or _optimal(gradient, theta, l1, _model_tol(gradient - hessian @ theta, l1))
+        # the probabilities the step would move (computed only when it can decide)
+        if near and largest_move(target, p) <= prob_tol:
+            return fit(n_iter, True)
+        if np.array_equal(target, theta):
+            # no improvement of the step's model is large enough to show in floating point:
+            # every further iteration would repeat this one. Converged if the step that the
+            # signs alone prescribe is one no probability would notice
+            signs = _sign_fixed_step(theta, gradient, hessian, l1)
+            return fit(n_iter, signs is not None and largest_move(signs, p) <= prob_tol)
         step = 1.0
         while True:
             candidate = theta + step * (target - theta)
@@ -144,9 +180,41 @@ def fit_logistic(
                 break
             step /= 2
         if value - candidate_value <= 1e-15 * max(abs(value), 1.0) and step < 1e-10:
-            break
+            # the objective cannot tell the step from here: as close as arithmetic allows if the
+            # step is one no probability would notice
+            return fit(n_iter, bool(largest_move(target, p) <= prob_tol))
         theta, value = candidate, candidate_value
-    return LinearFit(theta[1:].copy(), float(theta[0]))
+    return fit(max_iter, False)
+
+
+def _sign_fixed_step(theta, gradient, hessian, l1) -> np.ndarray | None:
+    """The Newton step of the intercept and the nonzero coefficients with their signs fixed (the
+    others stay zero); None when a zero coefficient breaks its optimality condition."""
+    free = np.r_[True, theta[1:] != 0]
+    slack = np.abs(gradient[~free]) - l1
+    if np.any(slack > _model_tol(gradient - hessian @ theta, l1)):
+        return None
+    step = theta.copy()
+    rhs = gradient[free] + l1 * np.r_[0.0, np.sign(theta[1:][free[1:]])]
+    step[free] -= np.linalg.solve(hessian[np.ix_(free, free)], rhs)
+    return step
+
+
+def _model_tol(linear: np.ndarray, l1: float) -> float:
+    """How closely a Newton step's model (``x'Hx/2 + linear'x + l1 |x[1:]|``) is minimised:
+    relative to the size of its terms (they grow with the rows)."""
+    return 1e-9 * max(1.0, float(np.abs(linear).max()), l1)
+
+
+def _damping(hessian: np.ndarray, total: float, near: bool) -> float:
+    """What the Hessian's diagonal gets so a singular one (collinear or constant columns under a
+    pure L1 penalty) still solves: 1e-10 of the total weight on the way, 1e-10 of the Hessian's
+    own largest entry near the optimum (of the total weight, it would shorten the steps ever more
+    where the rows' curvature is far below their weight: a separable fit)."""
+    if not near:
+        return 1e-10 * total
+    largest = hessian.diagonal().max()
+    return 1e-10 * (largest if largest > 0 else total)
 
 
 def _optimal(gradient: np.ndarray, theta: np.ndarray, l1: float, tol: float) -> bool:
@@ -181,8 +249,7 @@ def _lasso_newton_step(
 
     x = theta.copy()
     sign = np.sign(x) * penalised
-    # optimality is judged relative to the size of the problem's terms (they grow with the rows)
-    tol = 1e-9 * max(1.0, float(np.abs(linear).max()), l1)
+    tol = _model_tol(linear, l1)
     active = ~penalised | (x != 0)
     for _ in range(20 * d):
         grad = hessian @ x + linear
@@ -221,18 +288,28 @@ def _let_in_worst_violator(x, grad, sign, active, penalised, l1, tol) -> bool:
 def _best_before_sign_flip(x, proposal, index, penalised, model):
     """The lowest-model point among ``proposal`` and the points on the segment from ``x`` where a
     coefficient reaches zero (that coefficient set exactly to zero); ``x`` itself if none is
-    lower."""
+    lower and no coefficient reaches zero.
+
+    Up to the first such point the model is the sign-fixed quadratic, which falls all the way to
+    ``proposal``, so the first point is never above ``x``. When rounding hides its fall (a
+    coefficient left at 1e-17 by two nearly simultaneous zero crossings reaches zero at once),
+    it is taken all the same: it drops that coefficient, so the search goes on instead of stopping
+    on an active set it cannot solve.
+    """
     start, end = x[index], proposal[index]
     flips = penalised[index] & (start != 0) & (np.sign(end) != np.sign(start))
     candidates = [proposal]
+    first, first_t = x, np.inf
     for k in np.flatnonzero(flips):
         t = start[k] / (start[k] - end[k])
         candidate = x + t * (proposal - x)
         candidate[index[k]] = 0.0
         candidates.append(candidate)
+        if t < first_t:
+            first, first_t = candidate, t
     best, best_value = x, model(x)
     for candidate in candidates:
         value = model(candidate)
         if value < best_value:
             best, best_value = candidate, value
-    return best
+    return first if best is x else best

@@ -6,6 +6,12 @@ score is stored as a trial attribute. Trials run one at a time so a study repeat
 its seed, and a study in shared storage resumes exactly after a kill
 (``tmaxedge.modeling.studies``); hopeless trials are pruned fold by fold, and each fold's fit
 warm-starts from the same fold of the nearest finished trial.
+
+A fit whose solver stopped before its stopping rule held (``LinearFit.converged``: at the
+iteration limit, or unable to lower the objective further) is counted, never passed over: a trial
+records how many of its fold fits did (``NOT_CONVERGED``), best_params.json the study's and the
+final fit's total (and ``final_fit_converged: false`` when the served fit is one). These keys are
+written only when there is such a fit, so a study without one leaves the same files as before.
 """
 
 from __future__ import annotations
@@ -232,6 +238,12 @@ def tune_group(
     }
     if c_fit != c_unlimited:
         best_params["C_fit_before_norm_limit"] = c_unlimited
+    n_not_converged = sum(t.user_attrs.get(NOT_CONVERGED, 0) for t in finished)
+    if not fit.converged:
+        best_params["final_fit_converged"] = False
+        n_not_converged += 1
+    if n_not_converged:
+        best_params[NOT_CONVERGED] = n_not_converged
     return TuneResult("ok", best_params, fit, preprocessor, trials_table(study))
 
 
@@ -357,6 +369,9 @@ def _untuned(status: str, y: np.ndarray, event_dates: np.ndarray) -> TuneResult:
 
 
 FOLD_FITS = "fold_fits"  # trial attribute: each fold's [intercept, *coef], the next trials' starts
+# trial attribute and best_params key, set only when nonzero: fits whose solver stopped before its
+# stopping rule held (tmaxedge.modeling.logistic.LinearFit.converged)
+NOT_CONVERGED = "n_fits_not_converged"
 
 
 def nearest_fold_fits(
@@ -421,6 +436,7 @@ class CrossValidatedLogLoss:
             studies.finished_trials(trial.study), (c, scheme, l1_ratio), self
         )
         fold_fits: list[list[float] | None] = []
+        n_not_converged = 0
         oof = np.empty(len(self.y))
         seen = np.zeros(len(self.y), dtype=bool)
         largest_norm = 0.0
@@ -434,6 +450,7 @@ class CrossValidatedLogLoss:
                     weights = class_weights(y_train, scheme)
                     fit = fit_logistic(self.z[train], y_train, c, l1_ratio, weights, starts[k])
                     fold_fits.append([fit.intercept, *fit.coef.tolist()])
+                    n_not_converged += not fit.converged
                     oof[valid] = expit(fit.decision(self.z[valid]))
                     largest_norm = max(largest_norm, float(np.linalg.norm(fit.coef)))
                 seen[valid] = True
@@ -445,6 +462,8 @@ class CrossValidatedLogLoss:
             trial.set_user_attr(FOLD_FITS, fold_fits)
             if any(f is not None for f in fold_fits):
                 trial.set_user_attr("beta_norm", largest_norm)
+            if n_not_converged:
+                trial.set_user_attr(NOT_CONVERGED, n_not_converged)
         value = log_loss(self.y, oof)
         trial.set_user_attr("brier", brier(self.y, oof))
         if self.beta_max is not None:  # TPE then models feasibility too

@@ -6,11 +6,13 @@ Used by the DVC stages and by ``tmaxedge walkforward`` alike, so both leave the 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from tmaxedge.core import io
+from tmaxedge.core.errors import ModelFileError
 from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.modeling.tuning import TuneResult
 from tmaxedge.walkforward.calibrate import CalibratedGroup
@@ -28,8 +30,19 @@ def write_tuned(folder: Path, result: TuneResult) -> None:
 
 
 def read_tuned(folder: Path) -> ModelCard | None:
-    fit = folder / "fit.json"
-    return ModelCard.from_dict(io.read_json(fit)) if fit.exists() else None
+    return read_card(folder / "fit.json")
+
+
+def read_card(path: Path) -> ModelCard | None:
+    """The model card in ``path`` (None when there is no such file), checked against its schema
+    (``cards.CardSchema``): a broken file raises ``ModelFileError`` naming it and the field."""
+    if not path.exists():
+        return None
+    try:
+        content = io.read_json(path)
+    except json.JSONDecodeError as error:
+        raise ModelFileError(f"{path}: not valid JSON ({error}).") from None
+    return ModelCard.from_dict(content, str(path))
 
 
 def write_calibrated(folder: Path, card: ModelCard, fitted, info: dict) -> None:
@@ -49,8 +62,7 @@ def write_uncalibrated(folder: Path, reason: str) -> None:
 
 
 def read_calibrated(folder: Path) -> ModelCard | None:
-    model = folder / "model.json"
-    return ModelCard.from_dict(io.read_json(model)) if model.exists() else None
+    return read_card(folder / "model.json")
 
 
 def write_evaluated(folder: Path, predictions: pd.DataFrame, report: dict) -> None:

@@ -10,12 +10,20 @@ import numpy as np
 import pandas as pd
 
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.io import log
 from tmaxedge.core.keys import Group
 from tmaxedge.features import nowcast, scopes
 from tmaxedge.features.feature_groups import without_groups
 from tmaxedge.modeling import distribution
 from tmaxedge.modeling.cards import Calibrator, ModelCard
-from tmaxedge.modeling.tuning import ModelParams, TuneResult, model_type, thin_rows, tune_group
+from tmaxedge.modeling.tuning import (
+    NOT_CONVERGED,
+    ModelParams,
+    TuneResult,
+    model_type,
+    thin_rows,
+    tune_group,
+)
 from tmaxedge.walkforward.compute import ComputeParams, largest_first, stream_jobs
 from tmaxedge.walkforward.groups import design_matrix, model_columns
 
@@ -63,13 +71,34 @@ def tune_entries(
     }
     results = stream_jobs(tune_one, [job for plan in plans.values() for job in plan.jobs], compute)
     for entry, plan in plans.items():
-        yield entry, plan.by_group([next(results) for _ in plan.jobs])
+        finished = [next(results) for _ in plan.jobs]
+        warn_not_converged(entry, window, plan.names, finished)
+        yield entry, plan.by_group(finished)
+
+
+def warn_not_converged(
+    entry: str, window: str, units: list[str], results: list[TuneResult]
+) -> None:
+    """Log each unit whose study had fits stop at the solver's iteration limit."""
+    for unit, result in zip(units, results, strict=True):
+        if n := result.best_params.get(NOT_CONVERGED):
+            log.warning(
+                "%s-%s-%s: %d fits stopped before the solver's stopping rule held "
+                "(best_params.json %s)",
+                entry,
+                window,
+                unit,
+                n,
+                NOT_CONVERGED,
+            )
 
 
 class EntryJobs(NamedTuple):
-    """One entry's study jobs (the largest first) and the groups each job's result serves."""
+    """One entry's study jobs (the largest first), their units' names and the groups each job's
+    result serves."""
 
     jobs: list[tuple]
+    names: list[str]
     groups: list[list[str]]
 
     def by_group(self, results: list[TuneResult]) -> dict[str, TuneResult]:
@@ -103,7 +132,8 @@ def entry_jobs(
         for name, (rows, cities) in units
         for label in [f"{model}-{window}-{name}"]
     ]
-    return EntryJobs(jobs, [scopes.groups_of_unit(rows) for _, (rows, _) in units])
+    names = [name for name, _ in units]
+    return EntryJobs(jobs, names, [scopes.groups_of_unit(rows) for _, (rows, _) in units])
 
 
 def norm_limit(kind: str, unit: str, beta_max: dict[str, float] | None) -> float | None:

@@ -8,6 +8,7 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.core.keys import Group
+from tmaxedge.modeling.tuning import NOT_CONVERGED
 from tmaxedge.reporting import summarize
 from tmaxedge.walkforward import layout
 
@@ -33,6 +34,13 @@ def main() -> None:
                     tmp / "walkforward_summary" / model / f"{Group(city, bracket).name}.json",
                 )
             io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
+        # hitting the solver's iteration limit is never silent: counted per entry for review
+        tuned = [
+            (f.entry, io.read_json(f.path))
+            for f in layout.entry_files(args.models, "tune", "best_params.json")
+        ]
+        for model, count in summarize.not_converged_fits(tuned, sorted(metrics)).items():
+            metrics.setdefault(model, {})[NOT_CONVERGED] = count
         records = [
             (f.entry, f.window, f.group, io.read_json(f.path))
             for f in layout.entry_files(args.models, "calibrate", "calibration_fit.json")

@@ -82,6 +82,8 @@ def test_first_repro_runs_the_single_planned_window(repo):
     metrics = json.loads((repo.root / "metrics" / "walkforward.json").read_text())
     assert set(metrics) == {"ridge", "elasticnet", "tmax_dist"}
     assert metrics["ridge"]["n_windows"] == 1
+    # the solver's iteration limit is never silent: each entry's count is reviewed with its scores
+    assert all(isinstance(scores["n_fits_not_converged"], int) for scores in metrics.values())
 
 
 def test_second_repro_runs_nothing(repo):

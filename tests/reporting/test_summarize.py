@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from tmaxedge.core.probability import brier
+from tmaxedge.reporting import summarize
 from tmaxedge.reporting.summarize import pool_weight_table, step_scores, summarize_predictions
 
 
@@ -59,3 +60,14 @@ def test_pool_weight_table_keeps_groups_with_a_pool_fit():
     assert table["window"].tolist() == ["2024-06-30", "2024-07-07"]
     assert table["strike"].tolist() == ["less", "less"]
     assert table["w"].isna().tolist() == [True, False]
+
+
+def test_fits_stopped_at_the_iteration_limit_are_counted_per_entry():
+    records = [
+        ("ridge", {"status": "ok"}),
+        ("elasticnet", {"status": "ok", "n_fits_not_converged": 2}),
+        ("elasticnet", {"status": "ok", "n_fits_not_converged": 3, "final_fit_converged": False}),
+        ("elasticnet", {"status": "too_few_yes_days"}),
+    ]
+    counts = summarize.not_converged_fits(records, ["elasticnet", "ridge", "tmax_dist"])
+    assert counts == {"elasticnet": 5, "ridge": 0, "tmax_dist": 0}

@@ -8,6 +8,7 @@ import pandas as pd
 from tmaxedge.core.keys import Group
 from tmaxedge.core.probability import brier
 from tmaxedge.modeling.scoring import score
+from tmaxedge.modeling.tuning import NOT_CONVERGED
 
 
 def summarize_predictions(predictions: pd.DataFrame) -> dict:
@@ -121,3 +122,13 @@ def pool_weight_table(records: list[tuple[str, str, str, dict]]) -> pd.DataFrame
     ]
     frame = pd.DataFrame(rows, columns=POOL_WEIGHT_COLUMNS)
     return frame.sort_values(["model", "window", "group"], kind="mergesort", ignore_index=True)
+
+
+def not_converged_fits(records: list[tuple[str, dict]], entries: list[str]) -> dict[str, int]:
+    """Per model entry, how many of its fits (every study's fold fits and the final fits, over
+    all windows and groups) stopped at the solver's iteration limit, from ``(entry,
+    best_params)`` records of the tune step (the count is in best_params.json when non-zero)."""
+    counts = dict.fromkeys(entries, 0)
+    for entry, best in records:
+        counts[entry] = counts.get(entry, 0) + int(best.get(NOT_CONVERGED, 0))
+    return counts

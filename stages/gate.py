@@ -12,6 +12,7 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.decision import gates as gate
+from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.walkforward import layout
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     backtest = io.read_json(args.backtest)
     files = layout.entry_files(args.models, "calibrate", "model.json")
     norms = gate.coefficient_norms(
-        (f.entry, f.window, f.group, io.read_json(f.path)) for f in files
+        (f.entry, f.window, f.group, checked_card(f.path)) for f in files
     )
     io.log.info("read %d model.json files under %s", len(files), args.models)
     orders = pd.read_parquet(args.trades, columns=["model", "side", "edge_cents"])
@@ -45,6 +46,14 @@ def main() -> None:
     for model, result in gates.items():
         io.log.info("gate %s: %s", model, "passed" if result["passed"] else "failed")
     io.log.info("promoted: %s", promotion["promoted"])
+
+
+def checked_card(path: Path) -> dict:
+    """A model.json's content, once it passes the card schema: the gate judges the coefficients
+    the evaluate stage priced with, so a broken file stops here naming the file and field."""
+    content = io.read_json(path)
+    ModelCard.from_dict(content, str(path))
+    return content
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The result store: a rerun restores what it has, byte for byte, and computes only the rest."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tmaxedge.walkforward.store import (
     ResultStore,
@@ -156,3 +158,45 @@ def test_only_the_missing_entries_are_computed_and_together(tmp_path):
     assert asked == [["a", "c"]]
     assert list(outcome.items()) == [("a", "computed"), ("b", "restored"), ("c", "computed")]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "b", "c"]
+
+
+def test_prune_removes_only_results_unused_lately(tmp_path):
+    import os
+
+    store = ResultStore(tmp_path / "store")
+    source = tmp_path / "source"
+    source.mkdir()
+    write_result("ridge", source)
+    old, recent, restored = ("a" * 64, "b" * 64, "c" * 64)
+    for key in (old, recent, restored):
+        store.keep(key, source)
+    day = 86400
+    os.utime(store.folder(old), (1000 * day, 1000 * day))
+    os.utime(store.folder(restored), (1000 * day, 1000 * day))
+    assert store.restore(restored, tmp_path / "out")  # a restore counts as a use
+    now = store.folder(recent).stat().st_mtime + day
+    removed, freed = store.prune(30 * day, now)
+    assert (removed, freed) == (1, (source / "chi_between" / "fit.json").stat().st_size)
+    assert not store.folder(old).exists()
+    assert store.folder(recent).is_dir() and store.folder(restored).is_dir()
+    assert ResultStore(None).prune(0, now) == (0, 0)
+
+
+def test_store_prune_command(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tmaxedge.cli.main import main
+
+    params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
+    params["compute"]["result_store"] = "kept"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "source"
+    source.mkdir()
+    write_result("ridge", source)
+    ResultStore(Path("kept")).keep("d" * 64, source)
+    assert ResultStore(Path("kept")).folder("d" * 64).is_dir()
+    result = CliRunner().invoke(main, ["store", "prune", "--unused-days", "0"])
+    assert result.exit_code == 0, result.output
+    assert "kept: removed 1 result(s) unused for 0 days" in result.output
+    assert not ResultStore(Path("kept")).folder("d" * 64).exists()

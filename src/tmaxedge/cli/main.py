@@ -216,6 +216,39 @@ def walkforward_command(
     click.echo(walkforward_outcome(f"{model} {group.name}", statuses, summary))
 
 
+@main.group("store")
+def store_group() -> None:
+    """The result store of finished per-window results (params.yaml compute.result_store)."""
+
+
+@store_group.command("prune")
+@click.option(
+    "--unused-days",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Remove the results no stage has kept or restored for this many days.",
+)
+@params_option()
+def store_prune(unused_days: float, params_path: Path) -> None:
+    """Free disk space: remove the stored results not used lately. A removed result is computed
+    again when a stage needs it; no output changes."""
+    import time
+
+    from tmaxedge.walkforward.compute import ComputeParams
+    from tmaxedge.walkforward.store import open_store
+
+    store = open_store(io.load_params("compute", ComputeParams, params_path).result_store)
+    if store.root is None:
+        click.echo(f"{params_path}: compute.result_store is null: there is no store to prune")
+        return
+    removed, freed = store.prune(unused_days * 86400, time.time())
+    click.echo(
+        f"{store.root}: removed {removed} result(s) unused for {unused_days:g} days, "
+        f"{freed / 2**20:.1f} MiB"
+    )
+
+
 @main.command("ablation")
 @click.option(
     "--model",

@@ -11,8 +11,9 @@ the results whose digest it finds and computes only the rest.
 A stored result is the folder the computation wrote, copied byte for byte, so restoring one
 never changes an output (tests/pipeline check it against a recomputation). Results are kept as
 each entry finishes, so a killed stage resumes at the entry it was on. The store only saves
-time: deleting it (``rm -rf .tmaxedge/store``) or switching it off (``compute.result_store:
-null``) gives the same outputs, computed again.
+time: deleting it (``rm -rf .tmaxedge/store``, or ``tmaxedge store prune`` for the results not
+used lately) or switching it off (``compute.result_store: null``) gives the same outputs, computed
+again.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class ResultStore:
         if self.root is None or not self.folder(key).is_dir():
             return False
         shutil.copytree(self.folder(key), target)
+        os.utime(self.folder(key))  # its last use, which ``prune`` keeps by
         return True
 
     def keep(self, key: str, source: Path) -> None:
@@ -95,6 +97,19 @@ class ResultStore:
             os.rename(partial, self.folder(key))
         except OSError:  # another run filed the same result first: the same bytes
             shutil.rmtree(partial, ignore_errors=True)
+
+    def prune(self, unused_for_seconds: float, now: float) -> tuple[int, int]:
+        """Remove the results neither kept nor restored in the last ``unused_for_seconds``
+        before ``now`` (and what killed runs left half-copied); how many, and their bytes."""
+        if self.root is None or not self.root.is_dir():
+            return 0, 0
+        removed = freed = 0
+        for folder in sorted(self.root.glob("*/*")):
+            if folder.stat().st_mtime < now - unused_for_seconds:
+                freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                shutil.rmtree(folder)
+                removed += 1
+        return removed, freed
 
 
 def open_store(spec: str | None) -> ResultStore:

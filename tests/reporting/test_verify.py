@@ -74,8 +74,8 @@ def git(root, *args):
 
 
 def test_verify_command_in_a_dvc_repository(tmp_path, monkeypatch):
-    """Reproduced exactly; a committed value 1e-10 away fails exactly and passes at 1e-9; a
-    stage whose output was edited is named."""
+    """Reproduced exactly; a committed value 1e-10 away fails exactly and passes at the default
+    1e-9, one 1e-8 away fails; a stage whose output was edited is named."""
     metrics = tmp_path / "metrics" / "m.json"
     metrics.parent.mkdir()
     (tmp_path / "make.py").write_text(
@@ -92,7 +92,7 @@ def test_verify_command_in_a_dvc_repository(tmp_path, monkeypatch):
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "run")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["verify"])
+    result = CliRunner().invoke(main, ["verify", "--tolerance", "0"])
     assert result.exit_code == 0, result.output
     assert "reproduces the metrics of HEAD exactly" in result.output
 
@@ -100,10 +100,17 @@ def test_verify_command_in_a_dvc_repository(tmp_path, monkeypatch):
     metrics.write_text(json.dumps({"ridge": {"brier": 0.5 + 1e-10}}))
     git(tmp_path, "commit", "-qam", "a committed value the run does not give")
     metrics.write_bytes(produced)
-    result = CliRunner().invoke(main, ["verify"])
+    result = CliRunner().invoke(main, ["verify", "--tolerance", "0"])
     assert result.exit_code == 1
     assert "differs: metrics/m.json ridge.brier: 0.5000000001 at HEAD, 0.5 here" in result.output
-    assert CliRunner().invoke(main, ["verify", "--tolerance", "1e-9"]).exit_code == 0
+    result = CliRunner().invoke(main, ["verify"])  # the default tolerance, 1e-9
+    assert result.exit_code == 0, result.output
+    assert "reproduces the metrics of HEAD within 1e-09" in result.output
+
+    metrics.write_text(json.dumps({"ridge": {"brier": 0.5 + 1e-8}}))
+    git(tmp_path, "commit", "-qam", "a committed value beyond the default tolerance")
+    metrics.write_bytes(produced)
+    assert CliRunner().invoke(main, ["verify"]).exit_code == 1
 
     metrics.write_text("{}")
     result = CliRunner().invoke(main, ["verify", "--tolerance", "1e-9"])

@@ -14,6 +14,7 @@ from tmaxedge.cli.options import params_option
 from tmaxedge.cli.study import study_group
 from tmaxedge.core import failures, io
 from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.reporting.verify import REPRODUCTION_TOLERANCE
 from tmaxedge.walkforward import windows
 
 
@@ -47,9 +48,12 @@ def main(debug: bool) -> None:
 @click.option(
     "--tolerance",
     type=click.FloatRange(min=0),
-    default=0.0,
+    default=REPRODUCTION_TOLERANCE,
     show_default=True,
-    help="The largest relative difference (absolute below 1) that still agrees; 0: exactly.",
+    help="The largest relative difference (absolute below 1) that still agrees; 0: exactly. "
+    "The default lets the summation order of another CPU move the last digits of an average "
+    "(seen: the 15th); every change of data, code or parameters we have seen moved a metric by "
+    "far more.",
 )
 def verify(rev: str, tolerance: float) -> None:
     """After `dvc repro`: does this checkout reproduce REV's metrics? Compares every value of

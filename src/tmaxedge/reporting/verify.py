@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 ABSENT = "<absent>"  # a key one side of the comparison lacks
+# the default of `tmaxedge verify --tolerance`: above the last digits that another CPU's summation
+# order moves (the 15th significant digit, docs/reproducibility.md), far below what any change of
+# data, code or parameters moves; counts and gate verdicts agree exactly all the same
+REPRODUCTION_TOLERANCE = 1e-9
 
 
 class Difference(NamedTuple):

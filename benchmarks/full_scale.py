@@ -166,15 +166,16 @@ def run_pipeline(scratch: Path, params: dict, sample_windows: int) -> tuple[list
     return timings, {"keys": keys, "chosen": chosen, "models": models}
 
 
-def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, str]]:
-    """Rows (what, how, seconds, detail) of the projected full run."""
+def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, str, int]]:
+    """Rows (what, how, seconds, detail, peak bytes) of the projected full run."""
     by_name = {t.name: t for t in timings}
     n, k = len(plan["keys"]), len(plan["chosen"])
     rows = []
     for name in ("simulate", "ingest", "features", "plan", "windows", "engine"):
-        rows.append((name, "measured", by_name[name].seconds, ""))
+        rows.append((name, "measured", by_name[name].seconds, "", by_name[name].peak_bytes))
     for stage in PER_WINDOW:
         seconds = [by_name[f"{stage}@{w}"].seconds for w in plan["chosen"]]
+        peak = max(by_name[f"{stage}@{w}"].peak_bytes for w in plan["chosen"])
         mean = statistics.mean(seconds)
         rows.append(
             (
@@ -182,6 +183,7 @@ def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, 
                 "projected",
                 mean * n,
                 f"{n} x {mean:.1f} s (measured {min(seconds):.1f}-{max(seconds):.1f} s on {k})",
+                peak,
             )
         )
     for name in ("summarize", "backtest"):
@@ -191,6 +193,7 @@ def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, 
                 "projected",
                 by_name[name].seconds * n / k,
                 f"{by_name[name].seconds:.1f} s on {k} windows x {n}/{k}",
+                by_name[name].peak_bytes,
             )
         )
     return rows
@@ -261,11 +264,11 @@ def main() -> None:
     )
     timings, plan = run_pipeline(args.scratch, params, args.sample_windows)
     rows = projection(timings, plan)
-    total = sum(seconds for _, _, seconds, _ in rows)
+    total = sum(row[2] for row in rows)
     peak = max(t.peak_bytes for t in timings)
-    print("\n| stage | | seconds | how |\n|---|---|---:|---|")
-    for what, how, seconds, detail in rows:
-        print(f"| {what} | {how} | {seconds:,.0f} | {detail} |")
+    print("\n| stage | | seconds | how | peak GiB |\n|---|---|---:|---|---:|")
+    for what, how, seconds, detail, stage_peak in rows:
+        print(f"| {what} | {how} | {seconds:,.0f} | {detail} | {stage_peak / 2**30:.2f} |")
     print(
         f"| **whole run** | projected | **{total:,.0f}** ({total / 60:.1f} min) | "
         f"target <= {TARGETS['run_minutes']} min: {total / 60 / TARGETS['run_minutes']:.2f} of it |"

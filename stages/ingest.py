@@ -1,8 +1,11 @@
 """Stage `ingest`: check the source tables against the data contract, write normalised copies."""
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
+
+from tqdm import tqdm
 
 from tmaxedge.core import config, io
 from tmaxedge.core.errors import ParamsError
@@ -11,6 +14,9 @@ from tmaxedge.core.params import check_params_file
 from tmaxedge.inputs import contract, ingest
 
 log = logging.getLogger("tmaxedge")
+
+# quote rows checked at once (with their oracle rows): about 1 GB of memory at its peak
+ROWS_PER_SLICE = 2_000_000
 
 
 def main() -> int:
@@ -29,17 +35,36 @@ def main() -> int:
     if out == source or source in out.parents:
         raise ParamsError(f"out folder {args.out} must lie outside the source {args.source}.")
     paths = io.find_source_tables(args.source, contract.TABLES, contract.OPTIONAL_TABLES)
-    tables = {name: io.read_source_table(path) for name, path in paths.items()}
     names = {name: path.name for name, path in paths.items()}
-    # validated everything first: an error leaves nothing written
-    raw, metrics = ingest.validate_tables(tables, cities, str(args.source), names)
-    del tables  # the normalised copies are all that is written; the tables as read can go
+    where = ingest.table_locations(str(args.source), names)
+    typed = {name: ingest.table_is_typed(name, names) for name in contract.TABLES}
+    reference = {name: io.read_source_table(paths[name]) for name in ingest.REFERENCE_TABLES}
+    checked, metrics = ingest.check_reference_tables(reference, cities, where, typed)
+    del reference
+    markets = checked["markets"]
+    # quotes and oracle a slice of tickers at a time, so memory stays bounded at any size
+    slices = ingest.ticker_slices(io.count_values(paths["quotes"], "ticker"), ROWS_PER_SLICE)
+    feeds = [name for name in ingest.FEED_TABLES if name in paths]
+    tally = ingest.FeedTally(has_oracle="oracle" in paths, where=where)
     # all tables or none: written into a temporary sibling folder that then replaces the old one,
-    # so a failure midway (disk full, a kill) leaves data/raw as the last run wrote it
-    with io.atomic_directory(args.out) as folder:
-        for name in list(raw):
-            # validate_tables returns each table sorted by its key already; popped to free memory
-            io.write_parquet_atomic(raw.pop(name), folder / f"{name}.parquet")
+    # so an error in a later slice, a full disk or a kill leaves data/raw as the last run wrote it
+    with io.atomic_directory(args.out) as folder, contextlib.ExitStack() as files:
+        for name, frame in checked.items():
+            io.write_parquet_atomic(frame, folder / f"{name}.parquet")
+        append = {
+            name: files.enter_context(io.parquet_appender(folder / f"{name}.parquet"))
+            for name in ingest.FEED_TABLES
+        }
+        for part in tqdm(slices, desc="ingest quotes", unit="slice", disable=len(slices) == 1):
+            located = {
+                name: ingest.slice_location(where[name], part, len(slices)) for name in where
+            }
+            rows = {name: io.read_source_slice(paths[name], "ticker", *part) for name in feeds}
+            result = ingest.check_feed_slice(rows, markets, located, typed)
+            tally.add(result)
+            for name, frame in result.frames.items():
+                append[name](frame)
+    metrics.update(tally.metrics(markets))
     io.write_json_atomic(metrics, args.metrics)
     return 0
 

@@ -4,6 +4,7 @@ bytes."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from corruptions import corrupt
 from hypothesis import event, given, settings
@@ -22,7 +25,7 @@ from tables import CITIES, NO_BOOK_TICKER, valid_tables
 from tmaxedge.core import io
 from tmaxedge.core.errors import DataError, UserError
 from tmaxedge.inputs import contract
-from tmaxedge.inputs.ingest import check_schema, validate_tables
+from tmaxedge.inputs.ingest import check_schema, ticker_slices, validate_tables
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "data/external"
@@ -456,15 +459,111 @@ def test_validate_tables_parses_numbers_from_csv_text(tmp_path):
     assert str(normalised["quotes"]["yes_bid"].dtype) == "Int64"
 
 
-def run_stage_here(workdir: Path, monkeypatch, source: str = "data/synthetic") -> int:
-    """stages/ingest.py's main() in this process, so a test can make one of its writes fail."""
+def run_stage_here(
+    workdir: Path, monkeypatch, source: str = "data/synthetic", rows_per_slice: int | None = None
+) -> int:
+    """stages/ingest.py's main() in this process, so a test can make one of its writes fail or
+    make its slices of quote rows small."""
     shutil.copy(REPO / "params.yaml", workdir / "params.yaml")
     monkeypatch.chdir(workdir)
     monkeypatch.setattr(sys, "argv", ["ingest.py", source, "data/raw", "metrics/ingest.json"])
     spec = importlib.util.spec_from_file_location("ingest_stage", REPO / "stages" / "ingest.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
+    if rows_per_slice is not None:
+        stage.ROWS_PER_SLICE = rows_per_slice
     return stage.main()
+
+
+def write_small_row_groups(tables: dict[str, pd.DataFrame], folder: Path, shuffle: bool) -> None:
+    """Parquet tables in row groups of 10 rows, the rows sorted as given or shuffled."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if shuffle:
+            frame = frame.sample(frac=1, random_state=3)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, folder / f"{name}.parquet", row_group_size=10)
+
+
+def written_tables(workdir: Path) -> tuple[dict[str, pd.DataFrame], bytes]:
+    raw = workdir / "data" / "raw"
+    frames = {name: pd.read_parquet(raw / f"{name}.parquet") for name in contract.TABLES}
+    return frames, (workdir / "metrics" / "ingest.json").read_bytes()
+
+
+@pytest.mark.parametrize("layout", ["csv", "parquet sorted", "parquet shuffled"])
+def test_ingest_stage_in_slices_of_tickers_writes_what_one_pass_writes(
+    tmp_path, monkeypatch, caplog, layout
+):
+    # 72 quote rows, 3 per market: slices of at most 7 rows are 24 // 2 = 12 slices
+    source = tmp_path / "data" / "synthetic"
+    tables = valid_tables()
+    tables["quotes"] = pd.concat([tables["quotes"], tables["quotes"].iloc[[5, 40]]])  # repeats
+    tables["quotes"]["venue_note"] = "x"  # a column outside the contract: ignored, said once
+    if layout == "csv":
+        write_csv_source(tables, source)
+        monkeypatch.setattr(io, "CSV_CHUNK_ROWS", 10)
+    else:
+        write_small_row_groups(tables, source, shuffle=layout.endswith("shuffled"))
+    assert run_stage_here(tmp_path, monkeypatch) == 0
+    whole = written_tables(tmp_path)
+    shutil.rmtree(tmp_path / "data" / "raw")
+    reads = []
+    monkeypatch.setattr(io, "read_source_slice", spy(io.read_source_slice, reads))
+    assert run_stage_here(tmp_path, monkeypatch, rows_per_slice=7) == 0
+    sliced = written_tables(tmp_path)
+    assert len(reads) == 2 * 12  # quotes and oracle, 12 slices each
+    for name in contract.TABLES:
+        pd.testing.assert_frame_equal(sliced[0][name], whole[0][name], check_exact=True)
+    assert sliced[1] == whole[1]  # the metrics file, byte for byte
+    quotes = json.loads(sliced[1])["quotes"]
+    assert (quotes["n_dropped_duplicate"], quotes["n_columns_ignored"]) == (2, 1)
+    said = [r for r in caplog.records if "outside the contract: ['venue_note']" in r.getMessage()]
+    assert len(said) == 2  # once in each run, not once per slice
+
+
+def spy(function, calls: list):
+    def recorded(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    return recorded
+
+
+def test_a_bad_row_in_a_slice_is_named_by_its_row_in_the_file(tmp_path, monkeypatch):
+    tables = valid_tables()
+    quotes = tables["quotes"].sample(frac=1, random_state=5, ignore_index=True)
+    quotes.loc[50, "yes_ask"] = quotes.loc[50, "yes_bid"]  # crossed, in the file's row 50
+    tables["quotes"] = quotes
+    source = tmp_path / "data" / "synthetic"
+    write_small_row_groups(tables, source, shuffle=False)
+    ticker = quotes.loc[50, "ticker"]
+    with pytest.raises(DataError) as refused:
+        run_stage_here(tmp_path, monkeypatch, rows_per_slice=7)
+    message = str(refused.value)
+    assert message.startswith("data/synthetic/quotes.parquet (tickers from ")
+    assert "column 'yes_bid, yes_ask' must satisfy yes_bid < yes_ask" in message
+    assert re.search(rf"\n\s*50\s+{ticker}\b", message), message
+    assert not (tmp_path / "data" / "raw").exists()
+
+
+def test_ticker_slices_hold_at_most_the_budget_and_cover_every_ticker():
+    rows = {"B": 3, "A": 3, "C": 3, "D": 1, "E": 9}
+    assert ticker_slices(rows, 6) == [(None, "C"), ("C", "E"), ("E", None)]
+    assert ticker_slices(rows, 100) == [(None, None)]
+    assert ticker_slices({}, 6) == [(None, None)]
+
+
+def test_read_source_slice_puts_null_and_unknown_tickers_in_a_slice(tmp_path):
+    frame = pd.DataFrame({"ticker": ["B", None, "A", "Z", "C"], "x": [1, 2, 3, 4, 5]})
+    for kind in ("csv", "parquet"):
+        path = tmp_path / f"t.{kind}"
+        frame.to_csv(path, index=False) if kind == "csv" else frame.to_parquet(path)
+        parts = [
+            io.read_source_slice(path, "ticker", lo, hi) for lo, hi in [(None, "B"), ("B", None)]
+        ]
+        assert [p.index.tolist() for p in parts] == [[1, 2], [0, 3, 4]], kind
+        assert io.count_values(path, "ticker") == {"A": 1, "B": 1, "C": 1, "Z": 1}
 
 
 def test_ingest_stage_writes_every_table_or_none(tmp_path, monkeypatch):

@@ -277,24 +277,155 @@ def find_source_tables(
     return found
 
 
+_UNREADABLE = (OSError, ValueError, pa.ArrowException, pd.errors.ParserError)
+CSV_CHUNK_ROWS = 1_000_000  # rows of a CSV read at a time when a table is read in slices
+
+
+def _unreadable(path: Path, error: Exception) -> Exception:
+    from tmaxedge.core.errors import DataError
+
+    kind = "CSV" if path.suffix == ".csv" else "Parquet"
+    return DataError(f"{path}: cannot be read as {kind}: {error}")
+
+
 def read_source_table(path: Path) -> pd.DataFrame:
     """Read one source table as it is: Parquet typed, CSV as text (the caller parses types).
 
     Empty CSV cells are nulls. Never writes to ``path``. An unreadable file is a DataError.
     """
-    from tmaxedge.core.errors import DataError
-
     path = Path(path)
     try:
         if path.suffix == ".csv":
             frame = pd.read_csv(path, dtype=str)
         else:
             frame = pd.read_parquet(path)
-    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as error:
-        kind = "CSV" if path.suffix == ".csv" else "Parquet"
-        raise DataError(f"{path}: cannot be read as {kind}: {error}") from None
+    except _UNREADABLE as error:
+        raise _unreadable(path, error) from None
     log.info("read %s: %d rows x %d columns", path, frame.shape[0], frame.shape[1])
     return frame
+
+
+def count_values(path: Path, column: str) -> dict[str, int]:
+    """How many rows of a source table hold each value of ``column``, reading that column alone,
+    a row group (Parquet) or chunk (CSV) at a time; empty when the table has no such column or
+    it is not text (nulls are not counted)."""
+    path = Path(path)
+    counts: dict[str, int] = {}
+    try:
+        for values in _column_chunks(path, column):
+            found = values.value_counts()
+            values, n_rows = found.field("values").to_pylist(), found.field("counts").to_pylist()
+            for value, n in zip(values, n_rows, strict=True):
+                if value is not None:
+                    counts[value] = counts.get(value, 0) + n
+    except _UNREADABLE as error:
+        raise _unreadable(path, error) from None
+    return counts
+
+
+def _column_chunks(path: Path, column: str) -> Iterator[pa.Array]:
+    if path.suffix == ".csv":
+        if column not in pd.read_csv(path, dtype=str, nrows=0).columns:
+            return
+        for chunk in pd.read_csv(path, dtype=str, usecols=[column], chunksize=CSV_CHUNK_ROWS):
+            yield pa.array(chunk[column].dropna().to_numpy(dtype=object))
+        return
+    file = pq.ParquetFile(path)
+    names = file.schema_arrow.names
+    kind = file.schema_arrow.field(column).type if column in names else None
+    if kind is None or not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return  # read whole, the column's checks name what is wrong with it
+    for group in range(file.num_row_groups):
+        yield file.read_row_group(group, columns=[column]).column(column).combine_chunks()
+
+
+def read_source_slice(path: Path, column: str, lo: str | None, hi: str | None) -> pd.DataFrame:
+    """The rows of a source table with ``lo <= column < hi`` (None: unbounded), read as
+    ``read_source_table`` reads them and indexed by their 0-based row in the file. A Parquet row
+    group whose statistics rule the range out is skipped; a table sorted by ``column`` (as
+    ingest and the importers write them) is read about once over all slices."""
+    path = Path(path)
+    try:
+        pieces = list(_slice_pieces(path, column, lo, hi))
+    except _UNREADABLE as error:
+        raise _unreadable(path, error) from None
+    if not pieces:  # keep the columns and their types
+        return read_source_head(path)
+    return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def read_source_head(path: Path) -> pd.DataFrame:
+    """A source table's columns, with no rows."""
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, nrows=0)
+    return pq.ParquetFile(path).schema_arrow.empty_table().to_pandas()
+
+
+def _slice_pieces(
+    path: Path, column: str, lo: str | None, hi: str | None
+) -> Iterator[pd.DataFrame]:
+    def wanted(values: pd.Series) -> pd.Series:
+        missing = values.isna()
+        keep = pd.Series(True, index=values.index)
+        if lo is not None:
+            keep &= ~missing & (values >= lo).fillna(False).astype(bool)
+        if hi is not None:  # a null sorts before every value: it is in the first slice
+            keep &= missing | (values < hi).fillna(False).astype(bool)
+        return keep
+
+    if path.suffix == ".csv":
+        for chunk in pd.read_csv(path, dtype=str, chunksize=CSV_CHUNK_ROWS):
+            yield chunk[wanted(chunk[column])]
+        return
+    file = pq.ParquetFile(path)
+    metadata = file.metadata
+    position = file.schema_arrow.get_field_index(column)
+    first_row = 0
+    for group in range(file.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        if not _group_outside(metadata.row_group(group).column(position).statistics, lo, hi):
+            frame = file.read_row_group(group).to_pandas()
+            frame.index = pd.RangeIndex(first_row, first_row + rows)
+            yield frame[wanted(frame[column])]
+        first_row += rows
+
+
+def _group_outside(statistics, lo: str | None, hi: str | None) -> bool:
+    """Whether a row group's min/max statistics prove none of its values in [lo, hi)."""
+    if statistics is None or not statistics.has_min_max:
+        return False
+    low, high = statistics.min, statistics.max
+    if isinstance(low, bytes):
+        low, high = low.decode(), high.decode()
+    return (hi is not None and low >= hi) or (lo is not None and high < lo)
+
+
+@contextmanager
+def parquet_appender(target: Path) -> Iterator[typing.Callable[[pd.DataFrame], None]]:
+    """Yield ``append(frame)``: each frame becomes the next rows of one Parquet file, written
+    as ``write_parquet_atomic`` writes (no index, fixed row-group size, zstd) and put in place
+    at the end, so a large table is written a slice at a time. At least one frame (it may be
+    empty) must be appended; its columns are the file's."""
+    writer: pq.ParquetWriter | None = None
+    n_rows = 0
+    with atomic_path(target) as tmp:
+
+        def append(frame: pd.DataFrame) -> None:
+            nonlocal writer, n_rows
+            table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table.cast(writer.schema), row_group_size=ROW_GROUP_SIZE)
+            n_rows += len(frame)
+
+        try:
+            yield append
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"{target}: nothing was appended")
+    log.info("wrote %s: %d rows", target, n_rows)
 
 
 def read_features(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,10 @@ class IngestParams(Params):
     constraints = declare(source=Text())
 
     source: str  # data/synthetic (the simulator's output) or data/external (your data)
+
+
+REFERENCE_TABLES = ("markets", "weather", "settlements")  # small: checked whole
+FEED_TABLES = ("quotes", "oracle")  # large: checked a slice of tickers at a time
 
 
 def validate_tables(
@@ -65,65 +69,199 @@ def validate_tables(
     n_markets_without_book}``.
     Raises ``DataError`` naming file, column, rule and the first offending rows for anything else
     that breaks the contract.
+
+    The ingest stage checks the same way with bounded memory: ``check_reference_tables`` whole,
+    then ``check_feed_slice`` on one slice of tickers at a time (``ticker_slices``), whose
+    results a ``FeedTally`` adds up; this is that with a single slice.
     """
-    names = dict(file_names or {})
-    where = {table: f"{source_label}/{names.get(table, table)}" for table in contract.TABLES}
+    where = table_locations(source_label, file_names)
     missing = [t for t in contract.TABLES if t not in tables and t not in contract.OPTIONAL_TABLES]
     if missing:
         raise DataError(
             f"{source_label}: table(s) {missing} missing; the contract needs markets, quotes, "
             "weather and settlements (as .parquet or .csv)."
         )
-    has_oracle = "oracle" in tables
+    typed = {table: table_is_typed(table, file_names) for table in contract.TABLES}
+    # messages number the rows by position in the frames as given
+    tables = {table: frame.reset_index(drop=True) for table, frame in tables.items()}
+    normalised, metrics = check_reference_tables(tables, cities, where, typed)
+    feeds = {table: tables.get(table) for table in FEED_TABLES}
+    checked = check_feed_slice(feeds, normalised["markets"], where, typed)
+    tally = FeedTally(has_oracle="oracle" in tables, where=where)
+    tally.add(checked)
+    normalised.update(checked.frames)
+    metrics.update(tally.metrics(normalised["markets"]))
+    return {table: normalised[table] for table in contract.TABLES}, metrics
+
+
+def table_locations(source_label: str, file_names: Mapping[str, str] | None) -> dict[str, str]:
+    """What messages call each table: ``source_label/<file name>``."""
+    names = dict(file_names or {})
+    return {table: f"{source_label}/{names.get(table, table)}" for table in contract.TABLES}
+
+
+def table_is_typed(table: str, file_names: Mapping[str, str] | None) -> bool:
+    """A Parquet column's type says what its values are; a CSV's cells are all text."""
+    return dict(file_names or {}).get(table, "").endswith(".parquet")
+
+
+def check_reference_tables(
+    tables: Mapping[str, pd.DataFrame],
+    cities: Mapping[str, City],
+    where: Mapping[str, str],
+    typed: Mapping[str, bool],
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """``markets``, ``weather`` and ``settlements`` checked and normalised (sorted by key), with
+    their metrics; the rules within and across them, every event settled."""
     frames: dict[str, pd.DataFrame] = {}
     metrics: dict[str, Any] = {}
-    for table in contract.TABLES:
-        raw = tables[table] if table in tables else contract.empty_table(table)
-        # a Parquet column's type says what its values are; a CSV's cells are all text
-        typed = names.get(table, "").endswith(".parquet")
-        frame, ignored = coerce_table(raw, table, where[table], numbers_from_text=not typed)
-        duplicate = contract.exact_duplicates(frame, contract.KEYS[table])
-        frame = frame[~duplicate]
-        check_schema(frame, table, where[table])
-        frames[table] = frame
-        metrics[table] = {
-            "n_read": len(raw),
-            "n_dropped_duplicate": int(duplicate.sum()),
-            "n_columns_ignored": len(ignored),
-        }
-        if ignored:
-            log.warning("%s: ignoring column(s) outside the contract: %s", where[table], ignored)
-
+    for table in REFERENCE_TABLES:
+        frames[table], metrics[table], ignored = _checked_rows(
+            tables[table], table, where[table], typed
+        )
+        warn_ignored(where[table], ignored)
     markets = frames["markets"]
     _check_markets(markets, set(cities), where["markets"])
     _check_events(markets, frames["settlements"], frames["weather"], set(cities), where)
-    for table in ("quotes", "oracle"):
-        frames[table], n_late = _check_feed(frames[table], markets, where[table])
-        metrics[table]["n_dropped_after_close"] = n_late
+    for table, frame in frames.items():
+        frames[table] = contract.sort_by_key(frame, contract.KEYS[table])
+        metrics[table]["n_written"] = len(frame)
+    return frames, metrics
+
+
+def _checked_rows(
+    raw: pd.DataFrame, table: str, where: str, typed: Mapping[str, bool]
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """One table's rows coerced to the contract, exact repeats dropped, the schema checked; its
+    counts and the columns outside the contract, which are ignored."""
+    frame, ignored = coerce_table(
+        raw, table, where, numbers_from_text=not typed.get(table, False), keep_index=True
+    )
+    duplicate = contract.exact_duplicates(frame, contract.KEYS[table])
+    frame = frame[~duplicate]
+    check_schema(frame, table, where)
+    counts = {
+        "n_read": len(raw),
+        "n_dropped_duplicate": int(duplicate.sum()),
+        "n_columns_ignored": len(ignored),
+    }
+    return frame, counts, ignored
+
+
+def warn_ignored(where: str, ignored: list[str]) -> None:
+    if ignored:
+        log.warning("%s: ignoring column(s) outside the contract: %s", where, ignored)
+
+
+class FeedSlice(NamedTuple):
+    """One slice of quotes and oracle rows, checked: normalised frames (sorted by key) and
+    counts."""
+
+    frames: dict[str, pd.DataFrame]
+    counts: dict[str, dict[str, int]]
+    quoted: np.ndarray  # tickers with a quote row
+    booked: np.ndarray  # tickers with a quote row holding a bid or an ask
+    ignored: dict[str, list[str]]  # each table's columns outside the contract
+
+
+def check_feed_slice(
+    feeds: Mapping[str, pd.DataFrame | None],
+    markets: pd.DataFrame,
+    where: Mapping[str, str],
+    typed: Mapping[str, bool],
+) -> FeedSlice:
+    """Quotes and oracle rows of some tickers (all rows of each), checked against the checked
+    ``markets``: known tickers, rows after close dropped, one row per (ticker, ts), no crossed
+    book, and one oracle row per quote row when the oracle is given (``feeds["oracle"]`` not
+    None). Row numbers in messages are the frames' index (the source rows)."""
+    frames: dict[str, pd.DataFrame] = {}
+    counts: dict[str, dict[str, int]] = {}
+    ignored: dict[str, list[str]] = {}
+    for table in FEED_TABLES:
+        raw = feeds.get(table)
+        raw = contract.empty_table(table) if raw is None else raw
+        frame, counts[table], ignored[table] = _checked_rows(raw, table, where[table], typed)
+        frames[table], counts[table]["n_dropped_after_close"] = _check_feed(
+            frame, markets, where[table]
+        )
     quotes = frames["quotes"]
     crossed = contract.bid_not_below_ask(quotes)
     _require(where["quotes"], "yes_bid, yes_ask", _CROSSED, crossed, quotes)
-    if has_oracle:
+    if feeds.get("oracle") is not None:
         oracle = frames["oracle"]
         keys = contract.KEYS["oracle"]
         lonely = contract.unmatched_keys(oracle, quotes, keys)
         _require(where["oracle"], "ticker, ts", _ORACLE_ROW, lonely, oracle)
         lonely = contract.unmatched_keys(quotes, oracle, keys)
         _require(where["quotes"], "ticker, ts", _QUOTE_ROW, lonely, quotes)
-
-    normalised = {}
     for table, frame in frames.items():
-        normalised[table] = contract.sort_by_key(frame, contract.KEYS[table])
-        metrics[table]["n_written"] = len(frame)
-    metrics.update(
-        has_oracle=has_oracle,
-        n_markets=len(markets),
-        n_events=int(markets[["city", "event_date"]].drop_duplicates().shape[0]),
-        # isin against unique values: pyarrow's is_in is slow on a value set with repeats
-        n_markets_without_quotes=int((~markets["ticker"].isin(quotes["ticker"].unique())).sum()),
-        n_markets_without_book=len(contract.markets_without_book(markets, quotes)),
-    )
-    return normalised, metrics
+        frames[table] = contract.sort_by_key(frame, contract.KEYS[table])
+        counts[table]["n_written"] = len(frame)
+    has_book = quotes["yes_bid"].notna() | quotes["yes_ask"].notna()
+    quoted, booked = quotes["ticker"].unique(), quotes.loc[has_book, "ticker"].unique()
+    return FeedSlice(frames, counts, quoted, booked, ignored)
+
+
+@dataclass
+class FeedTally:
+    """The feed metrics summed over the slices ``check_feed_slice`` checked; the columns a
+    feed file has outside the contract are logged once (``where``: each table's location)."""
+
+    has_oracle: bool
+    where: Mapping[str, str]
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    quoted: set = field(default_factory=set)
+    booked: set = field(default_factory=set)
+
+    def add(self, checked: FeedSlice) -> None:
+        if not self.counts:  # every slice has the file's columns
+            for table, ignored in checked.ignored.items():
+                warn_ignored(self.where[table], ignored)
+        for table, counts in checked.counts.items():
+            total = self.counts.setdefault(table, {})
+            for key, value in counts.items():
+                # every slice has every column, so columns ignored are counted once
+                total[key] = value if key == "n_columns_ignored" else total.get(key, 0) + value
+        self.quoted.update(checked.quoted)
+        self.booked.update(checked.booked)
+
+    def metrics(self, markets: pd.DataFrame) -> dict[str, Any]:
+        """The feed tables' counts and the ingest metrics that need every slice."""
+        return {
+            **self.counts,
+            "has_oracle": self.has_oracle,
+            "n_markets": len(markets),
+            "n_events": int(markets[["city", "event_date"]].drop_duplicates().shape[0]),
+            "n_markets_without_quotes": int((~markets["ticker"].isin(self.quoted)).sum()),
+            "n_markets_without_book": int((~markets["ticker"].isin(self.booked)).sum()),
+        }
+
+
+TickerSlice = tuple[str | None, str | None]  # tickers t with lo <= t < hi; None: unbounded
+
+
+def ticker_slices(rows_per_ticker: Mapping[str, int], max_rows: int) -> list[TickerSlice]:
+    """Consecutive ranges of tickers, each holding at most ``max_rows`` rows where one ticker
+    allows, together covering every string (so a ticker no market has still lands in one)."""
+    bounds: list[str] = []
+    held = 0
+    for ticker in sorted(rows_per_ticker):
+        rows = rows_per_ticker[ticker]
+        if held and held + rows > max_rows:
+            bounds.append(ticker)
+            held = 0
+        held += rows
+    edges = [None, *bounds, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def slice_location(where: str, part: TickerSlice, n_slices: int) -> str:
+    """A table's location in messages, naming the slice when there are several."""
+    if n_slices == 1:
+        return where
+    lo, hi = part
+    bounds = [f"from {lo}" if lo is not None else "", f"before {hi}" if hi is not None else ""]
+    return f"{where} (tickers {' '.join(b for b in bounds if b)})"
 
 
 # rules checked across rows and tables, as they read after "column '<name>' "
@@ -248,7 +386,11 @@ def _rule_text(check: str) -> str:
 
 
 def coerce_table(
-    frame: pd.DataFrame, table: str, where: str, numbers_from_text: bool = True
+    frame: pd.DataFrame,
+    table: str,
+    where: str,
+    numbers_from_text: bool = True,
+    keep_index: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Bring ``frame`` to the contract columns and dtypes of ``table``.
 
@@ -258,11 +400,13 @@ def coerce_table(
     (``42.0``) but not as ``42.5``. Numbers are parsed from text only when
     ``numbers_from_text`` (a CSV, where every cell is text); in a typed table (Parquet) a
     numeric column holding text is a wrong type, since its writer did not mean it as a number.
-    Returns the frame (index = 0-based source row) and the names of ignored extra columns.
+    Returns the frame (index = 0-based source row: the position in ``frame``, or its index as
+    given with ``keep_index``, for a slice of a file) and the names of ignored extra columns.
     Raises ``DataError`` for a missing column or a wrong type.
     """
     dtypes = contract.RAW_DTYPES[table]
-    frame = frame.reset_index(drop=True)
+    if not keep_index:
+        frame = frame.reset_index(drop=True)
     missing = [name for name in dtypes if name not in frame.columns]
     if missing:
         raise DataError(

@@ -1,6 +1,7 @@
 """Stage `simulate`: write the embedded synthetic world as the data-contract tables."""
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from tmaxedge.core import io
@@ -22,12 +23,15 @@ def main() -> None:
     check_params_file(io.PARAMS_FILE)  # the whole file, before anything runs on it
     params = io.load_params("simulate", simulate.SimulateParams)
     cities = parse_cities(io.load_section("cities"))
-    world = list(simulate.simulate(params, cities))
-    with io.atomic_directory(args.out) as tmp:
-        for name in TABLES:
-            io.write_parquet_parts_atomic(
-                (tables[name] for tables in world), tmp / f"{name}.parquet"
-            )
+    # one city at a time into every table, so memory holds one city's tables, not the world's
+    with io.atomic_directory(args.out) as tmp, contextlib.ExitStack() as files:
+        append = {
+            name: files.enter_context(io.parquet_appender(tmp / f"{name}.parquet"))
+            for name in TABLES
+        }
+        for tables in simulate.simulate(params, cities):
+            for name in TABLES:
+                append[name](tables[name])
 
 
 if __name__ == "__main__":

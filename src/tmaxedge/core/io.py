@@ -221,33 +221,6 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def write_parquet_parts_atomic(
-    parts: Iterator[pd.DataFrame] | list[pd.DataFrame], target: Path
-) -> int:
-    """Stream frames of one schema into a single Parquet file, atomically; returns the row count.
-
-    For tables too large to hold at once (a simulated year of one-minute quotes): the caller
-    yields them in their final order, each part is written as it comes.
-    """
-    n_rows = 0
-    writer = None
-    with atomic_path(target) as tmp:
-        try:
-            for part in parts:
-                table = pa.Table.from_pandas(part, preserve_index=False).replace_schema_metadata(
-                    None
-                )
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-                n_rows += len(part)
-        finally:
-            if writer is not None:
-                writer.close()
-    log.info("wrote %s: %d rows", target, n_rows)
-    return n_rows
-
-
 def find_source_tables(
     folder: Path, tables: typing.Sequence[str], optional: typing.Sequence[str] = ()
 ) -> dict[str, Path]:
@@ -404,8 +377,9 @@ def _group_outside(statistics, lo: str | None, hi: str | None) -> bool:
 def parquet_appender(target: Path) -> Iterator[typing.Callable[[pd.DataFrame], None]]:
     """Yield ``append(frame)``: each frame becomes the next rows of one Parquet file, written
     as ``write_parquet_atomic`` writes (no index, fixed row-group size, zstd) and put in place
-    at the end, so a large table is written a slice at a time. At least one frame (it may be
-    empty) must be appended; its columns are the file's."""
+    at the end, so a table too large to hold at once (a simulated year of one-minute quotes,
+    ingest's slices) is written a part at a time, in its final order. At least one frame (it
+    may be empty) must be appended; the first one's columns are the file's."""
     writer: pq.ParquetWriter | None = None
     n_rows = 0
     with atomic_path(target) as tmp:

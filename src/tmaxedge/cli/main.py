@@ -51,9 +51,8 @@ def main(debug: bool) -> None:
     default=REPRODUCTION_TOLERANCE,
     show_default=True,
     help="The largest relative difference (absolute below 1) that still agrees; 0: exactly. "
-    "The default lets the summation order of another CPU move the last digits of an average "
-    "(seen: the 15th); every change of data, code or parameters we have seen moved a metric by "
-    "far more.",
+    "The default lets another CPU's summation order move the last digits of an average (seen: "
+    "1e-15 relative); docs/reproducibility.md.",
 )
 def verify(rev: str, tolerance: float) -> None:
     """After `dvc repro`: does this checkout reproduce REV's metrics? Compares every value of

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 ABSENT = "<absent>"  # a key one side of the comparison lacks
-# the default of `tmaxedge verify --tolerance`: above the last digits that another CPU's summation
-# order moves (the 15th significant digit, docs/reproducibility.md), far below what any change of
-# data, code or parameters moves; counts and gate verdicts agree exactly all the same
+# the default of `tmaxedge verify --tolerance`: six orders above the last digits another CPU's
+# summation order moves (1e-15 relative, docs/reproducibility.md); counts stay exact under it
 REPRODUCTION_TOLERANCE = 1e-9
 
 

@@ -455,3 +455,9 @@ def test_a_warm_start_a_rounding_away_from_the_optimum_converges(seed, c, l1_rat
     assert cold.converged and warm.converged and warm.n_iter <= 10
     # both within the stopping rule's promise: no probability more than 1e-6 from the optimum
     np.testing.assert_allclose(expit(warm.decision(z)), expit(cold.decision(z)), rtol=0, atol=2e-6)
+
+
+def test_fit_logistic_refuses_labels_other_than_0_and_1():
+    z, y = collinear_weather_rows(0, n=200)
+    with pytest.raises(ValueError, match="labels y must be 0 or 1"):
+        fit_logistic(z, np.where(y == 1, 1.0, 0.5), 1.0, 0.0, np.ones(len(y)))

@@ -135,11 +135,15 @@ def fit_logistic(
         rate = np.clip(np.average(y, weights=weights), 1e-6, 1 - 1e-6)
         theta[0] = np.log(rate / (1 - rate))
 
+    # log(1 + e^-s) where y = 1, log(1 + e^s) where y = 0: no cancellation at the large scores
+    # of a separable fit, where log(1 + e^s) - y s loses every digit of a small loss; for 0/1
+    # labels one logaddexp of the signed score is the same number as the weighted sum of both
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("fit_logistic: labels y must be 0 or 1")
+    signs = 1.0 - 2.0 * y
+
     def objective(t: np.ndarray) -> float:
-        score = design @ t
-        # (1 - y) log(1 + e^s) + y log(1 + e^-s): no cancellation at the large scores of a
-        # separable fit, where log(1 + e^s) - y s loses every digit of a small loss
-        loss = weights @ ((1 - y) * np.logaddexp(0, score) + y * np.logaddexp(0, -score))
+        loss = weights @ np.logaddexp(0, signs * (design @ t))
         return loss + 0.5 * l2 @ (t * t) + l1 * np.abs(t[1:]).sum()
 
     def fit(n_iter: int, converged: bool) -> LinearFit:

@@ -427,6 +427,25 @@ def test_ingest_stage_on_bad_source_exits_nonzero_and_writes_nothing(tmp_path):
     assert not (tmp_path / "data" / "raw").exists() and not (tmp_path / "metrics").exists()
 
 
+def test_ingest_waits_for_an_import_into_its_source_folder(tmp_path):
+    # an import holds the folder's lock around its read-merge-write; ingest reading meanwhile
+    # could take some tables from before the import and others from after it
+    write_parquet_source(valid_tables(), tmp_path / "data" / "external")
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    script = str(REPO / "stages" / "ingest.py")
+    command = [sys.executable, script, "data/external", "data/raw", "metrics/ingest.json"]
+    with io.folder_lock(tmp_path / "data" / "external"):
+        stage = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        said = ""
+        while "waiting for another import into" not in said:
+            line = stage.stderr.readline()
+            assert line or stage.poll() is None, f"ingest ended without waiting: {said}"
+            said += line
+        assert stage.poll() is None and not (tmp_path / "data" / "raw").exists()
+    assert stage.wait(timeout=120) == 0, stage.stderr.read()
+    assert (tmp_path / "data" / "raw" / "quotes.parquet").exists()
+
+
 def test_ingest_stage_writes_the_same_bytes_twice(tmp_path):
     write_csv_source(valid_tables(), tmp_path / "data" / "synthetic")
     first = run_stage(tmp_path)
@@ -588,7 +607,8 @@ def test_ingest_stage_writes_every_table_or_none(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run_stage_here(tmp_path, monkeypatch)
     assert snapshot(tmp_path / "data" / "raw") == before  # not one table replaced
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["raw", "synthetic"]
+    left = sorted(p.name for p in (tmp_path / "data").iterdir())
+    assert left == [".synthetic.import.lock", "raw", "synthetic"]  # no temporary folder left
 
 
 # --- fuzz: corrupted source tables -------------------------------------------------------------

@@ -155,6 +155,33 @@ def atomic_path(target: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock (a hidden file beside it), waiting while another process has it:
+    ``tmaxedge import`` holds it around its read-merge-write of the folder, ingest while it
+    reads the folder's tables, so ingest never reads some tables from before an import and
+    others from after it.
+
+    Beside the folder, not in it: the folder may not exist yet, an import that fails must leave
+    no trace in it, and DVC hashes what is in it. The operating system frees the lock of a
+    process that dies.
+    """
+    import filelock
+
+    folder = Path(folder).resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(folder.parent / f".{folder.name}.import.lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        log.info("waiting for another import into %s, or ingest from it, to finish", folder)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def write_parquet_atomic(
     frame: pd.DataFrame, target: Path, sort_by: list[str] | None = None
 ) -> None:

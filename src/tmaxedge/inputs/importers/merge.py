@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import filelock
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,32 +52,11 @@ def merge_into(imports: Sequence[Imported], out: Path, cities: Mapping[str, City
     the earlier import's rows.
     """
     out = Path(out)
-    with folder_lock(out):
+    with io.folder_lock(out):
         existing = read_existing(out, tables_needed(imports))
         tables, counts = merge_tables(existing, imports, cities, out)
         write_tables(tables, out)
     return counts
-
-
-@contextlib.contextmanager
-def folder_lock(out: Path) -> Iterator[None]:
-    """Hold the import lock of ``out`` (a hidden file beside it), waiting while another has it.
-
-    Beside the folder, not in it: the folder may not exist yet, and an import that fails must
-    leave no trace in it. The operating system frees the lock of a process that dies.
-    """
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(out.parent / f".{out.name}.import.lock")
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        log.info("waiting for another import into %s to finish", out)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def read_existing(out: Path, tables: Sequence[str] = IMPORT_TABLES) -> dict[str, pd.DataFrame]:

@@ -134,11 +134,11 @@ def tree_digest(path):
     return digest.hexdigest()
 
 
-def force_window(repo) -> set[tuple[str, str]]:
-    """Force the first window's three stages; what they computed."""
+def force_window(repo, window=FIRST_WINDOW) -> set[tuple[str, str]]:
+    """Force a window's three stages; what they computed."""
     return set().union(
         *(
-            computed(repo.dvc("repro", "--force", "--single-item", f"{step}@{FIRST_WINDOW}"))
+            computed(repo.dvc("repro", "--force", "--single-item", f"{step}@{window}"))
             for step in STEPS
         )
     )
@@ -221,6 +221,46 @@ def test_appending_days_and_replanning_runs_only_the_new_window(repo):
     repo.plan()
     assert f"- '{SECOND_WINDOW}'" in (repo.root / "windows.yaml").read_text()
     assert repo.repro() == {"windows"} | stages(SECOND_WINDOW) | DOWNSTREAM
+
+
+def fill_store(repo, *options: str):
+    return repo.run(sys.executable, "-m", "tmaxedge", "store", "fill", *options, check=False)
+
+
+def test_store_filled_on_a_dask_cluster_is_what_the_stages_restore(repo):
+    """Both windows at once on a local cluster of two workers, into an empty store; the
+    windows' stages, forced, then restore every entry of every step: the same bytes."""
+    models = repo.root / "models"
+    before = {window: tree_digest(models / window) for window in (FIRST_WINDOW, SECOND_WINDOW)}
+    repo.set_params({"compute": {"result_store": ".tmaxedge/filled"}})
+    try:
+        filled = fill_store(repo, "--workers", "2")
+        assert filled.returncode == 0, filled.stderr
+        assert "2 window(s)" in filled.stdout
+        assert "18 result(s) computed, 0 already stored" in filled.stdout  # 2 × 3 steps × 3
+        again = fill_store(repo, "--workers", "2", "--window", SECOND_WINDOW)
+        assert "0 result(s) computed, 9 already stored" in again.stdout
+        assert force_window(repo, FIRST_WINDOW) | force_window(repo, SECOND_WINDOW) == set()
+    finally:
+        repo.set_params({"compute": {"result_store": ".tmaxedge/store"}})
+    assert {window: tree_digest(models / window) for window in before} == before
+    assert repo.repro() == set()
+
+
+def test_store_fill_refuses_stale_inputs_and_unknown_windows(repo):
+    path = repo.root / "src" / "tmaxedge" / "modeling" / "calibration.py"
+    original = path.read_text()
+    path.write_text(original + "\n# a comment\n")  # the engine's fingerprint is stale
+    try:
+        stale = fill_store(repo)
+    finally:
+        path.write_text(original)
+    assert stale.returncode != 0
+    assert "engine changed" in stale.stderr and "dvc repro windows engine" in stale.stderr
+    unknown = fill_store(repo, "--window", "2024-01-01")
+    assert unknown.returncode != 0
+    assert "windows.yaml: no window 2024-01-01" in unknown.stderr
+    assert f"{FIRST_WINDOW} .. {SECOND_WINDOW} (2)" in unknown.stderr
 
 
 def test_enforced_gate_fails_the_run_after_writing_metrics_and_report(repo):

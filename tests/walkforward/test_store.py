@@ -34,15 +34,17 @@ def test_key_depends_on_every_input_and_not_on_their_order():
     )
 
 
-def test_window_step_key_separates_entries_code_and_scripts(tmp_path):
-    engine, script = tmp_path / "engine.json", tmp_path / "tune.py"
+def test_window_step_key_separates_entries_code_and_windows(tmp_path):
+    engine = tmp_path / "engine.json"
     engine.write_text('{"modules": {"a.py": "1"}}')
-    script.write_text("print()")
-    step = WindowStep.of("tune", {"content_sha256": "x"}, engine, script)
+    step = WindowStep.of("tune", {"content_sha256": "x"}, engine)
     key = step.key("ridge", params=Settings(1.0, 3))
     assert key != step.key("elasticnet", params=Settings(1.0, 3))
+    assert key != WindowStep.of("tune", {"content_sha256": "y"}, engine).key(
+        "ridge", params=Settings(1.0, 3)
+    )
     engine.write_text('{"modules": {"a.py": "2"}}')
-    assert key != WindowStep.of("tune", {"content_sha256": "x"}, engine, script).key(
+    assert key != WindowStep.of("tune", {"content_sha256": "x"}, engine).key(
         "ridge", params=Settings(1.0, 3)
     )
 

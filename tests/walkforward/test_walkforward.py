@@ -106,6 +106,23 @@ def test_tune_is_deterministic_and_backend_independent(world, tmp_path):
     assert predictions["p_model"].notna().any()
 
 
+def test_local_cluster_workers_run_without_dasks_malloc_trim_setting():
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which made a window's
+    tune half as fast again in a worker; the project's local cluster leaves glibc's default,
+    and keeps Dask's one-thread settings for BLAS and OpenMP."""
+    import os
+
+    from distributed import Client
+
+    from tmaxedge.walkforward.compute import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        settings = client.run(
+            lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS"))
+        )
+    assert list(settings.values()) == [(None, "1")]
+
+
 def test_compute_params_name_the_backends_and_where_an_address_applies():
     # the backends in their fixed order (BACKENDS), so the message is the same on every run
     with pytest.raises(

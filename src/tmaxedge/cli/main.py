@@ -11,6 +11,7 @@ import yaml
 
 from tmaxedge.cli.data import fetch_group, import_group
 from tmaxedge.cli.options import params_option
+from tmaxedge.cli.store import store_group
 from tmaxedge.cli.study import study_group
 from tmaxedge.core import failures, io
 from tmaxedge.core.errors import DataError, ParamsError
@@ -62,14 +63,10 @@ def verify(rev: str, tolerance: float) -> None:
     import subprocess
     import sys
 
+    from tmaxedge.cli.dvc import changed_stages
     from tmaxedge.reporting import verify as check
 
-    stale = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "--json"], capture_output=True, text=True
-    )
-    if stale.returncode != 0:
-        raise DataError(f"dvc status failed: {stale.stderr.strip()[-300:]}")
-    pending = sorted(json.loads(stale.stdout or "{}"))
+    pending = changed_stages()
     found = []
     for file in check.metrics_files(io.read_yaml(Path("dvc.yaml"))):
         shown = subprocess.run(["git", "show", f"{rev}:{file}"], capture_output=True, text=True)
@@ -219,39 +216,6 @@ def walkforward_command(
     click.echo(walkforward_outcome(f"{model} {group.name}", statuses, summary))
 
 
-@main.group("store")
-def store_group() -> None:
-    """The result store of finished per-window results (params.yaml compute.result_store)."""
-
-
-@store_group.command("prune")
-@click.option(
-    "--unused-days",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    help="Remove the results no stage has kept or restored for this many days.",
-)
-@params_option()
-def store_prune(unused_days: float, params_path: Path) -> None:
-    """Free disk space: remove the stored results not used lately. A removed result is computed
-    again when a stage needs it; no output changes."""
-    import time
-
-    from tmaxedge.walkforward.compute import ComputeParams
-    from tmaxedge.walkforward.store import open_store
-
-    store = open_store(io.load_params("compute", ComputeParams, params_path).result_store)
-    if store.root is None:
-        click.echo(f"{params_path}: compute.result_store is null: there is no store to prune")
-        return
-    removed, freed = store.prune(unused_days * 86400, time.time())
-    click.echo(
-        f"{store.root}: removed {removed} result(s) unused for {unused_days:g} days, "
-        f"{freed / 2**20:.1f} MiB"
-    )
-
-
 @main.command("ablation")
 @click.option(
     "--model",
@@ -364,3 +328,4 @@ main.add_command(study_group)
 
 if __name__ == "__main__":
     main()
+main.add_command(store_group)

@@ -1,4 +1,5 @@
-"""Where a window's (city, strike type) jobs run: processes here, a Dask cluster, or one at a time.
+"""Where a window's (city, strike type) jobs run: processes here, a Dask cluster, or one at a time;
+and where many windows run at once (``finished_on_dask``, for ``tmaxedge store fill``).
 
 Each job is a pure function of its arguments and results come back in job order, so the
 backend never changes a result (tests/test_walkforward.py checks it).
@@ -6,6 +7,7 @@ backend never changes a result (tests/test_walkforward.py checks it).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -74,27 +76,70 @@ def stream_jobs(function: Callable, jobs: Iterable, compute: ComputeParams) -> I
 def _stream_on_dask(function: Callable, jobs: list, compute: ComputeParams) -> Iterator:
     """The jobs on a Dask cluster, in submission order; each job is a pure function of its
     arguments, so the results are the same bytes wherever it runs."""
-    from distributed import Client, LocalCluster
+    with dask_client(compute) as client:
+        futures = [client.submit(_single_threaded, function, *job, pure=False) for job in jobs]
+        for future in futures:
+            yield future.result()
+
+
+def finished_on_dask(function: Callable, jobs: Iterable, compute: ComputeParams) -> Iterator:
+    """``(position, function(*job))`` of each job on the Dask cluster ``compute`` names, as each
+    finishes: for jobs whose results go somewhere else (the result store), in any order."""
+    from distributed import as_completed
+
+    with dask_client(compute) as client:
+        futures = [client.submit(_single_threaded, function, *job, pure=False) for job in jobs]
+        position = {future.key: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            yield position[future.key], future.result()
+
+
+@contextlib.contextmanager
+def dask_client(compute: ComputeParams) -> Iterator:
+    """A client of the scheduler at ``compute.scheduler_address``, or of a local cluster of
+    ``compute.n_jobs`` single-threaded worker processes when it is null (closed after)."""
+    from distributed import Client
 
     if compute.scheduler_address is None:
-        cluster = LocalCluster(
-            n_workers=compute.n_jobs, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+        cluster = local_cluster(compute.n_jobs)
         client = Client(cluster)
     else:
         cluster, client = None, Client(compute.scheduler_address)
     try:
-        futures = [client.submit(_single_threaded, function, *job, pure=False) for job in jobs]
-        for future in futures:
-            yield future.result()
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
+def local_cluster(n_workers: int):
+    """A Dask cluster of ``n_workers`` single-threaded worker processes on this machine, started
+    without the ``MALLOC_TRIM_THRESHOLD_=65536`` Dask's nanny gives its workers by default: with
+    it, glibc maps and unmaps every large array afresh, and one window's tune took 132 s in a
+    worker against 85 s without it (docs/performance.md, "On a cluster")."""
+    import dask
+    from distributed import LocalCluster  # first: its defaults are loaded, then replaced below
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+
+
 def _single_threaded(function: Callable, *args):
+    with one_blas_thread():
+        return function(*args)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS and OpenMP on one thread here: how a matrix product splits its sums depends on the
+    thread count, so without this a result's last digits would depend on the machine's cores and
+    on whether it was computed in a worker or in the stage's own process."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return function(*args)
+        yield

@@ -51,6 +51,14 @@ def load_step_params(path: Path = io.PARAMS_FILE) -> StepParams:
     )
 
 
+def load_entry_params(path: Path = io.PARAMS_FILE) -> dict[str, ModelParams]:
+    """params.yaml ``models``, in order, each with its ``tune.<entry>`` section."""
+    return {
+        entry: io.load_model_params(entry, ModelParams, path)
+        for entry in io.load_model_entries(path)
+    }
+
+
 @dataclass(frozen=True)
 class WindowRun:
     """What each step of one window produced, per group (``Group.name``)."""

@@ -5,7 +5,7 @@ changes: one entry's parameters, the engine's code, the window's rows. Recomputi
 then would make a change to ``tune.ridge`` cost as much as a change to the data. So each
 entry's result is filed under a digest of everything it is a function of (``result_key``: the
 step, the entry and its parameters, the params the step reads, the window's manifest, the
-engine's fingerprint, the stage script, the entry's result of the step before); a rerun copies
+engine's fingerprint, the entry's result of the step before); a rerun copies
 the results whose digest it finds and computes only the rest.
 
 A stored result is the folder the computation wrote, copied byte for byte, so restoring one
@@ -120,17 +120,17 @@ def open_store(spec: str | None) -> ResultStore:
 @dataclass(frozen=True)
 class WindowStep:
     """What every entry's result of one window's step depends on besides the entry's own
-    inputs: the window's manifest (its bounds and the digest of its rows), the engine's
-    fingerprint and the stage script."""
+    inputs: the window's manifest (its bounds and the digest of its rows) and the engine's
+    fingerprint, which covers the step's code (``steps``: the stage scripts only read their
+    arguments and params, and the params a step reads are its entries' inputs)."""
 
     step: str
     manifest: dict
     engine: str
-    script: str
 
     @classmethod
-    def of(cls, step: str, manifest: dict, engine: Path, script: Path) -> WindowStep:
-        return cls(step, manifest, file_digest(engine), file_digest(script))
+    def of(cls, step: str, manifest: dict, engine: Path) -> WindowStep:
+        return cls(step, manifest, file_digest(engine))
 
     def key(self, entry: str, **inputs: object) -> str:
         """The store key of ``entry``'s result, given its own ``inputs``."""
@@ -139,7 +139,6 @@ class WindowStep:
             entry=entry,
             manifest=self.manifest,
             engine=self.engine,
-            script=self.script,
             inputs=inputs,
         )
 

@@ -112,15 +112,27 @@ def test_local_cluster_workers_run_without_dasks_malloc_trim_setting():
     and keeps Dask's one-thread settings for BLAS and OpenMP."""
     import os
 
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
     from tmaxedge.walkforward.compute import local_cluster
 
-    with local_cluster(1) as cluster, Client(cluster) as client:
-        settings = client.run(
-            lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS"))
-        )
-    assert list(settings.values()) == [(None, "1")]
+    def settings(cluster) -> list:
+        with Client(cluster) as client:
+            found = client.run(
+                lambda: (
+                    os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                    os.environ.get("OMP_NUM_THREADS"),
+                )
+            )
+        return list(found.values())
+
+    with local_cluster(1) as cluster:
+        assert settings(cluster) == [(None, "1")]
+    # a default Dask cluster started earlier in the process leaves its setting in our environment
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
+        assert settings(cluster) == [("65536", "1")]
+    with local_cluster(1) as cluster:
+        assert settings(cluster) == [(None, "1")]
 
 
 def test_compute_params_name_the_backends_and_where_an_address_applies():

@@ -8,6 +8,7 @@ backend never changes a result (tests/test_walkforward.py checks it).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -122,11 +123,21 @@ def local_cluster(n_workers: int):
     from distributed import LocalCluster  # first: its defaults are loaded, then replaced below
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+    trim = environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    # a nanny writes its settings into this process's environment, where every later worker
+    # inherits them: a value an earlier cluster left is held back while these workers start
+    left = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    held_back = left is not None and left == str(trim)
+    try:
+        if held_back:
+            del os.environ["MALLOC_TRIM_THRESHOLD_"]
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+    finally:
+        if held_back:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = left
 
 
 def _single_threaded(function: Callable, *args):

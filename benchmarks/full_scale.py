@@ -149,6 +149,7 @@ def run_pipeline(scratch: Path, params: dict, sample_windows: int) -> tuple[list
     timings.append(run_stage("plan", [sys.executable, "-m", "tmaxedge", "plan"], scratch))
     timings.append(run_stage("windows", python_command(base["windows"]), scratch))
     timings.append(run_stage("engine", python_command(base["engine"]), scratch))
+    timings.append(run_stage("step_params", python_command(base["step_params"]), scratch))
     keys = yaml.safe_load((scratch / "windows.yaml").read_text())["window_keys"]
     chosen = sampled(keys, sample_windows)
     print(f"  plan: {len(keys)} windows; sampled {chosen}", flush=True)
@@ -170,7 +171,7 @@ def projection(timings: list[Timed], plan: dict) -> list[tuple[str, str, float, 
     by_name = {t.name: t for t in timings}
     n, k = len(plan["keys"]), len(plan["chosen"])
     rows = []
-    for name in ("simulate", "ingest", "features", "plan", "windows", "engine"):
+    for name in ("simulate", "ingest", "features", "plan", "windows", "engine", "step_params"):
         rows.append((name, "measured", by_name[name].seconds, "", by_name[name].peak_bytes))
     for stage in PER_WINDOW:
         seconds = [by_name[f"{stage}@{w}"].seconds for w in plan["chosen"]]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
-from tmaxedge.walkforward.run import load_step_params
+from tmaxedge.walkforward.run import load_step_entries, load_step_params
 from tmaxedge.walkforward.steps import WindowInputs, calibrate_stage
 
 
@@ -18,12 +18,14 @@ def main() -> None:
     parser.add_argument("manifest", type=Path)
     parser.add_argument("features", type=Path)
     parser.add_argument("engine", type=Path, help="data/engine.json: the code's fingerprint")
+    parser.add_argument("params", type=Path, help="data/step_params/calibrate.yaml: what it reads")
     parser.add_argument("tuned", type=Path, help="the window's tune folder (one per entry)")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     io.configure_logging()
     inputs = WindowInputs(args.manifest, args.features, args.engine)
-    entries, steps = io.load_model_entries(), load_step_params()
+    entries = load_step_entries(args.params)
+    steps = load_step_params(args.params, compute=io.PARAMS_FILE)
     with io.atomic_directory(args.out) as tmp:
         calibrate_stage(inputs, args.tuned, tmp, entries, steps)
 

@@ -19,7 +19,9 @@ from tmaxedge.walkforward import layout
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("walkforward", type=Path, help="metrics/walkforward.json")
-    parser.add_argument("models", type=Path, help="models/<window>/calibrate/<entry>/<group>/")
+    parser.add_argument(
+        "models", type=Path, help="models/ (<window>/calibrate/<entry>/<group>.model.json)"
+    )
     parser.add_argument("backtest", type=Path, help="metrics/backtest.json")
     parser.add_argument("trades", type=Path, help="data/backtest/trades.parquet")
     parser.add_argument("diagnostics", type=Path, help="data/walkforward/edge_diagnostics.parquet")

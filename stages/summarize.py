@@ -15,7 +15,9 @@ from tmaxedge.walkforward import layout
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("models", type=Path, help="models/<window>/evaluate/<entry>/<group>/")
+    parser.add_argument(
+        "models", type=Path, help="models/ (<window>/evaluate/<entry>/<group>.preds_test.parquet)"
+    )
     parser.add_argument("out", type=Path, help="folder for summaries and edge diagnostics")
     parser.add_argument("metrics", type=Path)
     args = parser.parse_args()

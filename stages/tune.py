@@ -16,11 +16,13 @@ def main() -> None:
     parser.add_argument("manifest", type=Path)
     parser.add_argument("features", type=Path)
     parser.add_argument("engine", type=Path, help="data/engine.json: the code's fingerprint")
+    parser.add_argument("params", type=Path, help="data/step_params/tune.yaml: what it reads")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     io.configure_logging()
     inputs = WindowInputs(args.manifest, args.features, args.engine)
-    entries, steps = load_entry_params(), load_step_params()
+    entries = load_entry_params(args.params)
+    steps = load_step_params(args.params, compute=io.PARAMS_FILE)
     with io.atomic_directory(args.out) as tmp:
         tune_stage(inputs, tmp, entries, steps)
 

@@ -389,3 +389,18 @@ def test_the_command_fails_the_same_way_and_debug_shows_the_traceback(tmp_path):
     assert f"tmaxedge: {path}: windows.train_days must be an int >= 1; got 0." in result.output
     debugged = CliRunner().invoke(main, ["--debug", *arguments])
     assert isinstance(debugged.exception, ParamsError)
+
+
+def test_a_steps_part_of_params_names_a_missing_key():
+    from tmaxedge.core.params import step_part
+
+    content = {"models": ["ridge"], "tune": {"ridge": {}}, "gate": {"coverage": 0.95}}
+    assert step_part({**content, "gate": {"beta_max": 10.0}}, "tune", Path("p.yaml")) == {
+        "models": ["ridge"],
+        "tune": {"ridge": {}},
+        "gate": {"beta_max": 10.0},
+    }
+    with pytest.raises(ParamsError, match=r"p.yaml: gate.beta_max is missing; the tune step"):
+        step_part(content, "tune", Path("p.yaml"))
+    with pytest.raises(ParamsError, match=r"p.yaml: coherence is missing; the evaluate step"):
+        step_part(content, "evaluate", Path("p.yaml"))

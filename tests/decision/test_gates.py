@@ -495,7 +495,7 @@ def test_verdict_refuses_bad_params(tmp_path):
 
 
 def card(coef: list[float]) -> dict:
-    """A valid model.json with these coefficients."""
+    """A valid model.json's content with these coefficients."""
     n = len(coef)
     columns = [f"x{i}" for i in range(n)]
     preprocessor = Preprocessor(columns, np.zeros(n), np.zeros(n), np.ones(n))
@@ -509,7 +509,7 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
     io.write_json_atomic({"ridge": {"net_pnl": 10.0}}, tmp_path / "backtest.json")
     for window, group, coef in [("w1", "aus_less", [3.0, 4.0]), ("w2", "chi_greater", [12.0])]:
         io.write_json_atomic(
-            card(coef), tmp_path / "models" / window / "calibrate" / "ridge" / group / "model.json"
+            card(coef), tmp_path / "models" / window / "calibrate" / "ridge" / f"{group}.model.json"
         )
     orders("ridge").to_parquet(tmp_path / "trades.parquet")
     diagnostics("ridge").to_parquet(tmp_path / "diag.parquet")
@@ -548,13 +548,13 @@ def test_gate_stage_refuses_a_broken_model_file_naming_it(tmp_path):
     io.write_json_atomic({"ridge": {"net_pnl": 10.0}}, tmp_path / "backtest.json")
     broken = card([3.0, 4.0])
     broken["coef"] = [3.0]  # one coefficient for two columns
-    path = tmp_path / "models" / "w1" / "calibrate" / "ridge" / "aus_less" / "model.json"
+    path = tmp_path / "models" / "w1" / "calibrate" / "ridge" / "aus_less.model.json"
     io.write_json_atomic(broken, path)
     orders("ridge").to_parquet(tmp_path / "trades.parquet")
     diagnostics("ridge").to_parquet(tmp_path / "diag.parquet")
     args = ["walkforward.json", "models", "backtest.json", "trades.parquet", "diag.parquet"]
     result = run("gate.py", [*args, "out/gate.json", "out/promoted.json"], tmp_path)
     assert result.returncode == 2
-    assert "models/w1/calibrate/ridge/aus_less/model.json" in result.stderr
+    assert "models/w1/calibrate/ridge/aus_less.model.json" in result.stderr
     assert "coef" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

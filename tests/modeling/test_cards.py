@@ -137,10 +137,10 @@ DELETE = object()
     ],
 )
 def test_read_calibrated_names_the_file_and_field_of_a_broken_card(tmp_path, path, value, message):
-    io.write_json_atomic(with_change(path, value), tmp_path / "model.json")
-    expected = f"{tmp_path / 'model.json'}: {message}"
+    io.write_json_atomic(with_change(path, value), tmp_path / "chi_less.model.json")
+    expected = f"{tmp_path / 'chi_less.model.json'}: {message}"
     with pytest.raises(ModelFileError, match=re.escape(expected)):
-        artifacts.read_calibrated(tmp_path)
+        artifacts.read_calibrated(tmp_path, "chi_less")
 
 
 def test_a_broken_card_is_a_data_error_and_counts_its_other_problems():
@@ -154,12 +154,13 @@ def test_a_broken_card_is_a_data_error_and_counts_its_other_problems():
 
 
 def test_read_tuned_names_a_fit_json_that_is_not_json_or_not_a_mapping(tmp_path):
-    (tmp_path / "fit.json").write_text('{"coef": [1.0,')
-    with pytest.raises(ModelFileError, match=re.escape(f"{tmp_path / 'fit.json'}: not valid JSON")):
-        artifacts.read_tuned(tmp_path)
-    (tmp_path / "fit.json").write_text("[1.0]")
-    with pytest.raises(ModelFileError, match=re.escape("the card must be a mapping; got [1.0].")):
-        artifacts.read_tuned(tmp_path)
+    path = tmp_path / "chi_less.fit.json"
+    path.write_text('{"coef": [1.0,')
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: not valid JSON")):
+        artifacts.read_tuned(tmp_path, "chi_less")
+    path.write_text("[1.0]")
+    with pytest.raises(ModelFileError, match=re.escape(f"{path}: the card must be a mapping")):
+        artifacts.read_tuned(tmp_path, "chi_less")
 
 
 def test_a_card_with_an_unknown_nowcast_reading_names_the_key():
@@ -174,11 +175,11 @@ def test_a_card_with_an_unknown_nowcast_reading_names_the_key():
 
 
 def test_a_valid_card_reads_back_to_the_same_card_and_bytes(tmp_path):
-    io.write_json_atomic(valid_card(), tmp_path / "model.json")
-    card = artifacts.read_calibrated(tmp_path)
+    io.write_json_atomic(valid_card(), tmp_path / "chi_less.model.json")
+    card = artifacts.read_calibrated(tmp_path, "chi_less")
     assert card.to_dict() == valid_card()
     io.write_json_atomic(card.to_dict(), tmp_path / "again.json")
-    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "model.json").read_bytes()
+    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "chi_less.model.json").read_bytes()
     # an older card without the optional fields still reads, with their defaults
     older = {k: v for k, v in valid_card().items() if k not in ("nowcast", "pool_weight", "kind")}
     assert ModelCard.from_dict(older).kind == "bin"
@@ -220,8 +221,8 @@ def test_cards_the_pipeline_writes_read_back_unchanged(
         calibrated,
         {name: result.best_params for name, result in tuned.items()},
     )
-    written = sorted((tmp_path / "tune").glob("*/fit.json")) + sorted(
-        (tmp_path / "calibrate").glob("*/model.json")
+    written = sorted((tmp_path / "tune").glob("*.fit.json")) + sorted(
+        (tmp_path / "calibrate").glob("*.model.json")
     )
     assert len(written) >= 2
     for path in written:

@@ -114,9 +114,20 @@ def test_engine_code_reruns_every_window_and_other_code_none(repo):
     assert repo.repro() == set()
 
 
+def test_a_coherence_change_reruns_only_the_evaluate_stages(repo):
+    """The per-window stages watch their step's params file, not params.yaml: a key only
+    evaluate reads reruns evaluate and what follows it, not tune or calibrate."""
+    repo.set_params({"coherence": {"method": "none"}})
+    try:
+        assert repo.repro() == {"step_params", f"evaluate@{FIRST_WINDOW}"} | DOWNSTREAM
+    finally:
+        repo.set_params({"coherence": {"method": "logit_shift"}})
+    repo.repro()  # back as before (from DVC's run cache, so which stages "ran" says nothing)
+
+
 def test_exp_run_on_a_ridge_parameter_recomputes_only_ridge(repo):
     result = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001")
-    assert ran(result.stdout) == stages(FIRST_WINDOW) | DOWNSTREAM
+    assert ran(result.stdout) == {"step_params"} | stages(FIRST_WINDOW) | DOWNSTREAM
     # the window's stages rerun, but every other entry's results come from the store
     assert computed(result) == {(step, "ridge") for step in STEPS}
     assert "tune elasticnet: restored" in result.stderr

@@ -79,9 +79,10 @@ def test_without_the_unpooled_column_only_the_model_is_scored():
 
 def write_run(root, frame: pd.DataFrame) -> None:
     for (model, window), part in frame.groupby(["model", "window"]):
-        folder = root / window / "evaluate" / model / "nyc_between"
+        folder = root / window / "evaluate" / model
         folder.mkdir(parents=True)
-        part.to_parquet(folder / "preds_test.parquet")
+        part.to_parquet(folder / "nyc_between.preds_test.parquet")
+        (folder / "scores.json").write_text("{}")  # the entry's, not a group's: not read
 
 
 def test_command_reads_a_walkforward_folder(tmp_path):
@@ -104,11 +105,11 @@ def test_command_names_the_missing_column_and_the_empty_folder(tmp_path):
         ["study", "walkforward-scores", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
     )
     assert result.exit_code == 2
-    assert "preds_test.parquet: column 'event_ticker' is missing" in result.output
+    assert "nyc_between.preds_test.parquet: column 'event_ticker' is missing" in result.output
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(
         main,
         ["study", "walkforward-scores", str(tmp_path / "empty"), "--out", str(tmp_path / "out")],
     )
     assert result.exit_code == 2
-    assert "no <window>/evaluate/<model>/<group>/preds_test.parquet" in result.output
+    assert "no <window>/evaluate/<model>/<group>.preds_test.parquet" in result.output

@@ -17,6 +17,7 @@ from worlds import simulated_tables, write_feature_folder
 
 from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.params import step_part
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.pooling import PoolParams
 from tmaxedge.walkforward import artifacts, crossfit, windows
@@ -147,11 +148,11 @@ def test_a_crossfitted_model_json_predicts_like_its_joblib(three_cities, tuned, 
     )
     card, fitted, info = results["chi_greater"]
     assert info["method"] == "sigmoid"
-    artifacts.write_calibrated(tmp_path, card, fitted, info)
-    loaded = artifacts.read_calibrated(tmp_path)
+    artifacts.write_calibrated(tmp_path, "chi_greater", card, fitted, info)
+    loaded = artifacts.read_calibrated(tmp_path, "chi_greater")
     test = groups_of(three_cities.test)["chi_greater"]
     x = design_matrix(with_nowcast(test, loaded), loaded.preprocessor.columns)
-    from_pickle = joblib.load(tmp_path / "model.joblib").predict_proba(x)[:, 1]
+    from_pickle = joblib.load(tmp_path / "chi_greater.model.joblib").predict_proba(x)[:, 1]
     np.testing.assert_allclose(loaded.predict(x), np.clip(from_pickle, 0.001, 0.999), atol=1e-12)
 
 
@@ -184,25 +185,25 @@ def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
         SEQUENTIAL,
         {"between": 10.0, "greater": 10.0, "less": 10.0},
     )
-    for name, result in tuned.items():
-        artifacts.write_tuned(tmp_path / "tune" / "ridge_pooled" / name, result)
+    artifacts.write_tune_step(tmp_path / "tune" / "ridge_pooled", tuned)
     io.write_json_atomic({"window": window.as_dict()}, tmp_path / "manifest.json")
     io.write_json_atomic({"modules": {}}, tmp_path / "engine.json")
     params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
     params["calibrate"].update(fit_on="crossfit", folds=3, method="sigmoid")
     params["models"] = ["ridge_pooled"]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))  # compute
+    part = step_part(params, "calibrate", Path("params.yaml"))
+    (tmp_path / "calibrate.yaml").write_text(yaml.safe_dump(part))
     stage = Path(__file__).parents[2] / "stages" / "calibrate.py"
+    arguments = ["manifest.json", "features", "engine.json", "calibrate.yaml", "tune", "out"]
     subprocess.run(
-        [sys.executable, str(stage), "manifest.json", "features", "engine.json", "tune", "out"],
+        [sys.executable, str(stage), *arguments],
         cwd=tmp_path,
         check=True,
         capture_output=True,
         timeout=300,
     )
-    cards = {
-        name: artifacts.read_tuned(tmp_path / "tune" / "ridge_pooled" / name) for name in tuned
-    }
+    cards = {name: artifacts.read_tuned(tmp_path / "tune" / "ridge_pooled", name) for name in tuned}
     best = {name: result.best_params for name, result in tuned.items()}
     expected = crossfit.calibrate_tuned(
         fit,
@@ -214,14 +215,14 @@ def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
         params["gate"]["beta_max"],
     )
     written = json.loads(
-        (tmp_path / "out" / "ridge_pooled" / "chi_between" / "calibration_fit.json").read_text()
+        (tmp_path / "out" / "ridge_pooled" / "chi_between.calibration_fit.json").read_text()
     )
     assert (
         written["fit_on"] == "crossfit"
         and written["method"] == "sigmoid"
         and len(written["folds"]) == 3
     )
-    served = artifacts.read_calibrated(tmp_path / "out" / "ridge_pooled" / "chi_between")
+    served = artifacts.read_calibrated(tmp_path / "out" / "ridge_pooled", "chi_between")
     np.testing.assert_allclose(
         served.linear.coef, expected["chi_between"][0].linear.coef, rtol=1e-9
     )

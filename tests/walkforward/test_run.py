@@ -75,5 +75,30 @@ def test_entries_tuned_together_in_parallel_equal_each_tuned_alone(world, tmp_pa
         alone = tune_window(rows.fit, entry, params, SEQUENTIAL, BETA_MAX, window.key)
         artifacts.write_tune_step(tmp_path / "together" / entry, together[entry])
         artifacts.write_tune_step(tmp_path / "alone" / entry, alone)
-    assert len(list((tmp_path / "together").rglob("fit.json"))) >= 2
+    assert len(list((tmp_path / "together").glob("*/*.fit.json"))) >= 2
     assert folder_digest(tmp_path / "together") == folder_digest(tmp_path / "alone")
+
+
+def test_a_steps_params_file_gives_its_sections_and_none_for_the_others(tmp_path):
+    import yaml
+
+    from tmaxedge.core import io
+    from tmaxedge.core.errors import ParamsError
+    from tmaxedge.core.params import check_params_file, step_part
+    from tmaxedge.walkforward.run import load_step_entries, load_step_params
+
+    full = load_step_params(io.PARAMS_FILE)
+    content = check_params_file(io.PARAMS_FILE)
+    for step in ("tune", "calibrate", "evaluate"):
+        path = tmp_path / f"{step}.yaml"
+        path.write_text(yaml.safe_dump(step_part(content, step, io.PARAMS_FILE)))
+        part = load_step_params(path, compute=io.PARAMS_FILE)
+        assert load_step_entries(path) == content["models"]
+        assert part.compute == full.compute
+        assert part.calibrate == (full.calibrate if step == "calibrate" else None)
+        assert part.pool == (full.pool if step == "calibrate" else None)
+        assert part.coherence == (full.coherence if step == "evaluate" else None)
+        assert part.beta_max == (full.beta_max if step != "evaluate" else None)
+    (tmp_path / "bad.yaml").write_text("models: ridge\n")
+    with pytest.raises(ParamsError, match="bad.yaml: models must be a list"):
+        load_step_entries(tmp_path / "bad.yaml")

@@ -51,14 +51,14 @@ def test_window_step_key_separates_entries_code_and_windows(tmp_path):
 
 def test_folder_digest_sees_names_and_bytes(tmp_path):
     folder = tmp_path / "f"
-    (folder / "g").mkdir(parents=True)
-    (folder / "g" / "fit.json").write_text("{}")
+    folder.mkdir()
+    (folder / "chi_less.fit.json").write_text("{}")
     before = folder_digest(folder)
-    (folder / "g" / "fit.json").write_text("{ }")
+    (folder / "chi_less.fit.json").write_text("{ }")
     assert folder_digest(folder) != before
-    (folder / "g" / "fit.json").write_text("{}")
+    (folder / "chi_less.fit.json").write_text("{}")
     assert folder_digest(folder) == before
-    (folder / "g" / "fit.json").rename(folder / "g" / "fit2.json")
+    (folder / "chi_less.fit.json").rename(folder / "chi_between.fit.json")
     assert folder_digest(folder) != before
 
 
@@ -71,8 +71,9 @@ def test_frame_digest_sees_values_order_and_types():
 
 
 def write_result(entry, folder):
-    (folder / "chi_between").mkdir()
-    (folder / "chi_between" / "fit.json").write_text(f'{{"entry": "{entry}"}}')
+    """An entry's result as a step leaves it: its groups' files flat in its folder."""
+    (folder / "chi_between.fit.json").write_text(f'{{"entry": "{entry}"}}')
+    (folder / "chi_less.fit.json").write_text("{}")
 
 
 def test_a_restored_result_is_the_computed_bytes(tmp_path):
@@ -91,6 +92,10 @@ def test_a_restored_result_is_the_computed_bytes(tmp_path):
         "ridge": "restored"
     }
     assert folder_digest(again / "ridge") == folder_digest(first / "ridge")
+    assert sorted(p.name for p in (again / "ridge").iterdir()) == [
+        "chi_between.fit.json",
+        "chi_less.fit.json",
+    ]
 
 
 def test_without_a_store_every_entry_is_computed(tmp_path):
@@ -178,7 +183,7 @@ def test_prune_removes_only_results_unused_lately(tmp_path):
     assert store.restore(restored, tmp_path / "out")  # a restore counts as a use
     now = store.folder(recent).stat().st_mtime + day
     removed, freed = store.prune(30 * day, now)
-    assert (removed, freed) == (1, (source / "chi_between" / "fit.json").stat().st_size)
+    assert (removed, freed) == (1, sum(p.stat().st_size for p in source.iterdir()))
     assert not store.folder(old).exists()
     assert store.folder(recent).is_dir() and store.folder(restored).is_dir()
     assert ResultStore(None).prune(0, now) == (0, 0)

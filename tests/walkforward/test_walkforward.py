@@ -188,26 +188,27 @@ def test_artifacts_round_trip_through_json(world, tmp_path):
     folder, _ = world
     _, rows = window_rows(folder)
     result = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)["chi_between"]
-    artifacts.write_tuned(tmp_path / "tune", result)
-    card = artifacts.read_tuned(tmp_path / "tune")
+    artifacts.write_tuned(tmp_path / "tune", "chi_between", result)
+    card = artifacts.read_tuned(tmp_path / "tune", "chi_between")
     calibrated, fitted, info = calibrate_window(
         {"chi_between": groups_of(rows.calibrate)["chi_between"]},
         {"chi_between": card},
         CalibrateParams(),
         PoolParams(enabled=False),
     )["chi_between"]
-    artifacts.write_calibrated(tmp_path / "calibrate", calibrated, fitted, info)
-    loaded = artifacts.read_calibrated(tmp_path / "calibrate")
+    artifacts.write_calibrated(tmp_path / "calibrate", "chi_between", calibrated, fitted, info)
+    loaded = artifacts.read_calibrated(tmp_path / "calibrate", "chi_between")
     test = groups_of(rows.test)["chi_between"]
     x = design_matrix(test, loaded.preprocessor.columns)
     import joblib
 
-    from_pickle = joblib.load(tmp_path / "calibrate" / "model.joblib").predict_proba(x)[:, 1]
+    fitted_model = joblib.load(tmp_path / "calibrate" / "chi_between.model.joblib")
+    from_pickle = fitted_model.predict_proba(x)[:, 1]
     np.testing.assert_allclose(loaded.predict(x), np.clip(from_pickle, 0.001, 0.999), atol=1e-12)
     assert sorted(p.name for p in (tmp_path / "tune").iterdir()) == [
-        "best_params.json",
-        "fit.json",
-        "trials.csv",
+        "chi_between.best_params.json",
+        "chi_between.fit.json",
+        "chi_between.trials.csv",
     ]
 
 
@@ -260,10 +261,10 @@ def run_walkforward_command(world, tmp_path, min_class_days=1):
 def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
     out, output = run_walkforward_command(world, tmp_path)
     for key in ["2024-05-11", "2024-05-14"]:
-        best = io.read_json(out / key / "tune" / "ridge" / "chi_between" / "best_params.json")
+        best = io.read_json(out / key / "tune" / "ridge" / "chi_between.best_params.json")
         assert best["n_trials"] == 3
-        assert (out / key / "calibrate" / "ridge" / "chi_between" / "model.json").exists()
-        assert (out / key / "evaluate" / "ridge" / "chi_between" / "preds_test.csv").exists()
+        assert (out / key / "calibrate" / "ridge" / "chi_between.model.json").exists()
+        assert (out / key / "evaluate" / "ridge" / "chi_between.preds_test.csv").exists()
     summary = io.read_json(out / "ridge" / "walkforward_summary_chi_between.json")
     assert summary["n_windows"] == 2 and "gap_closed" in summary
     assert "2 windows (2 with a model), Brier 0." in output
@@ -273,7 +274,7 @@ def test_walkforward_command_says_why_there_is_no_forecast(world, tmp_path):
     out, output = run_walkforward_command(world, tmp_path, min_class_days=99)
     assert "no forecast to score: no window has a model (too_few_class_days x 2)" in output
     assert "nan" not in output
-    best = io.read_json(out / "2024-05-11" / "tune" / "ridge" / "chi_between" / "best_params.json")
+    best = io.read_json(out / "2024-05-11" / "tune" / "ridge" / "chi_between.best_params.json")
     assert best["status"] == "too_few_class_days"
 
 
@@ -310,9 +311,10 @@ def test_pool_weight_is_shared_per_strike_type_or_fitted_per_group_and_recorded(
     for name in fitted:
         assert own[name][0].pool_weight is None or 0 <= own[name][0].pool_weight <= 1
     card, model, info = shared["chi_between"]
-    artifacts.write_calibrated(tmp_path, card, model, info)
-    assert artifacts.read_calibrated(tmp_path).pool_weight == card.pool_weight
-    assert io.read_json(tmp_path / "calibration_fit.json")["pool"]["w"] == card.pool_weight
+    artifacts.write_calibrated(tmp_path, "chi_between", card, model, info)
+    assert artifacts.read_calibrated(tmp_path, "chi_between").pool_weight == card.pool_weight
+    fit = io.read_json(tmp_path / "chi_between.calibration_fit.json")
+    assert fit["pool"]["w"] == card.pool_weight
     unpooled = calibrated_window(rows, PoolParams(enabled=False))
     assert all(card is None or card.pool_weight is None for card, _, _ in unpooled.values())
 

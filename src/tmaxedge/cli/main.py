@@ -154,8 +154,8 @@ def walkforward_command(
     Windows are those of params.yaml windows.* whose test week lies in [START, END]; one group
     alone has no other cities to share a pooling weight with, nor an event's other markets to
     make coherent, so its w is its own and coherence does not apply. Files go
-    to OUT/<window>/{tune,calibrate,evaluate}/<model>/<city>_<bracket>/ (the pipeline's layout,
-    tmaxedge.walkforward.layout) plus a summary.
+    to OUT/<window>/{tune,calibrate,evaluate}/<model>/<city>_<bracket>.<name> (the pipeline's
+    layout, tmaxedge.walkforward.layout) plus a summary.
     """
     import dataclasses
 

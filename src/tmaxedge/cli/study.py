@@ -150,11 +150,11 @@ def walkforward_scores(runs: Path, title: str, out: Path) -> None:
 
 
 def read_predictions(runs: Path) -> pd.DataFrame:
-    """Every preds_test.parquet under RUNS/<window>/evaluate/<model>/<group>/, checked."""
+    """Every group's preds_test.parquet under RUNS/<window>/evaluate/<model>/, checked."""
     paths = [found.path for found in layout.entry_files(runs, "evaluate", "preds_test.parquet")]
     if not paths:
         raise DataError(
-            f"{runs}: no <window>/evaluate/<model>/<group>/preds_test.parquet found; "
+            f"{runs}: no <window>/evaluate/<model>/<group>.preds_test.parquet found; "
             "is it the pipeline's models folder or the --out folder of `tmaxedge walkforward`?"
         )
     frames = []

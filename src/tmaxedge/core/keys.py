@@ -1,6 +1,6 @@
 """Typed keys: a (city, strike type) group, written on disk as ``<city>_<strike type>``.
 
-Folder names, JSON keys and report columns keep the string form (``chi_between``); code that
+File names, JSON keys and report columns keep the string form (``chi_between``); code that
 needs the parts asks a ``Group`` for them instead of cutting the string itself.
 """
 

@@ -56,6 +56,14 @@ SECTIONS = (
 )
 # the model types a ``tune`` entry can have (its ``type``, else its name): modeling.tuning
 MODEL_TYPES = ("ridge", "elasticnet", "lasso", "tmax_dist")
+# the params.yaml keys each per-window step reads (``section.key`` for one key of a section):
+# the step_params stage copies them into one file per step, which is what DVC watches for that
+# step's stages instead of params.yaml itself (why: stages/step_params.py)
+STEP_KEYS = {
+    "tune": ("models", "tune", "gate.beta_max"),
+    "calibrate": ("models", "calibrate", "pool", "gate.beta_max"),
+    "evaluate": ("models", "coherence"),
+}
 
 
 def broken(key: str, rule: str, value: Any) -> ParamsError:
@@ -369,3 +377,19 @@ def check_params_file(path: Path) -> dict[str, Any]:
     if problem is not None:
         raise ParamsError(f"{path}: models {problem}.")
     return content
+
+
+def step_part(content: Mapping[str, Any], step: str, path: Path) -> dict[str, Any]:
+    """The part of a params file's ``content`` that ``step`` reads (``STEP_KEYS``), nested as in
+    the file, so that the params loaders read it as they read params.yaml."""
+    part: dict[str, Any] = {}
+    for key in STEP_KEYS[step]:
+        section, _, inner = key.partition(".")
+        found = content.get(section, {}) if inner else content
+        if not isinstance(found, Mapping) or (inner or section) not in found:
+            raise ParamsError(f"{path}: {key} is missing; the {step} step reads it.")
+        if inner:
+            part.setdefault(section, {})[inner] = found[inner]
+        else:
+            part[section] = found[section]
+    return part

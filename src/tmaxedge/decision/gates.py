@@ -167,8 +167,8 @@ def coefficient_norms(records: Iterable[tuple[str, str, str, Mapping[str, Any]]]
     """L2 norm of each fitted model's standardised coefficients.
 
     ``records`` yields ``(model, window, group, model_json)`` with ``group`` = ``<city>_<strike>``
-    and ``model_json`` the content of calibrate/<group>/model.json. Returns columns ``model``,
-    ``window``, ``group``, ``strike``, ``norm`` sorted by model, window and group.
+    and ``model_json`` the content of calibrate/<model>/<group>.model.json. Returns columns
+    ``model``, ``window``, ``group``, ``strike``, ``norm`` sorted by model, window and group.
     """
     rows = [
         {

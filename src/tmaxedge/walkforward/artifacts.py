@@ -1,7 +1,8 @@
 """Where and how each walk-forward step writes its per-group files (the brief's names).
 
-Used by the DVC stages and by ``tmaxedge walkforward`` alike, so both leave the same files:
-``<step folder>/<group>/...`` (``Group.name``: ``chi_between``).
+Used by the DVC stages and by ``tmaxedge walkforward`` alike, so both leave the same files: each
+group's files lie flat in the entry's folder, ``<entry folder>/<group>.<name>``
+(``chi_between.model.json``; the rule is ``layout.group_file``).
 """
 
 from __future__ import annotations
@@ -17,20 +18,22 @@ from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.modeling.tuning import TuneResult
 from tmaxedge.walkforward.calibrate import CalibratedGroup
 from tmaxedge.walkforward.evaluate import EvaluatedGroup
+from tmaxedge.walkforward.layout import group_file, groups_with
 from tmaxedge.walkforward.tune import TunedModels, uncalibrated_card
 
 
-def write_tuned(folder: Path, result: TuneResult) -> None:
-    """best_params.json always; trials.csv and fit.json (the uncalibrated model) when tuned."""
-    io.write_json_atomic(result.best_params, folder / "best_params.json")
+def write_tuned(folder: Path, group: str, result: TuneResult) -> None:
+    """The group's best_params.json always; trials.csv and fit.json (the uncalibrated model)
+    when tuned."""
+    io.write_json_atomic(result.best_params, group_file(folder, group, "best_params.json"))
     card = uncalibrated_card(result)
     if card is not None:
-        io.write_csv_atomic(result.trials, folder / "trials.csv")
-        io.write_json_atomic(card.to_dict(), folder / "fit.json")
+        io.write_csv_atomic(result.trials, group_file(folder, group, "trials.csv"))
+        io.write_json_atomic(card.to_dict(), group_file(folder, group, "fit.json"))
 
 
-def read_tuned(folder: Path) -> ModelCard | None:
-    return read_card(folder / "fit.json")
+def read_tuned(folder: Path, group: str) -> ModelCard | None:
+    return read_card(group_file(folder, group, "fit.json"))
 
 
 def read_card(path: Path) -> ModelCard | None:
@@ -45,68 +48,74 @@ def read_card(path: Path) -> ModelCard | None:
     return ModelCard.from_dict(content, str(path))
 
 
-def write_calibrated(folder: Path, card: ModelCard, fitted, info: dict) -> None:
-    """model.json (predicts without unpickling), model.joblib (scikit-learn),
+def write_calibrated(folder: Path, group: str, card: ModelCard, fitted, info: dict) -> None:
+    """The group's model.json (predicts without unpickling), model.joblib (scikit-learn),
     calibration_fit.json."""
-    io.write_json_atomic(info, folder / "calibration_fit.json")
-    io.write_json_atomic(card.to_dict(), folder / "model.json")
+    io.write_json_atomic(info, group_file(folder, group, "calibration_fit.json"))
+    io.write_json_atomic(card.to_dict(), group_file(folder, group, "model.json"))
     if fitted is not None:
         import joblib
 
-        with io.atomic_path(folder / "model.joblib") as target:
+        with io.atomic_path(group_file(folder, group, "model.joblib")) as target:
             joblib.dump(fitted, target)
 
 
-def write_uncalibrated(folder: Path, reason: str) -> None:
-    io.write_json_atomic({"method": "none", "reason": reason}, folder / "calibration_fit.json")
+def write_uncalibrated(folder: Path, group: str, reason: str) -> None:
+    io.write_json_atomic(
+        {"method": "none", "reason": reason}, group_file(folder, group, "calibration_fit.json")
+    )
 
 
-def read_calibrated(folder: Path) -> ModelCard | None:
-    return read_card(folder / "model.json")
+def read_calibrated(folder: Path, group: str) -> ModelCard | None:
+    return read_card(group_file(folder, group, "model.json"))
 
 
-def write_evaluated(folder: Path, predictions: pd.DataFrame, report: dict) -> None:
-    """preds_test.parquet and .csv, and calibration.json (scores, 15-bin reliability)."""
-    io.write_parquet_atomic(predictions, folder / "preds_test.parquet")
-    io.write_csv_atomic(predictions, folder / "preds_test.csv")
-    io.write_json_atomic(report, folder / "calibration.json")
+def write_evaluated(folder: Path, group: str, predictions: pd.DataFrame, report: dict) -> None:
+    """The group's preds_test.parquet and .csv, and calibration.json (scores, 15-bin
+    reliability)."""
+    io.write_parquet_atomic(predictions, group_file(folder, group, "preds_test.parquet"))
+    io.write_csv_atomic(predictions, group_file(folder, group, "preds_test.csv"))
+    io.write_json_atomic(report, group_file(folder, group, "calibration.json"))
 
 
 def write_tune_step(folder: Path, tuned: dict[str, TuneResult]) -> None:
-    """The tune step's files: one folder per group."""
+    """The tune step's files, in the entry's folder: each group's."""
     for name, result in tuned.items():
-        write_tuned(folder / name, result)
+        write_tuned(folder, name, result)
 
 
 def read_tune_step(folder: Path) -> TunedModels:
-    """What the tune step left: each group's uncalibrated model and its study's best_params."""
-    groups = sorted(p for p in folder.iterdir() if p.is_dir())
+    """What the tune step left: each group's uncalibrated model and its study's best_params
+    (every group has a best_params.json)."""
+    groups = groups_with(folder, "best_params.json")
     return TunedModels(
-        {g.name: read_tuned(g) for g in groups},
-        {g.name: io.read_json(g / "best_params.json") for g in groups},
+        {g: read_tuned(folder, g) for g in groups},
+        {g: io.read_json(group_file(folder, g, "best_params.json")) for g in groups},
     )
 
 
 def write_calibrate_step(
     folder: Path, calibrated: dict[str, CalibratedGroup], best_params: dict[str, dict]
 ) -> None:
-    """The calibrate step's files: one folder per group; a group without a model says why
-    (its study's status)."""
+    """The calibrate step's files, in the entry's folder: each group's; a group without a model
+    says why (its study's status)."""
     for name, (card, fitted, info) in calibrated.items():
         if card is None:
-            write_uncalibrated(folder / name, f"no model: {best_params[name]['status']}")
+            write_uncalibrated(folder, name, f"no model: {best_params[name]['status']}")
         else:
-            write_calibrated(folder / name, card, fitted, info)
+            write_calibrated(folder, name, card, fitted, info)
 
 
 def read_calibrate_step(folder: Path) -> dict[str, ModelCard | None]:
-    """What the calibrate step left: each group's calibrated model (None where it has none)."""
-    return {g.name: read_calibrated(g) for g in sorted(p for p in folder.iterdir() if p.is_dir())}
+    """What the calibrate step left: each group's calibrated model (None where it has none;
+    every group has a calibration_fit.json)."""
+    return {g: read_calibrated(folder, g) for g in groups_with(folder, "calibration_fit.json")}
 
 
 def write_evaluate_step(folder: Path, evaluated: dict[str, EvaluatedGroup]) -> None:
-    """The evaluate step's files: one folder per group, and every group's scores in one file."""
+    """The evaluate step's files, in the entry's folder: each group's, and every group's scores
+    in one file (scores.json)."""
     for name, (predictions, report) in evaluated.items():
-        write_evaluated(folder / name, predictions, report)
+        write_evaluated(folder, name, predictions, report)
     scores = {name: result.report["scores"] for name, result in evaluated.items()}
     io.write_json_atomic(scores, folder / "scores.json")

@@ -1,7 +1,7 @@
 """A window's rows by (city, strike type) group, and each group's model inputs.
 
-Dicts of groups are keyed by the groups' on-disk names (``chi_between``: ``Group.name``), the
-names of the stages' per-group folders.
+Dicts of groups are keyed by the groups' on-disk names (``chi_between``: ``Group.name``), with
+which the stages' per-group files begin (``chi_between.model.json``).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from tmaxedge.core import config, io
+from tmaxedge.core.errors import ParamsError
 from tmaxedge.modeling.calibration import CalibrateParams
 from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.modeling.coherence import CoherenceParams
@@ -31,24 +32,42 @@ from tmaxedge.walkforward.windows import WindowRows
 
 @dataclass(frozen=True)
 class StepParams:
-    """The params.yaml sections a window's steps read besides the model entry's own."""
+    """The params.yaml sections a window's steps read besides the model entry's own. Read from
+    one step's params file (``load_step_params``), a section that step does not read is None."""
 
-    calibrate: CalibrateParams
-    pool: PoolParams
-    coherence: CoherenceParams
+    calibrate: CalibrateParams | None
+    pool: PoolParams | None
+    coherence: CoherenceParams | None
     compute: ComputeParams
     beta_max: dict[str, float] | None  # gate.beta_max: the coefficient-norm limit per strike type
 
 
-def load_step_params(path: Path = io.PARAMS_FILE) -> StepParams:
-    """The ``StepParams`` of a params file."""
+def load_step_params(path: Path = io.PARAMS_FILE, compute: Path | None = None) -> StepParams:
+    """The ``StepParams`` of a params file, or of one step's params file (the step_params
+    stage's ``<step>.yaml``: the keys that step reads, ``params.STEP_KEYS``) with ``compute``
+    read from the params file ``compute`` (a step's file has none: how a result is computed
+    does not change it, so no stage watches it)."""
+    content = io.read_yaml(path)
+
+    def section(name: str, cls: type):
+        return io.load_params(name, cls, path) if name in content else None
+
     return StepParams(
-        io.load_params("calibrate", CalibrateParams, path),
-        io.load_params("pool", PoolParams, path),
-        io.load_params("coherence", CoherenceParams, path),
-        io.load_params("compute", ComputeParams, path),
-        config.load_beta_max(io.load_section("gate", path)),
+        section("calibrate", CalibrateParams),
+        section("pool", PoolParams),
+        section("coherence", CoherenceParams),
+        io.load_params("compute", ComputeParams, compute or path),
+        config.load_beta_max(content["gate"]) if "gate" in content else None,
     )
+
+
+def load_step_entries(path: Path) -> list[str]:
+    """The model entries (``models``) of one step's params file, in order; the step_params
+    stage checked them against ``tune`` before writing it."""
+    entries = io.read_yaml(path).get("models")
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise ParamsError(f"{path}: models must be a list of model entries; got {entries!r}.")
+    return entries
 
 
 def load_entry_params(path: Path = io.PARAMS_FILE) -> dict[str, ModelParams]:

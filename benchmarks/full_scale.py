@@ -234,11 +234,15 @@ def dvc_overhead(repo: DvcRepo, plan: dict, repeats: int = 3) -> dict[str, float
 
 def stand_in_outputs(scratch: Path, plan: dict) -> None:
     """Hard-link a sampled window's outputs under every window that was not run."""
-    source = scratch / "models" / plan["chosen"][0]
+    sampled = plan["chosen"][0]
+    by_window = scratch / "data" / "by_window"
     for window in plan["keys"]:
         target = scratch / "models" / window
         if not target.exists():
-            shutil.copytree(source, target, copy_function=os.link)
+            shutil.copytree(scratch / "models" / sampled, target, copy_function=os.link)
+        for name in ("models.json", "predictions.parquet"):
+            if not (by_window / f"{window}.{name}").exists():
+                os.link(by_window / f"{sampled}.{name}", by_window / f"{window}.{name}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
+from tmaxedge.walkforward import artifacts
 from tmaxedge.walkforward.run import load_step_entries, load_step_params
 from tmaxedge.walkforward.steps import WindowInputs, calibrate_stage
 
@@ -21,6 +22,9 @@ def main() -> None:
     parser.add_argument("params", type=Path, help="data/step_params/calibrate.yaml: what it reads")
     parser.add_argument("tuned", type=Path, help="the window's tune folder (one per entry)")
     parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "models", type=Path, help="data/by_window/<window>.models.json: what later stages read"
+    )
     args = parser.parse_args()
     io.configure_logging()
     inputs = WindowInputs(args.manifest, args.features, args.engine)
@@ -28,6 +32,7 @@ def main() -> None:
     steps = load_step_params(args.params, compute=io.PARAMS_FILE)
     with io.atomic_directory(args.out) as tmp:
         calibrate_stage(inputs, args.tuned, tmp, entries, steps)
+    io.write_json_atomic(artifacts.window_models(args.tuned, args.out, entries), args.models)
 
 
 if __name__ == "__main__":

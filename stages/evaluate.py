@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
+from tmaxedge.walkforward import artifacts
 from tmaxedge.walkforward.run import load_step_entries, load_step_params
 from tmaxedge.walkforward.steps import WindowInputs, evaluate_stage
 
@@ -21,6 +22,11 @@ def main() -> None:
     parser.add_argument("calibrated", type=Path, help="the window's calibrate folder")
     parser.add_argument("oracle", type=Path, help="data/raw/oracle.parquet (absent for real data)")
     parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "predictions",
+        type=Path,
+        help="data/by_window/<window>.predictions.parquet: every entry's, for later stages",
+    )
     args = parser.parse_args()
     io.configure_logging()
     inputs = WindowInputs(args.manifest, args.features, args.engine, args.oracle)
@@ -28,6 +34,7 @@ def main() -> None:
     steps = load_step_params(args.params, compute=io.PARAMS_FILE)
     with io.atomic_directory(args.out) as tmp:
         evaluate_stage(inputs, args.calibrated, tmp, entries, steps)
+    io.write_parquet_atomic(artifacts.window_predictions(args.out, entries), args.predictions)
 
 
 if __name__ == "__main__":

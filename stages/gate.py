@@ -12,7 +12,6 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.decision import gates as gate
-from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.walkforward import layout
 
 
@@ -20,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("walkforward", type=Path, help="metrics/walkforward.json")
     parser.add_argument(
-        "models", type=Path, help="models/ (<window>/calibrate/<entry>/<group>.model.json)"
+        "by_window", type=Path, help="data/by_window (<window>.models.json: the coefficients)"
     )
     parser.add_argument("backtest", type=Path, help="metrics/backtest.json")
     parser.add_argument("trades", type=Path, help="data/backtest/trades.parquet")
@@ -32,11 +31,9 @@ def main() -> None:
     params = io.load_params("gate", gate.GateParams)  # checked here, once
     walkforward = io.read_json(args.walkforward)
     backtest = io.read_json(args.backtest)
-    files = layout.entry_files(args.models, "calibrate", "model.json")
-    norms = gate.coefficient_norms(
-        (f.entry, f.window, f.group, checked_card(f.path)) for f in files
-    )
-    io.log.info("read %d model.json files under %s", len(files), args.models)
+    fitted = [r for r in layout.group_records(args.by_window) if r.content["coef"] is not None]
+    norms = gate.coefficient_norms((r.entry, r.window, r.group, r.content) for r in fitted)
+    io.log.info("read %d fitted models' coefficients under %s", len(fitted), args.by_window)
     orders = pd.read_parquet(args.trades, columns=["model", "side", "edge_cents"])
     io.log.info("read %s: %d orders", args.trades, len(orders))
     diagnostics = pd.read_parquet(args.diagnostics, columns=["model", "minutes_to_close"])
@@ -48,14 +45,6 @@ def main() -> None:
     for model, result in gates.items():
         io.log.info("gate %s: %s", model, "passed" if result["passed"] else "failed")
     io.log.info("promoted: %s", promotion["promoted"])
-
-
-def checked_card(path: Path) -> dict:
-    """A model.json's content, once it passes the card schema: the gate judges the coefficients
-    the evaluate stage priced with, so a broken file stops here naming the file and field."""
-    content = io.read_json(path)
-    ModelCard.from_dict(content, str(path))
-    return content
 
 
 if __name__ == "__main__":

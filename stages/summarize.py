@@ -16,14 +16,19 @@ from tmaxedge.walkforward import layout
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "models", type=Path, help="models/ (<window>/evaluate/<entry>/<group>.preds_test.parquet)"
+        "by_window",
+        type=Path,
+        help="data/by_window (<window>.predictions.parquet and <window>.models.json)",
     )
     parser.add_argument("out", type=Path, help="folder for summaries and edge diagnostics")
     parser.add_argument("metrics", type=Path)
     args = parser.parse_args()
     io.configure_logging()
-    files = layout.entry_files(args.models, "evaluate", "preds_test.parquet")
-    predictions = pd.concat([pd.read_parquet(f.path) for f in files], ignore_index=True)
+    windows = layout.by_window_files(args.by_window, "predictions.parquet")
+    predictions = pd.concat([pd.read_parquet(path) for path in windows.values()], ignore_index=True)
+    # entry by entry, then window by window, as the entries' folders are read
+    predictions = predictions.sort_values(["model", "window"], kind="mergesort", ignore_index=True)
+    records = layout.group_records(args.by_window)
     metrics = {}
     with io.atomic_directory(args.out) as tmp:
         for model, rows in predictions.groupby("model", sort=True):
@@ -37,17 +42,11 @@ def main() -> None:
                 )
             io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
         # hitting the solver's iteration limit is never silent: counted per entry for review
-        tuned = [
-            (f.entry, io.read_json(f.path))
-            for f in layout.entry_files(args.models, "tune", "best_params.json")
-        ]
+        tuned = [(r.entry, r.content) for r in records]
         for model, count in summarize.not_converged_fits(tuned, sorted(metrics)).items():
             metrics.setdefault(model, {})[NOT_CONVERGED] = count
-        records = [
-            (f.entry, f.window, f.group, io.read_json(f.path))
-            for f in layout.entry_files(args.models, "calibrate", "calibration_fit.json")
-        ]
-        io.write_csv_atomic(summarize.pool_weight_table(records), tmp / "pool_weights.csv")
+        fits = [(r.entry, r.window, r.group, r.content["calibration_fit"]) for r in records]
+        io.write_csv_atomic(summarize.pool_weight_table(fits), tmp / "pool_weights.csv")
         io.write_parquet_atomic(
             predictions,
             tmp / "edge_diagnostics.parquet",

@@ -2,10 +2,14 @@
 (``<group>.<name>``): what the writers leave, the readers read back, and ``layout.entry_files``
 finds by entry, window and group."""
 
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from tmaxedge.core import io
+from tmaxedge.core.errors import ModelFileError
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
 from tmaxedge.modeling.tuning import TuneResult
 from tmaxedge.walkforward import artifacts, layout
@@ -107,3 +111,42 @@ def test_entry_files_finds_each_groups_file_by_entry_window_and_group(tmp_path):
     assert layout.entry_files(tmp_path, "evaluate", "scores.json") == []
     assert layout.entry_files(tmp_path, "calibrate", "fit.json") == []
     assert layout.group_of(tmp_path / "scores.json", "json") is None
+
+
+def test_a_windows_records_carry_what_summarize_and_gate_read(tmp_path):
+    """One models.json and one predictions.parquet per window (data/by_window) hold what the
+    stages after the walk-forward read of every group's files."""
+    models, by_window = tmp_path / "models", tmp_path / "by_window"
+    for window in ["2024-07-07", "2024-06-30"]:
+        for entry in ["ridge", "elasticnet"]:
+            write_window(models, window, entry)
+        steps = {step: layout.step_folder(models, window, step) for step in layout.STEPS}
+        entries = ["ridge", "elasticnet"]  # params order, not sorted
+        records = artifacts.window_models(steps["tune"], steps["calibrate"], entries)
+        io.write_json_atomic(records, by_window / f"{window}.models.json")
+        predictions = artifacts.window_predictions(steps["evaluate"], entries)
+        assert len(predictions) == 4  # two entries × two groups, one row each
+        io.write_parquet_atomic(predictions, by_window / f"{window}.predictions.parquet")
+    assert list(layout.by_window_files(by_window, "models.json")) == ["2024-06-30", "2024-07-07"]
+    found = layout.group_records(by_window)
+    assert [(r.entry, r.window, r.group) for r in found] == [
+        (entry, window, group)
+        for entry in ["elasticnet", "ridge"]
+        for window in ["2024-06-30", "2024-07-07"]
+        for group in ["chi_between", "nyc_less"]
+    ]
+    fitted, unfitted = found[0].content, found[1].content
+    assert fitted["coef"] == [1.0, 2.0] and unfitted["coef"] is None
+    assert fitted["n_fits_not_converged"] == 0
+    assert unfitted["calibration_fit"]["reason"] == "no model: single_class"
+
+
+def test_a_broken_model_file_stops_the_windows_records_naming_it(tmp_path):
+    write_window(tmp_path, "2024-06-30", "ridge")
+    steps = {step: layout.step_folder(tmp_path, "2024-06-30", step) for step in layout.STEPS}
+    path = steps["calibrate"] / "ridge" / "chi_between.model.json"
+    broken = io.read_json(path)
+    broken["coef"] = [3.0]  # one coefficient for two columns
+    io.write_json_atomic(broken, path)
+    with pytest.raises(ModelFileError, match=re.escape(str(path))):
+        artifacts.window_models(steps["tune"], steps["calibrate"], ["ridge"])

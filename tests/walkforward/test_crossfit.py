@@ -195,7 +195,10 @@ def test_the_calibrate_stage_cross_fits_what_the_tune_stage_wrote(tmp_path):
     part = step_part(params, "calibrate", Path("params.yaml"))
     (tmp_path / "calibrate.yaml").write_text(yaml.safe_dump(part))
     stage = Path(__file__).parents[2] / "stages" / "calibrate.py"
-    arguments = ["manifest.json", "features", "engine.json", "calibrate.yaml", "tune", "out"]
+    arguments = [
+        *["manifest.json", "features", "engine.json", "calibrate.yaml", "tune", "out"],
+        "models.json",
+    ]
     subprocess.run(
         [sys.executable, str(stage), *arguments],
         cwd=tmp_path,

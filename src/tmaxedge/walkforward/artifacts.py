@@ -15,7 +15,7 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.errors import ModelFileError
 from tmaxedge.modeling.cards import ModelCard
-from tmaxedge.modeling.tuning import TuneResult
+from tmaxedge.modeling.tuning import NOT_CONVERGED, TuneResult
 from tmaxedge.walkforward.calibrate import CalibratedGroup
 from tmaxedge.walkforward.evaluate import EvaluatedGroup
 from tmaxedge.walkforward.layout import group_file, groups_with
@@ -119,3 +119,43 @@ def write_evaluate_step(folder: Path, evaluated: dict[str, EvaluatedGroup]) -> N
         write_evaluated(folder, name, predictions, report)
     scores = {name: result.report["scores"] for name, result in evaluated.items()}
     io.write_json_atomic(scores, folder / "scores.json")
+
+
+def window_models(tuned: Path, calibrated: Path, entries: list[str]) -> dict[str, dict]:
+    """What the stages after the walk-forward need of one window's models, per entry and group:
+    the study's count of fits that stopped at the iteration limit (best_params.json), the
+    market-blend weight (calibration_fit.json's ``pool``, when pooled) and the calibrated
+    coefficients (model.json's ``coef``; None for a group without a model). ``tuned`` and
+    ``calibrated`` are the window's tune and calibrate folders.
+
+    One small file per window instead of every group's files: the summarize and gate stages
+    depend on these, so DVC checks each window's thousand files once, not three times."""
+    records: dict[str, dict] = {}
+    for entry in entries:
+        cards = read_calibrate_step(calibrated / entry)
+        records[entry] = {
+            group: {
+                NOT_CONVERGED: int(
+                    io.read_json(group_file(tuned / entry, group, "best_params.json")).get(
+                        NOT_CONVERGED, 0
+                    )
+                ),
+                "calibration_fit": io.read_json(
+                    group_file(calibrated / entry, group, "calibration_fit.json")
+                ),
+                "coef": None if card is None else card.to_dict()["coef"],
+            }
+            for group, card in cards.items()
+        }
+    return records
+
+
+def window_predictions(evaluated: Path, entries: list[str]) -> pd.DataFrame:
+    """Every entry's test predictions of one window (the evaluate folder), entry by entry and
+    group by group."""
+    parts = [
+        pd.read_parquet(group_file(evaluated / entry, group, "preds_test.parquet"))
+        for entry in entries
+        for group in groups_with(evaluated / entry, "preds_test.parquet")
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

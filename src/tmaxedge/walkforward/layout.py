@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from tmaxedge.core import io
 from tmaxedge.core.keys import SEPARATOR
 
 STEPS = ("tune", "calibrate", "evaluate")
@@ -61,3 +62,33 @@ def entry_files(models: Path, step: str, name: str) -> list[EntryFile]:
         if group is not None
     ]
     return sorted(found)
+
+
+class GroupRecord(NamedTuple):
+    entry: str
+    window: str
+    group: str
+    content: dict
+
+
+def by_window_files(folder: Path, name: str) -> dict[str, Path]:
+    """Window -> its file ``<window>.<name>`` in ``folder`` (data/by_window), by window."""
+    suffix = f".{name}"
+    found = {
+        path.name.removesuffix(suffix): path
+        for path in Path(folder).glob(f"*{suffix}")
+        if path.name != suffix
+    }
+    return dict(sorted(found.items()))
+
+
+def group_records(folder: Path) -> list[GroupRecord]:
+    """Every window's ``<window>.models.json`` in ``folder`` (``artifacts.window_models``) as
+    one record per (entry, window, group), sorted by entry, window and group."""
+    records = [
+        GroupRecord(entry, window, group, content)
+        for window, path in by_window_files(folder, "models.json").items()
+        for entry, groups in io.read_json(path).items()
+        for group, content in groups.items()
+    ]
+    return sorted(records, key=lambda r: (r.entry, r.window, r.group))

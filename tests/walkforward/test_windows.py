@@ -167,7 +167,9 @@ def test_manifest_counts_rows_and_days_per_split():
     assert manifest["cities"] == ["chi", "nyc"]
 
 
-def test_plan_command_writes_windows_yaml(tmp_path):
+def plan_arguments(tmp_path) -> list[str]:
+    """`tmaxedge plan`'s --features and --params for 20 days of one city (windows from
+    2024-01-06, every 3 days)."""
     folder = tmp_path / "features" / "city=chi" / "month=2024-01"
     folder.mkdir(parents=True)
     feature_rows(list(pd.date_range("2024-01-01", periods=20).date), ("chi",)).to_parquet(
@@ -177,17 +179,13 @@ def test_plan_command_writes_windows_yaml(tmp_path):
         "windows: {train_days: 5, test_days: 3, step_days: 3, calibration_fraction: 0.2,"
         " embargo_days: 0, first_test_offset_days: 5}\n"
     )
+    return ["--features", str(tmp_path / "features"), "--params", str(tmp_path / "params.yaml")]
+
+
+def test_plan_command_writes_windows_yaml(tmp_path):
+    arguments = plan_arguments(tmp_path)
     result = CliRunner().invoke(
-        cli.main,
-        [
-            "plan",
-            "--features",
-            str(tmp_path / "features"),
-            "--params",
-            str(tmp_path / "params.yaml"),
-            "--out",
-            str(tmp_path / "windows.yaml"),
-        ],
+        cli.main, ["plan", *arguments, "--out", str(tmp_path / "windows.yaml")]
     )
     assert result.exit_code == 0, result.output
     text = (tmp_path / "windows.yaml").read_text()
@@ -203,3 +201,43 @@ def test_plan_command_without_features_says_what_to_run(tmp_path):
     )
     assert result.exit_code != 0
     assert "run `dvc repro features` first" in str(result.exception) + result.output
+
+
+LOCK = """schema: '2.0'
+stages:
+  windows:
+    cmd: python stages/windows.py
+  tune@2024-01-03:
+    cmd: python stages/tune.py 2024-01-03
+    outs:
+    - path: models/2024-01-03/tune
+  tune@2024-01-06:
+    cmd: python stages/tune.py 2024-01-06
+  summarize:
+    cmd: python stages/summarize.py
+"""
+
+
+def test_plan_command_drops_the_lock_entries_of_windows_no_longer_planned(tmp_path):
+    """DVC keeps a stage's dvc.lock entry after the stage left dvc.yaml, and parses it on every
+    `dvc status`; a window that left the plan is such a stage."""
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  windows: {cmd: x}\n  tune: {foreach: '${window_keys}', do: {cmd: y}}\n"
+    )
+    (tmp_path / "dvc.lock").write_text(LOCK)
+    arguments = plan_arguments(tmp_path)
+    result = CliRunner().invoke(
+        cli.main, ["plan", *arguments, "--out", str(tmp_path / "windows.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "removed 1 entries of windows no longer planned" in result.output
+    # planned: 2024-01-06 .. 2024-01-15; 2024-01-03 is not, and the other stages stay
+    assert (tmp_path / "dvc.lock").read_text() == LOCK.replace(
+        "  tune@2024-01-03:\n    cmd: python stages/tune.py 2024-01-03\n    outs:\n"
+        "    - path: models/2024-01-03/tune\n",
+        "",
+    )
+    again = CliRunner().invoke(
+        cli.main, ["plan", *arguments, "--out", str(tmp_path / "windows.yaml")]
+    )
+    assert again.exit_code == 0 and "removed" not in again.output

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 import yaml
 
+from tmaxedge.cli import dvc
 from tmaxedge.cli.data import fetch_group, import_group
 from tmaxedge.cli.options import params_option
 from tmaxedge.cli.store import store_group
@@ -110,6 +111,20 @@ def plan(features: Path, params_path: Path, out: Path) -> None:
         f"{out}: {len(content['window_keys'])} windows, test weeks "
         f"{content['window_keys'][0]} .. {content['window_keys'][-1]}"
     )
+    drop_unplanned_windows(out.parent, content["window_keys"])
+
+
+def drop_unplanned_windows(project: Path, keys: list[str]) -> None:
+    """Remove from the project's dvc.lock the entries of windows no longer planned."""
+    lock, spec = project / "dvc.lock", project / "dvc.yaml"
+    if not (lock.exists() and spec.exists()):
+        return
+    per_window = dvc.window_stages(io.read_yaml(spec))
+    text, removed = dvc.without_unplanned_windows(lock.read_text(), per_window, keys)
+    if removed:
+        with io.atomic_path(lock) as tmp:
+            tmp.write_text(text)
+        click.echo(f"{lock}: removed {len(removed)} entries of windows no longer planned")
 
 
 @main.command("walkforward")

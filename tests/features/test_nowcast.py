@@ -37,6 +37,27 @@ def test_fit_tables_keeps_one_residual_per_day_and_half_hour():
     assert tables["temp_now"] == {"28": [["2024-05-01", "2024-05-02"], [3.0, 5.0]]}
 
 
+def test_a_pooled_models_tables_split_by_city_and_merge_back():
+    days = ["2024-05-01", "2024-05-02", "2024-05-03"]
+    both = pd.concat(
+        [
+            rows(days, [71, 72, 75], [70.0] * 3, [70.0] * 3).assign(city="chi"),
+            rows(days, [80, 81, 79], [78.0] * 3, [77.0] * 3).assign(city="aus"),
+        ]
+    )
+    pooled = nowcast.fit_tables(both)
+    chi = nowcast.of_city(pooled, "chi")
+    assert list(chi[nowcast.BY_CITY]) == ["chi"]
+    assert nowcast.of_city(pooled, "nyc") == {nowcast.BY_CITY: {}}
+    assert nowcast.merged([chi, nowcast.of_city(pooled, "aus")]) == pooled
+    one_city = nowcast.fit_tables(both[both["city"] == "chi"])
+    assert nowcast.of_city(one_city, "aus") is one_city  # one city's model keeps its tables
+    test = rows(["2024-05-10"], [0], [69.6], [np.nan]).assign(city="chi")
+    pd.testing.assert_frame_equal(
+        nowcast.add_columns(test, chi), nowcast.add_columns(test, pooled), check_exact=True
+    )
+
+
 def test_add_columns_counts_residuals_landing_in_the_bin():
     train = rows(["2024-05-01", "2024-05-02", "2024-05-03"], [71, 72, 75], [70.0] * 3, [70.0] * 3)
     tables = nowcast.fit_tables(train)  # residuals 1, 2, 5

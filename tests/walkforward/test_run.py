@@ -64,6 +64,31 @@ def test_run_window_predicts_what_the_three_stages_predict(world, tmp_path, case
         assert json.dumps(run.evaluated[name].report) == json.dumps(result.report)
 
 
+POOLED = {
+    "ridge_pooled": dataclasses.replace(
+        RIDGE, type="ridge", scope="pooled", extra_features=["nowcast"]
+    ),
+    "tmax_dist_pooled": dataclasses.replace(TMAX_DIST, type="tmax_dist", scope="pooled"),
+}
+
+
+@pytest.mark.parametrize("entry", list(POOLED))
+def test_a_pooled_models_files_keep_their_citys_nowcast_and_predict_the_same(
+    three_cities,  # noqa: F811
+    tmp_path,
+    entry,
+):
+    params, key = POOLED[entry], "2024-05-11"
+    run = run_window(three_cities, entry, params, STEPS, key, None)
+    staged = stage_path(three_cities, entry, params, STEPS, key, None, tmp_path)
+    pd.testing.assert_frame_equal(run.predictions, all_predictions(staged), check_exact=True)
+    files = [*(tmp_path / "tune").glob("aus_*.fit.json"), *(tmp_path / "calibrate").glob("chi_*")]
+    files = [path for path in files if path.name.endswith((".fit.json", ".model.json"))]
+    assert len(files) >= 2
+    for path in files:  # the weather cities (aus, chi) share one model, nyc has its own
+        assert list(json.loads(path.read_text())["nowcast"]["by_city"]) == [path.name[:3]]
+
+
 def test_entries_tuned_together_in_parallel_equal_each_tuned_alone(world, tmp_path):  # noqa: F811
     folder, _ = world
     window, rows = window_rows(folder)

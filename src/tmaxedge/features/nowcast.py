@@ -54,6 +54,24 @@ def fit_tables(rows: pd.DataFrame) -> dict:
     return _city_tables(rows)
 
 
+def of_city(tables: dict, city: str) -> dict:
+    """The tables a group of ``city`` is priced with: a pooled model's own city's alone (each
+    row looks up only its own city's), a one-city model's as they are. A pooled model's files
+    keep only their group's city: the other cities' tables, repeated in every city's file, made
+    most of the bytes a window's steps wrote."""
+    if BY_CITY not in tables:
+        return tables
+    return {BY_CITY: {code: own for code, own in tables[BY_CITY].items() if code == city}}
+
+
+def merged(tables: list[dict]) -> dict:
+    """One pooled model's tables gathered from its groups' (``of_city``), cities in order."""
+    if not any(BY_CITY in t for t in tables):
+        return tables[0]
+    by_city = {code: own for t in tables for code, own in t[BY_CITY].items()}
+    return {BY_CITY: dict(sorted(by_city.items()))}
+
+
 def _city_tables(rows: pd.DataFrame) -> dict[str, dict[str, list]]:
     tables = {}
     buckets = _bucket(rows["hour_of_day_local"])

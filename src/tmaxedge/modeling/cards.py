@@ -12,6 +12,7 @@ they are, so a valid card reads and writes back to the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -33,6 +34,7 @@ from scipy.special import expit
 
 from tmaxedge.core.errors import ModelFileError
 from tmaxedge.core.probability import PROB_CLIP
+from tmaxedge.features import nowcast as nowcast_tables
 from tmaxedge.features.nowcast import BY_CITY, READINGS
 from tmaxedge.modeling.distribution import KIND as DISTRIBUTION_KIND
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
@@ -92,6 +94,13 @@ class ModelCard:
         score = self.linear.decision(self.preprocessor.transform(np.asarray(x, float)))
         return self.calibrator(score)
 
+    def for_city(self, city: str) -> ModelCard:
+        """The card as a group of ``city`` is priced by it: a pooled model keeps only that
+        city's nowcast tables (``nowcast.of_city``)."""
+        if self.nowcast is None:
+            return self
+        return dataclasses.replace(self, nowcast=nowcast_tables.of_city(self.nowcast, city))
+
     def to_dict(self) -> dict:
         return {
             "preprocessor": self.preprocessor.to_dict(),
@@ -116,6 +125,15 @@ class ModelCard:
             d.get("pool_weight"),
             d.get("kind", "bin"),
         )
+
+
+def unit_card(cards: list[ModelCard]) -> ModelCard:
+    """One fitted model's card from the cards of the groups it prices together (a tmax_dist
+    unit's): the same model, with every group's city's nowcast tables (``ModelCard.for_city``)."""
+    first = cards[0]
+    if first.nowcast is None:
+        return first
+    return dataclasses.replace(first, nowcast=nowcast_tables.merged([c.nowcast for c in cards]))
 
 
 # --- the schema of model.json ------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pandas as pd
 
 from tmaxedge.core import io
 from tmaxedge.core.errors import ModelFileError
+from tmaxedge.core.keys import Group
 from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.modeling.tuning import NOT_CONVERGED, TuneResult
 from tmaxedge.walkforward.calibrate import CalibratedGroup
@@ -29,11 +30,17 @@ def write_tuned(folder: Path, group: str, result: TuneResult) -> None:
     card = uncalibrated_card(result)
     if card is not None:
         io.write_csv_atomic(result.trials, group_file(folder, group, "trials.csv"))
-        io.write_json_atomic(card.to_dict(), group_file(folder, group, "fit.json"))
+        write_card(card, group, group_file(folder, group, "fit.json"))
 
 
 def read_tuned(folder: Path, group: str) -> ModelCard | None:
     return read_card(group_file(folder, group, "fit.json"))
+
+
+def write_card(card: ModelCard, group: str, path: Path) -> None:
+    """The card as it prices ``group`` (``ModelCard.for_city``: a pooled model's file holds its
+    group's city's nowcast tables, not every city's)."""
+    io.write_json_atomic(card.for_city(Group.parse(group).city).to_dict(), path)
 
 
 def read_card(path: Path) -> ModelCard | None:
@@ -52,7 +59,7 @@ def write_calibrated(folder: Path, group: str, card: ModelCard, fitted, info: di
     """The group's model.json (predicts without unpickling), model.joblib (scikit-learn),
     calibration_fit.json."""
     io.write_json_atomic(info, group_file(folder, group, "calibration_fit.json"))
-    io.write_json_atomic(card.to_dict(), group_file(folder, group, "model.json"))
+    write_card(card, group, group_file(folder, group, "model.json"))
     if fitted is not None:
         import joblib
 

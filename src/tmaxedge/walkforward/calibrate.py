@@ -25,7 +25,7 @@ from tmaxedge.modeling.calibration import (
     fit_calibrator,
     with_model,
 )
-from tmaxedge.modeling.cards import ModelCard
+from tmaxedge.modeling.cards import ModelCard, unit_card
 from tmaxedge.modeling.pooling import (
     NO_POOL_FIT,
     PoolEvidence,
@@ -115,7 +115,8 @@ def calibration_evidence(
             names = [n for n in keys if keys[n] == key and fold.cards.get(n) is not None]
             if names:
                 rows = pd.concat([fold.parts[name] for name in names], ignore_index=True)
-                pieces.append(calibration_scores(rows, fold.cards[names[0]]))
+                card = unit_card([fold.cards[name] for name in names])
+                pieces.append(calibration_scores(rows, card))
     return evidence
 
 

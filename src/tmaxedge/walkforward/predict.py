@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from tmaxedge.modeling import distribution
-from tmaxedge.modeling.cards import ModelCard
+from tmaxedge.modeling.cards import ModelCard, unit_card
 from tmaxedge.walkforward.groups import design_matrix, distribution_unit, with_nowcast
 
 
@@ -25,7 +25,7 @@ def predict_groups(
     for unit in sorted({u for u in units.values() if u is not None}):
         names = [name for name in parts if units[name] == unit]
         rows = pd.concat([parts[n] for n in names], ignore_index=True)
-        p = distribution.bin_probability(cards[names[0]], rows)
+        p = distribution.bin_probability(unit_card([cards[n] for n in names]), rows)
         bounds = np.cumsum([0] + [len(parts[n]) for n in names])
         alone.update({name: p[bounds[i] : bounds[i + 1]] for i, name in enumerate(names)})
     return alone

@@ -1,7 +1,8 @@
 """Stage `gate`: check every model type against the release gates and choose the one to promote.
 
-Always exits 0 after writing metrics/gate.json and models/promoted.json, so the report can
-explain a failure; the `verdict` stage is the one that fails the run.
+Always exits 0 after writing metrics/gate.json, metrics/promoted.json and metrics/summary.json
+(every entry's scores, P&L and verdict in one record), so the report can explain a failure; the
+`verdict` stage is the one that fails the run.
 """
 
 import argparse
@@ -25,7 +26,8 @@ def main() -> None:
     parser.add_argument("trades", type=Path, help="data/backtest/trades.parquet")
     parser.add_argument("diagnostics", type=Path, help="data/walkforward/edge_diagnostics.parquet")
     parser.add_argument("gate_metrics", type=Path, help="metrics/gate.json")
-    parser.add_argument("promoted", type=Path, help="models/promoted.json")
+    parser.add_argument("promoted", type=Path, help="metrics/promoted.json")
+    parser.add_argument("summary", type=Path, help="metrics/summary.json: one record per entry")
     args = parser.parse_args()
     io.configure_logging()
     params = io.load_params("gate", gate.GateParams)  # checked here, once
@@ -42,6 +44,8 @@ def main() -> None:
     promotion = gate.choose_promotion(gates, walkforward, backtest)
     io.write_json_atomic(gate.flat_gate_metrics(gates), args.gate_metrics)
     io.write_json_atomic({**promotion, "gates": gates}, args.promoted)
+    summary = gate.model_summary(walkforward, backtest, gates, promotion["promoted"])
+    io.write_json_atomic(summary, args.summary)
     for model, result in gates.items():
         io.log.info("gate %s: %s", model, "passed" if result["passed"] else "failed")
     io.log.info("promoted: %s", promotion["promoted"])

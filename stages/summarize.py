@@ -20,6 +20,7 @@ def main() -> None:
         type=Path,
         help="data/by_window (<window>.predictions.parquet and <window>.models.json)",
     )
+    parser.add_argument("manifests", type=Path, help="data/windows: each window's dates")
     parser.add_argument("out", type=Path, help="folder for summaries and edge diagnostics")
     parser.add_argument("metrics", type=Path)
     args = parser.parse_args()
@@ -29,18 +30,22 @@ def main() -> None:
     # entry by entry, then window by window, as the entries' folders are read
     predictions = predictions.sort_values(["model", "window"], kind="mergesort", ignore_index=True)
     records = layout.group_records(args.by_window)
+    bounds = {w: io.read_json(args.manifests / f"{w}.json")["window"] for w in windows}
+    chosen = {(r.entry, r.group, r.window): r.content["best_params"] for r in records}
     metrics = {}
     with io.atomic_directory(args.out) as tmp:
         for model, rows in predictions.groupby("model", sort=True):
-            summary = summarize.summarize_predictions(rows)
+            by_window = summarize.per_window(rows)
+            summary = {**summarize.summarize_predictions(rows), **summarize.window_means(by_window)}
             metrics[model] = summarize.flat_metrics(summary)
             io.write_json_atomic(summary, tmp / "walkforward_summary" / model / "all.json")
             for (city, bracket), part in rows.groupby(["city", "bracket"], sort=True):
-                io.write_json_atomic(
-                    summarize.summarize_predictions(part),
-                    tmp / "walkforward_summary" / model / f"{Group(city, bracket).name}.json",
-                )
-            io.write_csv_atomic(summarize.per_window(rows), tmp / "per_window" / f"{model}.csv")
+                group = Group(city, bracket).name
+                best = {w: chosen[model, group, w] for w in windows if (model, group, w) in chosen}
+                summary = summarize.summarize_predictions(part)
+                summary["windows"] = summarize.window_records(part, bounds, best)
+                io.write_json_atomic(summary, tmp / "walkforward_summary" / model / f"{group}.json")
+            io.write_csv_atomic(by_window, tmp / "per_window" / f"{model}.csv")
         # hitting the solver's iteration limit is never silent: counted per entry for review
         tuned = [(r.entry, r.content) for r in records]
         for model, count in summarize.not_converged_fits(tuned, sorted(metrics)).items():

@@ -32,6 +32,7 @@ from tmaxedge.decision.gates import (
     evaluate_gates,
     failed_checks,
     flat_gate_metrics,
+    model_summary,
     recorded_checks,
 )
 from tmaxedge.modeling.cards import Calibrator, ModelCard
@@ -523,6 +524,7 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
         "diag.parquet",
         "out/gate.json",
         "out/promoted.json",
+        "out/summary.json",
     ]
     result = run("gate.py", args, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -539,6 +541,35 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
     promoted = json.loads((tmp_path / "out" / "promoted.json").read_text())
     assert promoted["promoted"] is None
     assert promoted["reason"].startswith("no edge found: ridge: fails gate brier, fails gate beta")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["ridge"]["passed_gates"] is False and summary["ridge"]["promoted"] is False
     first = (tmp_path / "out" / "gate.json").read_bytes()
     assert run("gate.py", args, tmp_path).returncode == 0
     assert (tmp_path / "out" / "gate.json").read_bytes() == first  # same inputs, same bytes
+
+
+def test_model_summary_gathers_each_entrys_scores_pnl_and_verdict_in_one_record():
+    walkforward = {
+        "ridge": {"log_loss_window_mean": 0.2212345678, "brier_window_mean": 0.07, "ece": 0.01},
+        "tmax_dist": {"log_loss_window_mean": 0.25, "n_windows": 6},
+    }
+    backtest = {"ridge": {"net_pnl": 120.0, "daily_sharpe": 1.5, "fill_rate": 0.3}, "market": {}}
+    gates = {"ridge": {"passed": True}, "tmax_dist": {"passed": False}}
+    summary = model_summary(walkforward, backtest, gates, promoted="ridge")
+    assert summary == {
+        "ridge": {
+            "log_loss_window_mean": 0.221235,
+            "brier_window_mean": 0.07,
+            "ece": 0.01,
+            "net_pnl": 120.0,
+            "daily_sharpe": 1.5,
+            "passed_gates": True,
+            "promoted": True,
+        },
+        "tmax_dist": {
+            "log_loss_window_mean": 0.25,
+            "n_windows": 6,
+            "passed_gates": False,
+            "promoted": False,
+        },
+    }

@@ -13,7 +13,12 @@ from sklearn.linear_model import LogisticRegression
 
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.modeling import logistic, tuning
-from tmaxedge.modeling.calibration import CalibrateParams, calibrate_model, choose_method
+from tmaxedge.modeling.calibration import (
+    CalibrateParams,
+    calibrate_model,
+    calibrate_scores,
+    choose_method,
+)
 from tmaxedge.modeling.cards import Calibrator, ModelCard
 from tmaxedge.modeling.logistic import Preprocessor, class_weights, fit_logistic
 from tmaxedge.modeling.sklearn_model import LinearProbabilityModel
@@ -136,8 +141,10 @@ def test_calibrate_model_without_both_classes_keeps_the_raw_model():
     calibrator, fitted, info = calibrate_model(
         pre, linear, x[:5], np.zeros(5, int), 5, CalibrateParams()
     )
-    assert fitted is None and info["method"] == "none" and info["reason"] == "single class"
+    assert info["method"] == "none" and info["reason"] == "single class"
     assert calibrator.method == "none"
+    raw = expit(linear.decision(pre.transform(x)))  # model.joblib serves the model alone
+    np.testing.assert_array_equal(fitted.predict_proba(x)[:, 1], raw)
 
 
 def test_choose_method_counts_outcomes_not_rows_and_a_fixed_method_wins():
@@ -154,7 +161,9 @@ def test_calibrate_method_none_keeps_the_raw_model():
     calibrator, fitted, info = calibrate_model(
         pre, linear, x, y, 400, CalibrateParams(method="none")
     )
-    assert fitted is None and calibrator.method == "none" and info["method"] == "none"
+    assert calibrator.method == "none" and info["method"] == "none"
+    raw = expit(linear.decision(pre.transform(x)))
+    np.testing.assert_array_equal(fitted.predict_proba(x)[:, 1], raw)
     with pytest.raises(ParamsError, match="method must be"):
         CalibrateParams(method="platt")
 
@@ -461,3 +470,35 @@ def test_fit_logistic_refuses_labels_other_than_0_and_1():
     z, y = collinear_weather_rows(0, n=200)
     with pytest.raises(ValueError, match="labels y must be 0 or 1"):
         fit_logistic(z, np.where(y == 1, 1.0, 0.5), 1.0, 0.0, np.ones(len(y)))
+
+
+def test_one_stream_draws_are_those_of_one_seeded_tpe_sampler_as_the_brief_runs_it():
+    import optuna
+
+    def objective(trial):
+        return (trial.suggest_float("x", -1, 1) - 0.3) ** 2 + 0.1 * trial.suggest_float("y", 0, 1)
+
+    def draws(study):
+        return [t.params for t in study.trials]
+
+    plain = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1337))
+    plain.optimize(objective, n_trials=14)  # past TPE's 10 start-up draws
+    one_stream = optuna.create_study()
+    tuning.run_trials(one_stream, objective, 14, 1337, "one_stream")
+    per_trial = optuna.create_study()
+    tuning.run_trials(per_trial, objective, 14, 1337, "per_trial")
+    assert draws(one_stream) == draws(plain)
+    assert draws(per_trial) != draws(plain)
+
+
+def test_isotonic_counts_rows_where_the_brief_does_and_market_days_by_default():
+    rng = np.random.default_rng(5)
+    score = rng.normal(size=600)
+    y = (rng.random(600) < expit(score)).astype(int)
+    by_rows = CalibrateParams(method="auto", isotonic_min=500, isotonic_counts="rows")
+    # 600 rows of 12 market-days: isotonic by the rows, sigmoid by the independent outcomes
+    assert calibrate_scores(score, y, 12, by_rows).info["method"] == "isotonic"
+    by_days = dataclasses.replace(by_rows, isotonic_counts="market_days")
+    assert calibrate_scores(score, y, 12, by_days).info["method"] == "sigmoid"
+    with pytest.raises(ParamsError, match="isotonic_counts"):
+        CalibrateParams(isotonic_counts="minutes")

@@ -71,3 +71,46 @@ def test_fits_stopped_at_the_iteration_limit_are_counted_per_entry():
     ]
     counts = summarize.not_converged_fits(records, ["elasticnet", "ridge", "tmax_dist"])
     assert counts == {"elasticnet": 5, "ridge": 0, "tmax_dist": 0}
+
+
+def test_window_records_give_each_windows_dates_scores_and_chosen_hyperparameters():
+    rows = pd.concat(
+        [predictions().assign(window="2024-07-07"), predictions().assign(window="2024-06-30")]
+    )
+    bounds = {
+        w: {
+            "key": w,
+            "train_start": a,
+            "fit_end": "x",
+            "train_end": w,
+            "test_start": w,
+            "test_end": b,
+        }
+        for w, a, b in [
+            ("2024-06-30", "2024-04-01", "2024-07-07"),
+            ("2024-07-07", "2024-04-08", "2024-07-14"),
+        ]
+    }
+    best = {
+        "2024-06-30": {
+            "status": "ok",
+            "C": 2.0,
+            "C_fit": 1.5,
+            "class_weight": "none",
+            "columns": ["a"],
+        }
+    }
+    records = summarize.window_records(rows, bounds, best)
+    assert [r["window"] for r in records] == ["2024-06-30", "2024-07-07"]
+    first = records[0]
+    assert (first["train_start"], first["train_end"], first["test_end"]) == (
+        "2024-04-01",
+        "2024-06-30",
+        "2024-07-07",
+    )
+    assert first["best_params"] == {"status": "ok", "C": 2.0, "C_fit": 1.5, "class_weight": "none"}
+    assert records[1]["best_params"] == {}  # no study recorded for that window
+    own = predictions().dropna(subset=["p_model"])
+    assert first["brier"] == brier(own["y"].to_numpy(float), own["p_model"].to_numpy(float))
+    assert first["n_rows"] == 400 and first["coverage"] == 390 / 400
+    assert first["brier_improvement"] == 1 - first["brier_common"] / first["market_brier"]

@@ -138,6 +138,7 @@ def test_a_windows_records_carry_what_summarize_and_gate_read(tmp_path):
     fitted, unfitted = found[0].content, found[1].content
     assert fitted["coef"] == [1.0, 2.0] and unfitted["coef"] is None
     assert fitted["n_fits_not_converged"] == 0
+    assert fitted["best_params"] == {"status": "ok", "C_fit": 1.0}
     assert unfitted["calibration_fit"]["reason"] == "no model: single_class"
 
 

@@ -184,7 +184,8 @@ def test_evaluate_group_without_a_model_predicts_nothing(world):
     assert report["scores"]["coverage"] == 0.0
 
 
-def test_artifacts_round_trip_through_json(world, tmp_path):
+@pytest.mark.parametrize("method", ["auto", "none"])  # a model.joblib with or without calibrator
+def test_artifacts_round_trip_through_json(world, tmp_path, method):
     folder, _ = world
     _, rows = window_rows(folder)
     result = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL)["chi_between"]
@@ -193,7 +194,7 @@ def test_artifacts_round_trip_through_json(world, tmp_path):
     calibrated, fitted, info = calibrate_window(
         {"chi_between": groups_of(rows.calibrate)["chi_between"]},
         {"chi_between": card},
-        CalibrateParams(),
+        CalibrateParams(method=method),
         PoolParams(enabled=False),
     )["chi_between"]
     artifacts.write_calibrated(tmp_path / "calibrate", "chi_between", calibrated, fitted, info)
@@ -352,3 +353,14 @@ def test_stream_jobs_yields_results_in_job_order_on_every_backend():
     assert list(stream_jobs(operator.add, jobs, parallel)) == expected
     assert list(stream_jobs(operator.add, jobs, SEQUENTIAL)) == expected
     assert largest_first([1, 9, 3, 9, 5]) == [1, 3, 4, 2, 0]  # ties keep their order
+
+
+def test_an_entry_not_held_to_beta_max_is_tuned_and_fitted_without_the_limit(world):
+    folder, _ = world
+    _, rows = window_rows(folder)
+    tight = {"between": 0.05, "greater": 0.05, "less": 0.05}
+    held = tune_window(rows.fit, "ridge", RIDGE, SEQUENTIAL, tight)["chi_between"].best_params
+    free_params = dataclasses.replace(RIDGE, hold_to_beta_max=False)
+    free = tune_window(rows.fit, "ridge", free_params, SEQUENTIAL, tight)["chi_between"].best_params
+    assert held["beta_max"] == 0.05 and (held["beta_norm"] <= 0.05 or not held["beta_feasible"])
+    assert free["beta_max"] is None and free["beta_norm"] > 0.05

@@ -12,6 +12,7 @@ import yaml
 from tmaxedge.cli import dvc
 from tmaxedge.cli.data import fetch_group, import_group
 from tmaxedge.cli.options import params_option
+from tmaxedge.cli.preset import preset_command
 from tmaxedge.cli.store import store_group
 from tmaxedge.cli.study import study_group
 from tmaxedge.core import failures, io
@@ -340,7 +341,8 @@ def event_date_range(features: Path):
 main.add_command(import_group)
 main.add_command(fetch_group)
 main.add_command(study_group)
+main.add_command(store_group)
+main.add_command(preset_command)
 
 if __name__ == "__main__":
     main()
-main.add_command(store_group)

@@ -410,6 +410,42 @@ def flat_gate_metrics(gates: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]
     return flat
 
 
+SUMMARY_SCORES = [  # metrics/walkforward.json keys, as they are named there
+    "log_loss_window_mean",
+    "brier_window_mean",
+    "log_loss_common",
+    "brier_common",
+    "market_log_loss",
+    "market_brier",
+    "brier_improvement",
+    "ece",
+    "coverage",
+    "n_windows",
+]
+SUMMARY_TRADING = ["net_pnl", "daily_sharpe", "max_drawdown", "n_fills"]  # metrics/backtest.json
+
+
+def model_summary(
+    walkforward_metrics: Mapping[str, Mapping[str, Any]],
+    backtest_metrics: Mapping[str, Mapping[str, Any]],
+    gates: Mapping[str, Mapping[str, Any]],
+    promoted: str | None,
+) -> dict[str, dict]:
+    """metrics/summary.json: per model entry, the brief's cross-window comparison in one flat
+    record (mean log loss and Brier over the test windows, the pooled scores against the market,
+    the backtest's P&L and Sharpe) with its gate verdict and whether it was promoted."""
+    summary = {}
+    for model in sorted(gates):
+        scores, trading = walkforward_metrics.get(model, {}), backtest_metrics.get(model, {})
+        summary[model] = {
+            **{k: _rounded(scores[k]) for k in SUMMARY_SCORES if k in scores},
+            **{k: _rounded(trading[k]) for k in SUMMARY_TRADING if k in trading},
+            "passed_gates": bool(gates[model]["passed"]),
+            "promoted": model == promoted,
+        }
+    return summary
+
+
 def recorded_checks(row: Mapping[str, Any]) -> dict[str, dict]:
     """The checks one model's row of metrics/gate.json records, in ``GATE_CHECKS`` order:
     ``{name: {"passed", "value", "message"}}``; a check without a message gets its requirement."""

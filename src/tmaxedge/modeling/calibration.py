@@ -19,6 +19,8 @@ CALIBRATION_METHODS = ("auto", "isotonic", "sigmoid", "none")
 # training days. crossfit: refitted with the tuned hyperparameters on ``folds`` blocks of the
 # training days, calibrated and pooled on each block's out-of-fold scores, then refitted on them all
 FIT_ON = ("holdout", "crossfit")
+# market_days: independent outcomes (a market-day's minutes share one); rows: the brief's count
+ISOTONIC_COUNTS = ("market_days", "rows")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class CalibrateParams(Params):
         clip=Interval(float, *CLIP_BOUNDS, closed="neither"),
         fit_on=Options(FIT_ON),
         folds=Interval(int, 2, None),
+        isotonic_counts=Options(ISOTONIC_COUNTS),
     )
     method: str = (
         "auto"  # auto: isotonic with isotonic_min outcomes, else sigmoid; or one of them; or none
@@ -39,6 +42,7 @@ class CalibrateParams(Params):
     clip: float = 0.001  # probabilities are kept in [clip, 1 - clip]
     fit_on: str = "holdout"  # among FIT_ON
     folds: int = 5  # crossfit: blocks of consecutive training days
+    isotonic_counts: str = "market_days"  # what isotonic_min counts: among ISOTONIC_COUNTS
 
 
 class FittedCalibration(NamedTuple):
@@ -78,9 +82,9 @@ def calibrate_model(
 ) -> FittedCalibration:
     """Fit the calibrator on ``(x, y)`` with the model (``preprocessor`` then ``linear``) frozen.
 
-    Returns the calibrator as plain numbers, the fitted ``CalibratedClassifierCV`` (``None`` when
-    the slice cannot be calibrated: no rows or a single class, and then the raw model is used) and
-    a description for calibration_fit.json.
+    Returns the calibrator as plain numbers, the fitted ``CalibratedClassifierCV`` around the
+    model (the model alone when the slice cannot be calibrated: no rows or a single class) and a
+    description for calibration_fit.json.
     """
     score = linear.decision(preprocessor.transform(np.asarray(x, float))) if len(y) else np.empty(0)
     calibrator, fitted, info = calibrate_scores(score, y, n_outcomes, params)
@@ -117,7 +121,7 @@ def calibrate_scores(
 
     from tmaxedge.modeling.sklearn_model import ScoreModel
 
-    method = choose_method(n_outcomes, params)
+    method = choose_method(len(y) if params.isotonic_counts == "rows" else n_outcomes, params)
     calibrated = CalibratedClassifierCV(FrozenEstimator(ScoreModel().fit(None)), method=method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -139,14 +143,16 @@ def calibrate_scores(
 def with_model(calibrated, preprocessor: Preprocessor, linear: LinearFit):
     """The ``CalibratedClassifierCV`` fitted on scores, made to score rows with the model
     (``preprocessor`` then ``linear``): its calibrator maps scores, so it serves any model whose
-    scores it was fitted on. ``None`` stays ``None``."""
-    if calibrated is None:
-        return None
-    from sklearn.frozen import FrozenEstimator
-
+    scores it was fitted on. Without one (``None``: no calibrator fitted), the model alone as a
+    scikit-learn classifier, so every fitted group has a model.joblib."""
     from tmaxedge.modeling.sklearn_model import LinearProbabilityModel
 
-    frozen = FrozenEstimator(LinearProbabilityModel(preprocessor, linear).fit(None))
+    model = LinearProbabilityModel(preprocessor, linear).fit(None)
+    if calibrated is None:
+        return model
+    from sklearn.frozen import FrozenEstimator
+
+    frozen = FrozenEstimator(model)
     calibrated.estimator = frozen
     for part in calibrated.calibrated_classifiers_:
         part.estimator = frozen

@@ -58,6 +58,9 @@ EXTRA_FEATURES = ("mid_logit", "nowcast", "event")
 
 CLASS_WEIGHTS = ("none", "balanced")
 PRUNERS = ("median", "none")
+# per_trial: each trial's TPE draw seeded from (seed, finished trials), so a killed study resumes
+# exactly; one_stream: one TPESampler(seed) for the whole study, the brief's draws
+SAMPLER_DRAWS = ("per_trial", "one_stream")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class ModelParams(Params):
         n_splits=Interval(int, 2, None),
         sampler_seed=Interval(int, 0, None),  # numpy refuses a negative seed
         pruner=Options(PRUNERS),
+        sampler_draws=Options(SAMPLER_DRAWS),
         tune_every_minutes=Interval(int, 0, None),
         extra_features=Subset(EXTRA_FEATURES),
         min_class_days=Interval(int, 1, None),
@@ -90,6 +94,9 @@ class ModelParams(Params):
     n_splits: int = 4
     sampler_seed: int = 1337
     pruner: str = "median"
+    sampler_draws: str = "per_trial"  # among SAMPLER_DRAWS
+    # the study and the final fit answer to the gate's coefficient-norm limit (gate.beta_max)
+    hold_to_beta_max: bool = True
     tune_every_minutes: int = 0  # 0: tune on every row; k: on rows k minutes apart
     extra_features: list[str] = field(default_factory=list)  # among EXTRA_FEATURES
     min_class_days: int = 1  # fewest event days on which each outcome (YES, NO) must occur
@@ -205,7 +212,7 @@ def tune_group(
     )
     if storage is not None:
         studies.fail_interrupted_trials(storage, study_name)
-    run_trials(study, objective, params.n_trials, params.sampler_seed)
+    run_trials(study, objective, params.n_trials, params.sampler_seed, params.sampler_draws)
     finished = studies.finished_trials(study)
     best, feasible = best_trial(study, beta_max)
     c, weight_scheme, l1_ratio = objective.decode(best.params)
@@ -276,19 +283,27 @@ def study_key(x, y, event_dates, study_rows, columns, model, params, beta_max) -
 
 
 def run_trials(
-    study: optuna.Study, objective: CrossValidatedLogLoss, n_trials: int, seed: int
+    study: optuna.Study,
+    objective: CrossValidatedLogLoss,
+    n_trials: int,
+    seed: int,
+    draws: str = "per_trial",
 ) -> None:
     """Run trials one at a time until ``n_trials`` have finished (completed or pruned).
 
-    Each trial's TPE draw is seeded from (seed, finished trials so far) and TPE reads only the
-    finished trials, so the k-th finished trial is the same whether or not the run was killed
-    and resumed in between.
+    ``per_trial``: each trial's TPE draw is seeded from (seed, finished trials so far) and TPE
+    reads only the finished trials, so the k-th finished trial is the same whether or not the
+    run was killed and resumed in between. ``one_stream``: one ``TPESampler(seed)`` draws every
+    trial, as ``study.optimize(n_trials=...)`` under it would (a resumed study then draws anew).
     """
     import optuna
 
+    if draws == "one_stream":
+        study.sampler = optuna.samplers.TPESampler(seed=seed)
     while (n_finished := len(studies.finished_trials(study))) < n_trials:
         studies.kill_if_asked(study.study_name, n_finished)
-        study.sampler = optuna.samplers.TPESampler(seed=studies.trial_seed(seed, n_finished))
+        if draws == "per_trial":
+            study.sampler = optuna.samplers.TPESampler(seed=studies.trial_seed(seed, n_finished))
         study.optimize(objective, n_trials=1)
 
 

@@ -54,7 +54,8 @@ def step_scores(predictions: pd.DataFrame) -> dict:
 
 
 def per_window(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Model and market Brier per test window, for the per-window chart."""
+    """Model and market Brier and log loss per test window (on the rows both price), for the
+    per-window chart and the means over windows."""
     rows = []
     for window, part in predictions.groupby("window", sort=True):
         scores = score(part)
@@ -64,9 +65,54 @@ def per_window(predictions: pd.DataFrame) -> pd.DataFrame:
                 "brier": scores.get("brier_common", np.nan),
                 "market_brier": scores.get("market_brier", np.nan),
                 "n_rows": len(part),
+                "log_loss": scores.get("log_loss_common", np.nan),
+                "market_log_loss": scores.get("market_log_loss", np.nan),
             }
         )
     return pd.DataFrame(rows)
+
+
+def window_means(table: pd.DataFrame) -> dict[str, float]:
+    """The brief's cross-window comparison: each score's mean over the test windows (every
+    window weighs the same, however many rows it has), from ``per_window``'s table."""
+    return {f"{name}_window_mean": float(table[name].mean()) for name in ["log_loss", "brier"]}
+
+
+WINDOW_SCORE_KEYS = [  # the model's on its rows; *_common and market_* on the rows both price
+    "log_loss",
+    "brier",
+    "log_loss_common",
+    "brier_common",
+    "market_log_loss",
+    "market_brier",
+    "brier_improvement",
+    "coverage",
+    "n_rows",
+]
+BEST_PARAM_KEYS = ["status", "C", "C_fit", "class_weight", "l1_ratio", "cv_log_loss", "cv_brier"]
+
+
+def window_records(
+    predictions: pd.DataFrame, bounds: dict[str, dict], best_params: dict[str, dict]
+) -> list[dict]:
+    """One record per test window of one group's predictions (the brief's walkforward summary):
+    the window's dates (``bounds``: window -> its manifest's ``window``; ends exclusive), its
+    test scores, and the hyperparameters its study chose (``best_params``: window -> the
+    group's best_params.json; absent: none recorded)."""
+    records = []
+    for window, part in predictions.groupby("window", sort=True):
+        dates = bounds[window]
+        scores = score(part)
+        best = best_params.get(window, {})
+        records.append(
+            {
+                "window": window,
+                **{k: dates[k] for k in ["train_start", "train_end", "test_start", "test_end"]},
+                **{k: scores[k] for k in WINDOW_SCORE_KEYS if k in scores},
+                "best_params": {k: best[k] for k in BEST_PARAM_KEYS if k in best},
+            }
+        )
+    return records
 
 
 METRIC_KEYS = [
@@ -89,6 +135,8 @@ METRIC_KEYS = [
     "brier_incoherent",
     "brier_improvement_incoherent",
     "log_loss_incoherent",
+    "log_loss_window_mean",
+    "brier_window_mean",
 ]
 
 

@@ -130,10 +130,10 @@ def write_evaluate_step(folder: Path, evaluated: dict[str, EvaluatedGroup]) -> N
 
 def window_models(tuned: Path, calibrated: Path, entries: list[str]) -> dict[str, dict]:
     """What the stages after the walk-forward need of one window's models, per entry and group:
-    the study's count of fits that stopped at the iteration limit (best_params.json), the
-    market-blend weight (calibration_fit.json's ``pool``, when pooled) and the calibrated
-    coefficients (model.json's ``coef``; None for a group without a model). ``tuned`` and
-    ``calibrated`` are the window's tune and calibrate folders.
+    the study's chosen hyperparameters (best_params.json) and its count of fits that stopped at
+    the iteration limit, the market-blend weight (calibration_fit.json's ``pool``, when pooled)
+    and the calibrated coefficients (model.json's ``coef``; None for a group without a model).
+    ``tuned`` and ``calibrated`` are the window's tune and calibrate folders.
 
     One small file per window instead of every group's files: the summarize and gate stages
     depend on these, so DVC checks each window's thousand files once, not three times."""
@@ -142,17 +142,15 @@ def window_models(tuned: Path, calibrated: Path, entries: list[str]) -> dict[str
         cards = read_calibrate_step(calibrated / entry)
         records[entry] = {
             group: {
-                NOT_CONVERGED: int(
-                    io.read_json(group_file(tuned / entry, group, "best_params.json")).get(
-                        NOT_CONVERGED, 0
-                    )
-                ),
+                "best_params": best,
+                NOT_CONVERGED: int(best.get(NOT_CONVERGED, 0)),
                 "calibration_fit": io.read_json(
                     group_file(calibrated / entry, group, "calibration_fit.json")
                 ),
                 "coef": None if card is None else card.to_dict()["coef"],
             }
             for group, card in cards.items()
+            for best in [io.read_json(group_file(tuned / entry, group, "best_params.json"))]
         }
     return records
 

@@ -39,7 +39,8 @@ from tmaxedge.walkforward.predict import predict_groups
 
 class CalibratedGroup(NamedTuple):
     """One group's calibration result: the card that prices its test week (None: no model), the
-    fitted scikit-learn calibration serving it (model.joblib) and calibration_fit.json."""
+    same model as a scikit-learn classifier (model.joblib: calibrated when a calibrator was
+    fitted; before the market blend) and calibration_fit.json."""
 
     card: ModelCard | None
     fitted: object | None

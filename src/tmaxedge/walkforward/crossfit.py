@@ -142,7 +142,10 @@ def refit_units(
         rows = pd.concat([parts[name] for name in names], ignore_index=True)
         card = cards[names[0]]
         kind = DISTRIBUTION_MODEL if card.kind == distribution.KIND else "bin"
-        model = refit(rows, card, best_params[names[0]], norm_limit(kind, unit, beta_max))
+        # the limit the unit's study answered to (none when its entry is not held to one)
+        best = best_params[names[0]]
+        limit = norm_limit(kind, unit, beta_max) if best.get("beta_max") is not None else None
+        model = refit(rows, card, best, limit)
         refitted.update({name: model for name in names})
     return refitted
 

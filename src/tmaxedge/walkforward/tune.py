@@ -127,8 +127,9 @@ def entry_jobs(
         scopes.fit_units(fit_rows, params.scope, per_strike=kind != DISTRIBUTION_MODEL).items()
     )
     units = [units[i] for i in largest_first([len(rows) for _, (rows, _) in units])]
+    limits = beta_max if params.hold_to_beta_max else None
     jobs = [
-        (rows, kind, params, norm_limit(kind, name, beta_max), study_storage, label, cities)
+        (rows, kind, params, norm_limit(kind, name, limits), study_storage, label, cities)
         for name, (rows, cities) in units
         for label in [f"{model}-{window}-{name}"]
     ]

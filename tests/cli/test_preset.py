@@ -1,0 +1,90 @@
+"""`tmaxedge preset`: a partial params.yaml run as a DVC experiment; the brief's preset pinned."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tmaxedge.cli import main as cli
+from tmaxedge.cli import preset
+from tmaxedge.core import io
+from tmaxedge.core.errors import ParamsError
+from tmaxedge.walkforward.run import load_entry_params, load_step_params
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def test_the_brief_preset_runs_the_specification_as_written(in_repo, tmp_path):
+    overrides = preset.load_preset("brief", io.PARAMS_FILE)
+    params = preset.applied(io.read_yaml(io.PARAMS_FILE), overrides)
+    assert params["models"] == ["ridge", "elasticnet"]  # the brief's two types, per city
+    assert params["features"]["every_minutes"] == 1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    entries = load_entry_params(tmp_path / "params.yaml")  # every value passes its rules
+    for name, feature_set, trials, l1_ratio in [
+        ("ridge", "ridge_safe", 40, 0.0),
+        ("elasticnet", "rich", 60, None),
+    ]:
+        entry = entries[name]
+        assert (entry.type, entry.scope, entry.feature_set) == (None, "city", feature_set)
+        assert (entry.n_trials, entry.n_splits, entry.l1_ratio) == (trials, 4, l1_ratio)
+        assert (entry.c_min, entry.c_max, entry.class_weights) == (1e-4, 1e4, ["none", "balanced"])
+        assert (entry.sampler_seed, entry.sampler_draws, entry.pruner) == (
+            1337,
+            "one_stream",
+            "none",
+        )
+        assert entry.hold_to_beta_max is False and entry.tune_every_minutes == 0
+        assert entry.extra_features == [] and entry.min_class_days == 1
+    steps = load_step_params(tmp_path / "params.yaml")
+    assert (steps.calibrate.method, steps.calibrate.isotonic_counts) == ("auto", "rows")
+    assert (steps.calibrate.isotonic_min, steps.calibrate.fit_on) == (1000, "holdout")
+    assert steps.pool.enabled is False and steps.coherence.method == "none"
+
+
+def test_set_arguments_write_each_value_as_dvc_reads_it():
+    overrides = {
+        "models": ["ridge", "elasticnet"],
+        "tune.ridge.extra_features": [],
+        "tune.elasticnet.l1_ratio": None,
+        "pool.enabled": False,
+        "tune.ridge.c_min": 0.0001,
+        "coherence.method": "none",
+    }
+    assert preset.set_arguments(overrides) == [
+        *("-S", "models=[ridge, elasticnet]"),
+        *("-S", "tune.ridge.extra_features=[]"),
+        *("-S", "tune.elasticnet.l1_ratio=null"),
+        *("-S", "pool.enabled=false"),
+        *("-S", "tune.ridge.c_min=0.0001"),
+        *("-S", "coherence.method=none"),
+    ]
+
+
+def test_a_preset_key_that_params_yaml_lacks_is_refused_naming_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "params.yaml").write_text("tune:\n  ridge:\n    pruner: median\n")
+    (tmp_path / "presets" / "typo.yaml").write_text("tune:\n  ridge:\n    prunner: none\n")
+    with pytest.raises(ParamsError, match=r"presets/typo.yaml: .*not found: tune.ridge.prunner"):
+        preset.load_preset("typo", Path("params.yaml"))
+    with pytest.raises(ParamsError, match=r"presets/nothing.yaml: no such preset.*\['typo'\]"):
+        preset.load_preset("nothing", Path("params.yaml"))
+
+
+def test_the_command_prints_the_experiment_with_a_users_extra_key(in_repo):
+    result = CliRunner().invoke(
+        cli.main, ["preset", "brief", "--print", "--set", "features.every_minutes=5"]
+    )
+    assert result.exit_code == 0, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("dvc exp run --name brief -S 'models=[ridge, elasticnet]'")
+    assert "features.every_minutes=5" in line and "features.every_minutes=1" not in line
+    refused = CliRunner().invoke(cli.main, ["preset", "brief", "--print", "--set", "tune.x=1"])
+    assert refused.exit_code != 0 and "not found: tune.x" in refused.output

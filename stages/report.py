@@ -27,11 +27,19 @@ def main() -> None:
     parser.add_argument("--trades", type=Path, help="data/backtest/trades.parquet (P&L per group)")
     parser.add_argument("--gate", type=Path, help="metrics/gate.json; absent = gate not run")
     parser.add_argument("--promoted", type=Path, help="models/promoted.json; absent = no decision")
-    parser.add_argument("--sensitivity", type=Path, help="a sensitivity run's walkforward.json")
-    parser.add_argument("--sensitivity-label", default="windows.train_days=120")
+    parser.add_argument(
+        "--sensitivity",
+        type=Path,
+        help="a sensitivity run: recorded by `tmaxedge preset NAME --record` (a folder), or its "
+        "walkforward.json",
+    )
+    parser.add_argument("--sensitivity-label", help="(a walkforward.json) what the run changed")
     parser.add_argument("--pool-weights", type=Path, help="data/walkforward/pool_weights.csv")
     parser.add_argument(
         "--ablation", type=Path, help="folder of `tmaxedge ablation` results (*.json)"
+    )
+    parser.add_argument(
+        "--as-briefed", type=Path, help="the brief's recorded run (tmaxedge preset brief --record)"
     )
     args = parser.parse_args()
     io.configure_logging()
@@ -92,11 +100,34 @@ def read_inputs(args: argparse.Namespace) -> report.ReportInputs:
         trades=trades,
         gate=_optional_json(args.gate),
         promoted=_optional_json(args.promoted),
-        sensitivity=_optional_json(args.sensitivity),
-        sensitivity_label=args.sensitivity_label,
+        **_sensitivity(args.sensitivity, args.sensitivity_label),
         pool_weights=_optional_csv(args.pool_weights),
         ablations=_ablations(args.ablation),
+        as_briefed=_recorded_run(args.as_briefed),
     )
+
+
+def _sensitivity(path: Path | None, label: str | None) -> dict:
+    """The report's sensitivity inputs: a recorded run's metrics, label (the keys it set) and
+    run.json, or a bare walkforward.json with the label given."""
+    recorded = _recorded_run(path) if path is not None and path.is_dir() else None
+    if recorded is not None:
+        return {
+            "sensitivity": recorded["walkforward"],
+            "sensitivity_label": report.run_label(recorded["run"]),
+            "sensitivity_run": recorded["run"],
+        }
+    found = {"sensitivity": _optional_json(path)}
+    return found | ({"sensitivity_label": label} if label else {})
+
+
+def _recorded_run(folder: Path | None) -> dict[str, dict] | None:
+    """A run recorded by `tmaxedge preset --record`: its files by name, None when not recorded."""
+    if folder is None or not (folder / "run.json").exists():
+        return None
+    return {
+        name: io.read_json(folder / f"{name}.json") for name in ["walkforward", "backtest", "run"]
+    }
 
 
 def _ablations(folder: Path | None) -> dict[str, dict] | None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from tmaxedge.cli import main as cli
 from tmaxedge.cli import preset
 from tmaxedge.core import io
-from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.errors import DataError, ParamsError
 from tmaxedge.walkforward.run import load_entry_params, load_step_params
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,3 +88,34 @@ def test_the_command_prints_the_experiment_with_a_users_extra_key(in_repo):
     assert "features.every_minutes=5" in line and "features.every_minutes=1" not in line
     refused = CliRunner().invoke(cli.main, ["preset", "brief", "--print", "--set", "tune.x=1"])
     assert refused.exit_code != 0 and "not found: tune.x" in refused.output
+
+
+def test_a_recorded_experiment_is_found_by_its_baseline_and_name():
+    baseline = "ab" + "c" * 38
+    refs = [
+        f"refs/exps/ab/{'c' * 38}/brief",
+        f"refs/exps/ab/{'c' * 38}/other",
+        "refs/exps/ff/x/brief",
+    ]
+    assert preset.experiment_ref(refs, baseline, "brief") == refs[0]
+    with pytest.raises(DataError, match="no experiment 'brief' on commit abccccc"):
+        preset.experiment_ref(refs[1:], baseline, "brief")
+    record = preset.run_record(
+        "brief", ["dvc", "exp", "run", "-S", "a=[]"], baseline, "2026-12-07", {"a": []}
+    )
+    assert record == {
+        "experiment": "brief",
+        "command": "dvc exp run -S 'a=[]'",
+        "commit": baseline,
+        "date": "2026-12-07",
+        "params": {"a": []},
+    }
+
+
+def test_recording_runs_the_experiment_outside_the_workspace(in_repo, tmp_path):
+    result = CliRunner().invoke(
+        cli.main, ["preset", "brief", "--print", "--record", str(tmp_path / "kept")]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("dvc exp run --temp --name brief")
+    assert not (tmp_path / "kept").exists()  # printed, not run

@@ -478,6 +478,7 @@ def test_build_report_says_not_run_when_gate_and_sensitivity_are_absent(tmp_path
         sensitivity_label="windows.train_days=120",
         pool_weights=None,
         ablation=tmp_path / "no-ablation",
+        as_briefed=tmp_path / "not-recorded",
     )
     text = render_markdown(build_report(stage.read_inputs(namespace)))
     assert "## Ablation: each feature group left out\n\nNot run (`tmaxedge ablation" in text
@@ -681,4 +682,68 @@ def test_report_shows_each_ablation_run_against_all_features(tmp_path):
     assert [row[:2] for row in rows[1:]] == [["ridge", "all features"], ["ridge", "without market"]]
     assert rows[1][4] == "+0.00000" and float(rows[2][4]) == pytest.approx(
         table.loc[1, "brier_change"], abs=1e-5
+    )
+
+
+def test_report_shows_the_briefs_recorded_run_beside_the_entries(tmp_path):
+    recorded = tmp_path / "brief"
+    scores = {"log_loss_common": 0.31, "brier_common": 0.0812, "brier_improvement": -0.0123}
+    io.write_json_atomic({"ridge": scores}, recorded / "walkforward.json")
+    io.write_json_atomic(
+        {"ridge": {"net_pnl": -42.0, "daily_sharpe": -0.5}}, recorded / "backtest.json"
+    )
+    run = {"date": "2026-12-07", "commit": "94f0e30abc", "params": {"features.every_minutes": 5}}
+    io.write_json_atomic(run, recorded / "run.json")
+    args = write_inputs(tmp_path, sensitivity=False) + ["--as-briefed", str(recorded)]
+    done = subprocess.run(
+        [sys.executable, str(STAGE), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "reports" / "report.md").read_text()
+    overall = markdown_tables(text)[0]
+    names = [row[0] for row in overall[1:]]
+    assert (
+        names[names.index("ridge (as briefed)") - 1] == "ridge"
+    )  # after the entries, before the market
+    row = overall[1 + names.index("ridge (as briefed)")]
+    assert "0.08120" in row and "-1.23%" in row and "-$42" in row
+    assert (
+        "run on 2026-12-07 from commit 94f0e30 by `tmaxedge preset brief --record` (5-minute"
+        in text
+    )
+
+
+def test_report_shows_a_recorded_sensitivity_run_with_its_keys_and_date(tmp_path):
+    args = write_inputs(tmp_path)  # a bare walkforward.json as --sensitivity, labelled by default
+    variant = io.read_json(tmp_path / "sensitivity.json")
+    recorded = tmp_path / "train_days_120"
+    io.write_json_atomic(variant, recorded / "walkforward.json")
+    io.write_json_atomic({}, recorded / "backtest.json")
+    run = {
+        "experiment": "train_days_120",
+        "command": "dvc exp run --temp --name train_days_120 -S windows.train_days=150",
+        "commit": "94f0e30abc",
+        "date": "2026-12-07",
+        "params": {"windows.train_days": 150, "gate.enforce": False},
+    }
+    io.write_json_atomic(run, recorded / "run.json")
+    args[args.index("--sensitivity") + 1] = str(recorded)
+    done = subprocess.run(
+        [sys.executable, str(STAGE), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "reports" / "report.md").read_text()
+    section = text.split("## Sensitivity: windows.train_days=150\n")[1]
+    assert markdown_tables(section)[0][2][1] == "windows.train_days=150"
+    assert (
+        "Run on 2026-12-07 from commit 94f0e30: `dvc exp run --temp --name train_days_120"
+        in section
     )

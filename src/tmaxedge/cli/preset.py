@@ -8,6 +8,8 @@ exist in params.yaml: a misspelt key would otherwise add a knob nothing reads.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import shlex
 import subprocess
 from collections.abc import Mapping
@@ -19,9 +21,11 @@ import yaml
 
 from tmaxedge.cli.options import params_option
 from tmaxedge.core import io
-from tmaxedge.core.errors import ParamsError
+from tmaxedge.core.errors import DataError, ParamsError
 
 PRESETS = Path("presets")
+# what ``--record`` keeps of the finished experiment (its metrics, committed by DVC with it)
+RECORDED = ("metrics/walkforward.json", "metrics/backtest.json", "metrics/summary.json")
 
 
 def flat_keys(content: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -70,6 +74,45 @@ def set_arguments(overrides: Mapping[str, Any]) -> list[str]:
     return arguments
 
 
+def experiment_ref(refs: list[str], baseline: str, name: str) -> str:
+    """The git ref under which DVC keeps the experiment ``name`` run on the commit ``baseline``
+    (``refs/exps/<2 hex>/<38 hex>/<name>``)."""
+    wanted = f"refs/exps/{baseline[:2]}/{baseline[2:]}/{name}"
+    if wanted not in refs:
+        raise DataError(
+            f"no experiment {name!r} on commit {baseline[:7]} (dvc exp show lists them)."
+        )
+    return wanted
+
+
+def run_record(name: str, command: list[str], baseline: str, date: str, overrides: dict) -> dict:
+    """run.json of a recorded experiment: what ran, on which commit, when, with which keys."""
+    return {
+        "experiment": name,
+        "command": shlex.join(command),
+        "commit": baseline,
+        "date": date,
+        "params": overrides,
+    }
+
+
+def record_experiment(name: str, command: list[str], overrides: dict, folder: Path) -> None:
+    """Copy the finished experiment's metrics (``RECORDED``) out of the git commit DVC made of it
+    into ``folder``, with run.json beside them; the report shows them as a run of their own."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+    baseline = git("rev-parse", "HEAD").strip()
+    ref = experiment_ref(
+        git("for-each-ref", "--format=%(refname)", "refs/exps").split(), baseline, name
+    )
+    for path in RECORDED:
+        io.write_json_atomic(json.loads(git("show", f"{ref}:{path}")), folder / Path(path).name)
+    today = dt.date.today().isoformat()
+    io.write_json_atomic(run_record(name, command, baseline, today, overrides), folder / "run.json")
+
+
 def load_preset(name: str, params_path: Path) -> dict:
     """``presets/<name>.yaml``, flat and checked against the params file."""
     path = PRESETS / f"{name}.yaml"
@@ -90,18 +133,31 @@ def load_preset(name: str, params_path: Path) -> dict:
     help="One more params key for this run, after the preset's (features.every_minutes=5).",
 )
 @click.option("--print", "only_print", is_flag=True, help="Print the command; do not run it.")
+@click.option(
+    "--record",
+    type=click.Path(path_type=Path),
+    help="Run it outside the workspace (--temp) and keep its metrics here, with run.json.",
+)
 @params_option()
-def preset_command(name, experiment, extra, only_print, params_path) -> None:
+def preset_command(name, experiment, extra, only_print, record, params_path) -> None:
     """Run the preset NAME (presets/NAME.yaml) as `dvc exp run --name NAME -S ...`.
 
-    `tmaxedge preset brief` runs the brief's specification as written (docs/brief.md)."""
+    `tmaxedge preset brief` runs the brief's specification as written (docs/brief.md);
+    `--record docs/results/brief` keeps its metrics where the report reads them."""
     overrides = load_preset(name, params_path)
     for item in extra:
         key, sep, value = item.partition("=")
         if not sep:
             raise ParamsError(f"--set {item!r}: must be KEY=VALUE.")
         overrides.update(checked({key: yaml.safe_load(value)}, io.read_yaml(params_path), "--set"))
-    command = ["dvc", "exp", "run", "--name", experiment or name, *set_arguments(overrides)]
+    experiment = experiment or name
+    temp = ["--temp"] if record else []
+    command = ["dvc", "exp", "run", *temp, "--name", experiment, *set_arguments(overrides)]
     click.echo(shlex.join(command))
-    if not only_print:
-        raise SystemExit(subprocess.run(command, check=False).returncode)
+    if only_print:
+        return
+    returncode = subprocess.run(command, check=False).returncode
+    if returncode == 0 and record is not None:
+        record_experiment(experiment, command, overrides, record)
+        click.echo(f"recorded experiment {experiment} in {record}")
+    raise SystemExit(returncode)

@@ -38,6 +38,7 @@ from tmaxedge.decision.gates import recorded_checks
 from tmaxedge.modeling.scoring import N_RELIABILITY_BINS, expected_calibration_error, reliability
 
 MARKET = "market"
+AS_BRIEFED = "(as briefed)"  # the comparison table's rows of the brief's preset run
 ORACLE = "oracle"
 STRIKE_ORDER = ("less", "between", "greater")
 DIAGNOSTIC_COLUMNS = [
@@ -94,7 +95,9 @@ class ReportInputs:
     ``promoted``, ``sensitivity``: the gate's verdicts, the promotion decision and a sensitivity
     run's ``walkforward.json``, each None when absent; ``pool_weights``: the pooling weight per
     (model, window, group) (``tmaxedge.reporting.summarize.pool_weight_table``) or None;
-    ``ablations``: each ``tmaxedge ablation`` result by model entry, or None.
+    ``ablations``: each ``tmaxedge ablation`` result by model entry, or None; ``as_briefed``: the
+    brief's preset run recorded by ``tmaxedge preset brief --record`` (its ``walkforward``,
+    ``backtest`` and ``run`` files, by name), or None.
     """
 
     walkforward: dict[str, dict]
@@ -108,8 +111,10 @@ class ReportInputs:
     promoted: dict | None = None
     sensitivity: dict | None = None
     sensitivity_label: str = "windows.train_days=120"
+    sensitivity_run: dict | None = None  # its run.json, when recorded by `tmaxedge preset`
     pool_weights: pd.DataFrame | None = None
     ablations: dict[str, dict] | None = None  # model entry -> its ablation/<entry>.json
+    as_briefed: dict[str, dict] | None = None
 
     @property
     def models(self) -> list[str]:
@@ -213,6 +218,12 @@ def comparison_table(inputs: ReportInputs, decisions: Decisions) -> pd.DataFrame
             **_model_scores(inputs.walkforward[model]),
             **_trading(inputs.backtest.get(model)),
         }
+    briefed = inputs.as_briefed or {}
+    for model, metrics in sorted(briefed.get("walkforward", {}).items()):
+        rows[f"{model} {AS_BRIEFED}"] = {
+            **_model_scores(metrics),
+            **_trading(briefed.get("backtest", {}).get(model)),
+        }
     references = reference_scores(decisions)
     rows[MARKET] = {**references[MARKET], **_trading(inputs.backtest.get(MARKET))}
     if ORACLE in references:
@@ -220,6 +231,33 @@ def comparison_table(inputs: ReportInputs, decisions: Decisions) -> pd.DataFrame
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=COMPARISON_COLUMNS)
     table.index.name = "name"
     return table.astype(float)
+
+
+def run_label(run: dict) -> str:
+    """What a recorded run changed, as its keys: ``windows.train_days=120`` (not the gate's
+    enforcement, which only keeps the run whatever its verdict)."""
+    keys = {k: v for k, v in run.get("params", {}).items() if k != "gate.enforce"}
+    return ", ".join(f"{k}={v}" for k, v in keys.items()) or str(run.get("experiment"))
+
+
+def recorded_note(run: dict) -> str:
+    """When and from which code a recorded run ran, and the command that reruns it."""
+    return (
+        f"Run on {run.get('date')} from commit {str(run.get('commit'))[:7]}: "
+        f"`{run.get('command')}` (recorded by `tmaxedge preset {run.get('experiment')} --record`)."
+    )
+
+
+def as_briefed_note(run: dict) -> str:
+    """Where the "as briefed" rows come from: the recorded run's command, commit and date."""
+    keys = run.get("params", {})
+    cadence = keys.get("features.every_minutes")
+    return (
+        f"Rows marked {AS_BRIEFED}: the brief's specification as written (docs/brief.md), run "
+        f"on {run.get('date')} from commit {str(run.get('commit'))[:7]} by "
+        f"`tmaxedge preset brief --record` ({cadence}-minute decisions); the same test weeks, "
+        "its own model, no market blend, no coherence."
+    )
 
 
 def _model_scores(summary: dict) -> dict[str, float]:
@@ -945,6 +983,7 @@ def build_report(inputs: ReportInputs) -> Report:
         ),
         Table(format_comparison(comparison)),
         Note(_comparison_note(synthetic)),
+        *([Note(as_briefed_note(inputs.as_briefed["run"]))] if inputs.as_briefed else []),
         FigureBlock(
             "reliability",
             "Reliability (15 equal-width bins): model and market on the same rows; "
@@ -988,6 +1027,8 @@ def build_report(inputs: ReportInputs) -> Report:
             inputs.walkforward, inputs.sensitivity, models, inputs.sensitivity_label
         )
         blocks.append(Table(format_sensitivity(table)))
+        if inputs.sensitivity_run is not None:
+            blocks.append(Note(recorded_note(inputs.sensitivity_run)))
     blocks += ablation_blocks(inputs.ablations)
     return Report(blocks=blocks, figures=figures, plots=dvc_plot_tables(inputs, decisions, curves))
 

@@ -248,15 +248,21 @@ def inputs_in_memory(oracle: bool = True, gate=None, promoted=None) -> ReportInp
     )
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The stage run once, as dvc runs it: a subprocess on files."""
-    folder = tmp_path_factory.mktemp("report")
-    args = write_inputs(folder)
+def run_stage(folder: Path, args: list[str]) -> str:
+    """The stage run as dvc runs it, a subprocess on files: the report.md it wrote."""
     done = subprocess.run(
         [sys.executable, str(STAGE), *args], cwd=folder, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+    return (folder / "reports" / "report.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The stage run once on the inputs ``write_inputs`` makes."""
+    folder = tmp_path_factory.mktemp("report")
+    args = write_inputs(folder)
+    run_stage(folder, args)
     return folder, args
 
 
@@ -668,15 +674,7 @@ def test_report_shows_each_ablation_run_against_all_features(tmp_path):
         tmp_path / "ablation" / "ridge.json",
     )
     args = write_inputs(tmp_path, sensitivity=False) + ["--ablation", str(tmp_path / "ablation")]
-    done = subprocess.run(
-        [sys.executable, str(STAGE), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "reports" / "report.md").read_text()
+    text = run_stage(tmp_path, args)
     section = text.split("## Ablation: each feature group left out")[1]
     rows = markdown_tables(section)[0]
     assert [row[:2] for row in rows[1:]] == [["ridge", "all features"], ["ridge", "without market"]]
@@ -695,15 +693,7 @@ def test_report_shows_the_briefs_recorded_run_beside_the_entries(tmp_path):
     run = {"date": "2026-12-07", "commit": "94f0e30abc", "params": {"features.every_minutes": 5}}
     io.write_json_atomic(run, recorded / "run.json")
     args = write_inputs(tmp_path, sensitivity=False) + ["--as-briefed", str(recorded)]
-    done = subprocess.run(
-        [sys.executable, str(STAGE), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "reports" / "report.md").read_text()
+    text = run_stage(tmp_path, args)
     overall = markdown_tables(text)[0]
     names = [row[0] for row in overall[1:]]
     assert (
@@ -732,15 +722,7 @@ def test_report_shows_a_recorded_sensitivity_run_with_its_keys_and_date(tmp_path
     }
     io.write_json_atomic(run, recorded / "run.json")
     args[args.index("--sensitivity") + 1] = str(recorded)
-    done = subprocess.run(
-        [sys.executable, str(STAGE), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "reports" / "report.md").read_text()
+    text = run_stage(tmp_path, args)
     section = text.split("## Sensitivity: windows.train_days=150\n")[1]
     assert markdown_tables(section)[0][2][1] == "windows.train_days=150"
     assert (

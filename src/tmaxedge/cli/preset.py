@@ -25,7 +25,12 @@ from tmaxedge.core.errors import DataError, ParamsError
 
 PRESETS = Path("presets")
 # what ``--record`` keeps of the finished experiment (its metrics, committed by DVC with it)
-RECORDED = ("metrics/walkforward.json", "metrics/backtest.json", "metrics/summary.json")
+RECORDED = (
+    "metrics/walkforward.json",
+    "metrics/backtest.json",
+    "metrics/summary.json",
+    "metrics/gate.json",
+)
 
 
 def flat_keys(content: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -196,6 +196,17 @@ def test_check_coverage_message():
     )
 
 
+def test_check_coverage_holds_every_test_window_to_the_limit():
+    metrics = {**walkforward(coverage=0.97), "coverage_lowest_window": 0.94}
+    result = check_coverage("ridge", metrics, 0.95)
+    assert result["passed"] is False and result["value"] == 0.94  # 97% overall is not enough
+    assert result["message"] == (
+        "ridge predicts on 97.0% of eligible test rows, 94.0% in its lowest test window; "
+        "the gate needs at least 95.0% in every window."
+    )
+    assert check_coverage("ridge", {**metrics, "coverage_lowest_window": 0.95}, 0.95)["passed"]
+
+
 def test_count_rows_after_close_counts_negative_and_missing_minutes():
     frame = pd.concat(
         [diagnostics("ridge", (10.0, 0.0, -1.0, np.nan)), diagnostics("lasso", (5.0,))]
@@ -331,7 +342,7 @@ def test_flat_gate_metrics_is_flat_booleans_values_and_messages():
         "log_loss_vs_market_check",
         "log_loss_improvement",
         "coverage_check",
-        "coverage",
+        "coverage_lowest_window",
         "no_future_features_check",
         "n_rows_after_close",
         "beta_norm_check",

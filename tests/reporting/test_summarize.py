@@ -114,3 +114,13 @@ def test_window_records_give_each_windows_dates_scores_and_chosen_hyperparameter
     assert first["brier"] == brier(own["y"].to_numpy(float), own["p_model"].to_numpy(float))
     assert first["n_rows"] == 400 and first["coverage"] == 390 / 400
     assert first["brier_improvement"] == 1 - first["brier_common"] / first["market_brier"]
+
+
+def test_window_means_weigh_each_window_alike_and_keep_the_lowest_coverage():
+    full = predictions().assign(window="2024-06-30")
+    half = predictions().assign(window="2024-07-07").iloc[:200]
+    half.loc[half.index[:100], "p_model"] = np.nan  # one window forecasts fewer of its rows
+    table = summarize.per_window(pd.concat([full, half], ignore_index=True))
+    means = summarize.window_means(table)
+    assert means["brier_window_mean"] == (table["brier"].iloc[0] + table["brier"].iloc[1]) / 2
+    assert means["coverage_lowest_window"] == table["coverage"].min() == 100 / 200

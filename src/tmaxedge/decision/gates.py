@@ -118,18 +118,27 @@ class _VsMarket:
 
 
 def check_coverage(model: str, metrics: Mapping[str, Any], min_coverage: float) -> dict:
-    """The model must predict on at least ``min_coverage`` of the eligible test rows."""
+    """The model must predict on at least ``min_coverage`` of the eligible test rows of every
+    test window (``coverage_lowest_window``; walk-forward metrics without it are held to it
+    over all windows together)."""
     coverage = _number(metrics, "coverage")
+    lowest = _number(metrics, "coverage_lowest_window")
     if coverage is None:
         return _result(
             False, None, min_coverage, f"{model} has no coverage in the walk-forward metrics."
         )
-    passed = coverage + _EPS >= min_coverage
+    if lowest is None:
+        passed = coverage + _EPS >= min_coverage
+        message = (
+            f"{model} predicts on {coverage:.1%} of eligible test rows; "
+            f"the gate needs at least {min_coverage:.1%}."
+        )
+        return _result(passed, coverage, min_coverage, message)
     message = (
-        f"{model} predicts on {coverage:.1%} of eligible test rows; "
-        f"the gate needs at least {min_coverage:.1%}."
+        f"{model} predicts on {coverage:.1%} of eligible test rows, {lowest:.1%} in its lowest "
+        f"test window; the gate needs at least {min_coverage:.1%} in every window."
     )
-    return _result(passed, coverage, min_coverage, message)
+    return _result(lowest + _EPS >= min_coverage, lowest, min_coverage, message)
 
 
 def count_rows_after_close(diagnostics: pd.DataFrame) -> pd.DataFrame:
@@ -319,10 +328,10 @@ GATE_CHECKS = (
     ),
     GateCheck(
         name="coverage",
-        value_key="coverage",
+        value_key="coverage_lowest_window",
         threshold_param="coverage",
         enforced=True,
-        requirement="forecasts on at least gate.coverage of the eligible test rows",
+        requirement="forecasts on at least gate.coverage of the eligible test rows of every window",
         evaluate=lambda model, evidence, limit: check_coverage(model, evidence.metrics, limit),
     ),
     GateCheck(
@@ -420,6 +429,7 @@ SUMMARY_SCORES = [  # metrics/walkforward.json keys, as they are named there
     "brier_improvement",
     "ece",
     "coverage",
+    "coverage_lowest_window",
     "n_windows",
 ]
 SUMMARY_TRADING = ["net_pnl", "daily_sharpe", "max_drawdown", "n_fills"]  # metrics/backtest.json

@@ -67,6 +67,7 @@ def per_window(predictions: pd.DataFrame) -> pd.DataFrame:
                 "n_rows": len(part),
                 "log_loss": scores.get("log_loss_common", np.nan),
                 "market_log_loss": scores.get("market_log_loss", np.nan),
+                "coverage": scores["coverage"],
             }
         )
     return pd.DataFrame(rows)
@@ -74,8 +75,10 @@ def per_window(predictions: pd.DataFrame) -> pd.DataFrame:
 
 def window_means(table: pd.DataFrame) -> dict[str, float]:
     """The brief's cross-window comparison: each score's mean over the test windows (every
-    window weighs the same, however many rows it has), from ``per_window``'s table."""
-    return {f"{name}_window_mean": float(table[name].mean()) for name in ["log_loss", "brier"]}
+    window weighs the same, however many rows it has), from ``per_window``'s table; and the
+    lowest window's coverage, which the gate holds to its limit in every window."""
+    means = {f"{name}_window_mean": float(table[name].mean()) for name in ["log_loss", "brier"]}
+    return {**means, "coverage_lowest_window": float(table["coverage"].min())}
 
 
 WINDOW_SCORE_KEYS = [  # the model's on its rows; *_common and market_* on the rows both price
@@ -137,6 +140,7 @@ METRIC_KEYS = [
     "log_loss_incoherent",
     "log_loss_window_mean",
     "brier_window_mean",
+    "coverage_lowest_window",
 ]
 
 

@@ -213,12 +213,14 @@ def test_artifacts_round_trip_through_json(world, tmp_path, method):
     ]
 
 
-def run_walkforward_command(world, tmp_path, min_class_days=1):
+def run_walkforward_command(world, tmp_path, min_class_days=1, city="Chicago"):
     folder, tables = world
     oracle = tmp_path / "oracle.parquet"
     tables["oracle"].to_parquet(oracle, index=False)
     params = tmp_path / "params.yaml"
     params.write_text(
+        "cities: {chi: {series: KXHIGHCHI, tz: America/Chicago, weather_features: true},"
+        " nyc: {series: KXHIGHNY, tz: America/New_York, weather_features: false}}\n"
         "windows: {train_days: 10, test_days: 3, step_days: 3, calibration_fraction: 0.2,"
         " embargo_days: 0, first_test_offset_days: 10}\n"
         "tune: {ridge: {feature_set: ridge_safe, n_trials: 40, l1_ratio: 0.0, n_splits: 2,"
@@ -234,7 +236,7 @@ def run_walkforward_command(world, tmp_path, min_class_days=1):
         [
             "walkforward",
             "--city",
-            "chi",
+            city,
             "--bracket",
             "between",
             "--model",
@@ -255,12 +257,22 @@ def run_walkforward_command(world, tmp_path, min_class_days=1):
             str(params),
         ],
     )
-    assert result.exit_code == 0, result.output
-    return tmp_path / "runs", result.output
+    return tmp_path / "runs", result
+
+
+def test_walkforward_command_refuses_a_city_params_yaml_lacks(world, tmp_path):
+    _, result = run_walkforward_command(world, tmp_path, city="Boston")
+    assert result.exit_code == 2
+    assert "--city 'Boston': not a city of params.yaml cities; cities: chi (Chicago), nyc" in (
+        result.output
+    )
+    assert not (tmp_path / "runs").exists()
 
 
 def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
-    out, output = run_walkforward_command(world, tmp_path)
+    out, result = run_walkforward_command(world, tmp_path)  # the city by its name
+    assert result.exit_code == 0, result.output
+    output = result.output
     for key in ["2024-05-11", "2024-05-14"]:
         best = io.read_json(out / key / "tune" / "ridge" / "chi_between.best_params.json")
         assert best["n_trials"] == 3
@@ -272,7 +284,9 @@ def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
 
 
 def test_walkforward_command_says_why_there_is_no_forecast(world, tmp_path):
-    out, output = run_walkforward_command(world, tmp_path, min_class_days=99)
+    out, result = run_walkforward_command(world, tmp_path, min_class_days=99, city="KXHIGHCHI")
+    assert result.exit_code == 0, result.output
+    output = result.output
     assert "no forecast to score: no window has a model (too_few_class_days x 2)" in output
     assert "nan" not in output
     best = io.read_json(out / "2024-05-11" / "tune" / "ridge" / "chi_between.best_params.json")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from tmaxedge.cli.options import params_option
 from tmaxedge.core import config, io
+from tmaxedge.core.errors import ParamsError
 from tmaxedge.inputs import fetch
 from tmaxedge.inputs.importers import (
     ImportOptions,
@@ -29,6 +30,31 @@ from tmaxedge.inputs.importers import (
 from tmaxedge.inputs.importers.common import DEFAULT_CITIES, PRICE_UNITS
 
 _DATE = click.DateTime(["%Y-%m-%d"])
+
+
+# the shipped cities as Kalshi's market titles and the brief write them
+CITY_NAMES = {
+    "aus": "Austin",
+    "chi": "Chicago",
+    "den": "Denver",
+    "lax": "Los Angeles",
+    "mia": "Miami",
+    "nyc": "New York",
+    "phl": "Philadelphia",
+}
+
+
+def city_code(text: str, cities: dict[str, config.City], where: str = "--city") -> str:
+    """The code of the city that ``text`` names among ``cities``: its code (``chi``), its series
+    ticker (``KXHIGHCHI``) or its name (``Chicago``, ``los angeles``, ``Los_Angeles``), in any
+    case. Anything else is refused, naming the cities there are."""
+    wanted = " ".join(str(text).replace("_", " ").replace("-", " ").split()).casefold()
+    for code, city in cities.items():
+        spellings = {code, city.series, CITY_NAMES.get(code, code)}
+        if wanted in {spelling.casefold() for spelling in spellings}:
+            return code
+    known = ", ".join(f"{code} ({CITY_NAMES.get(code, cities[code].series)})" for code in cities)
+    raise ParamsError(f"{where} {text!r}: not a city of params.yaml cities; cities: {known}.")
 
 
 def load_cities(params_path: Path) -> dict[str, config.City]:

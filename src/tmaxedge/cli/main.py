@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from tmaxedge.cli import dvc
-from tmaxedge.cli.data import fetch_group, import_group
+from tmaxedge.cli.data import city_code, fetch_group, import_group, load_cities
 from tmaxedge.cli.options import params_option
 from tmaxedge.cli.preset import preset_command
 from tmaxedge.cli.store import store_group
@@ -129,7 +129,9 @@ def drop_unplanned_windows(project: Path, keys: list[str]) -> None:
 
 
 @main.command("walkforward")
-@click.option("--city", required=True, help="City code, e.g. chi.")
+@click.option(
+    "--city", required=True, help="The city: its code, name or series (chi, Chicago, KXHIGHCHI)."
+)
 @click.option("--bracket", required=True, type=click.Choice(["between", "greater", "less"]))
 @click.option(
     "--model",
@@ -189,6 +191,7 @@ def walkforward_command(
     from tmaxedge.walkforward.run import StepParams, run_window
     from tmaxedge.walkforward.tune import tuned_models
 
+    city = city_code(city, load_cities(params_path))
     window_params = io.load_params("windows", windows.WindowParams, params_path)
     model_params = io.load_model_params(model, ModelParams, params_path)
     if trials is not None:

@@ -191,7 +191,6 @@ def walkforward_command(
     from tmaxedge.walkforward.run import StepParams, run_window
     from tmaxedge.walkforward.tune import tuned_models
 
-    city = city_code(city, load_cities(params_path))
     window_params = io.load_params("windows", windows.WindowParams, params_path)
     model_params = io.load_model_params(model, ModelParams, params_path)
     if trials is not None:
@@ -201,6 +200,7 @@ def walkforward_command(
             f"tune.{model} prices whole events or pools cities, and this command runs one "
             "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
         )
+    city = city_code(city, load_cities(params_path))
     # one group alone: no event's other markets to make coherent, and one job at a time
     steps = StepParams(
         io.load_params("calibrate", CalibrateParams, params_path),

@@ -57,18 +57,6 @@ def checked(overrides: dict[str, Any], params: Mapping[str, Any], where: str) ->
     return overrides
 
 
-def applied(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
-    """params.yaml's content with the flat ``overrides`` put in: what the experiment reads."""
-    result = yaml.safe_load(yaml.safe_dump(dict(params)))
-    for dotted, value in overrides.items():
-        *parents, last = dotted.split(".")
-        section = result
-        for name in parents:
-            section = section[name]
-        section[last] = value
-    return result
-
-
 def set_arguments(overrides: Mapping[str, Any]) -> list[str]:
     """``dvc exp run`` arguments that set each key: ``-S key=value``, values in YAML's flow
     style (``[ridge, elasticnet]``, ``[]``, ``null``, ``false``), as DVC's overrides read them."""
@@ -150,11 +138,12 @@ def preset_command(name, experiment, extra, only_print, record, params_path) -> 
     `tmaxedge preset brief` runs the brief's specification as written (docs/brief.md);
     `--record docs/results/brief` keeps its metrics where the report reads them."""
     overrides = load_preset(name, params_path)
+    params = io.read_yaml(params_path)
     for item in extra:
         key, sep, value = item.partition("=")
         if not sep:
             raise ParamsError(f"--set {item!r}: must be KEY=VALUE.")
-        overrides.update(checked({key: yaml.safe_load(value)}, io.read_yaml(params_path), "--set"))
+        overrides.update(checked({key: yaml.safe_load(value)}, params, "--set"))
     experiment = experiment or name
     temp = ["--temp"] if record else []
     command = ["dvc", "exp", "run", *temp, "--name", experiment, *set_arguments(overrides)]

@@ -54,6 +54,7 @@ def test_the_brief_preset_runs_the_specification_as_written(in_repo, tmp_path):
         )
         assert entry.hold_to_beta_max is False and entry.tune_every_minutes == 0
         assert entry.extra_features == [] and entry.min_class_days == 1
+        assert entry.preprocessing == "scale_then_impute"
     steps = load_step_params(tmp_path / "params.yaml")
     assert (steps.calibrate.method, steps.calibrate.isotonic_counts) == ("auto", "rows")
     assert (steps.calibrate.isotonic_min, steps.calibrate.fit_on) == (1000, "holdout")

@@ -9,7 +9,10 @@ from scipy.optimize import Bounds, minimize
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.modeling import logistic, tuning
@@ -502,3 +505,50 @@ def test_isotonic_counts_rows_where_the_brief_does_and_market_days_by_default():
     assert calibrate_scores(score, y, 12, by_days).info["method"] == "sigmoid"
     with pytest.raises(ParamsError, match="isotonic_counts"):
         CalibrateParams(isotonic_counts="minutes")
+
+
+def rows_with_gaps(seed: int = 5) -> np.ndarray:
+    """Skewed columns with a third of their values missing, one column empty, one constant."""
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(size=(300, 4)) * [1.0, 10.0, 0.1, 3.0]
+    x[rng.random(x.shape) < 0.33] = np.nan
+    x[:, 2] = np.nan
+    x[:, 3] = np.where(np.isnan(x[:, 3]), np.nan, 7.0)
+    return x
+
+
+@pytest.mark.parametrize(
+    "order, steps",
+    [
+        ("impute_then_scale", [SimpleImputer(strategy="median"), StandardScaler()]),
+        ("scale_then_impute", [StandardScaler(), SimpleImputer(strategy="median")]),
+    ],
+)
+def test_preprocessing_order_matches_the_sklearn_pipeline_in_that_order(order, steps):
+    x = rows_with_gaps()
+    usable = [0, 1, 3]  # scikit-learn's imputer drops an all-missing column; ours keeps it at 0
+    reference = make_pipeline(*steps).fit(x[:, usable])
+    unseen = rows_with_gaps(seed=6)
+    ours = Preprocessor.fit(x, list("abcd"), order)
+    np.testing.assert_allclose(
+        ours.transform(unseen)[:, usable], reference.transform(unseen[:, usable]), atol=1e-12
+    )
+    np.testing.assert_array_equal(ours.transform(unseen)[:, 2], 0.0)
+
+
+def test_the_two_preprocessing_orders_differ_only_in_mean_and_spread():
+    x = rows_with_gaps()
+    first, second = (
+        Preprocessor.fit(x, list("abcd"), order)
+        for order in ("impute_then_scale", "scale_then_impute")
+    )
+    np.testing.assert_array_equal(first.medians, second.medians)
+    assert not np.allclose(first.scales[:2], second.scales[:2])  # medians shrink the spread
+    again = Preprocessor.from_dict(second.to_dict())
+    assert again.order == "scale_then_impute"
+    np.testing.assert_array_equal(again.transform(x), second.transform(x))
+
+
+def test_preprocessing_order_outside_the_list_is_refused():
+    with pytest.raises(ValueError, match="scale_then_impute"):
+        Preprocessor.fit(rows_with_gaps(), list("abcd"), "scale_only")

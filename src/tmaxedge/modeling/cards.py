@@ -37,7 +37,7 @@ from tmaxedge.core.probability import PROB_CLIP
 from tmaxedge.features import nowcast as nowcast_tables
 from tmaxedge.features.nowcast import BY_CITY, READINGS
 from tmaxedge.modeling.distribution import KIND as DISTRIBUTION_KIND
-from tmaxedge.modeling.logistic import LinearFit, Preprocessor
+from tmaxedge.modeling.logistic import PREPROCESSING_ORDERS, LinearFit, Preprocessor
 
 METHODS = ("isotonic", "sigmoid", "none")  # Calibrator.method
 KINDS = ("bin", DISTRIBUTION_KIND)  # ModelCard.kind
@@ -160,6 +160,7 @@ class PreprocessorSchema(_Schema):
     medians: list[Number]
     means: list[Number]
     scales: list[Annotated[Number, Field(gt=0)]]
+    order: Literal[PREPROCESSING_ORDERS] = "impute_then_scale"
 
     @field_validator("columns")
     @classmethod

@@ -1,6 +1,6 @@
 """Linear probability models: preprocessing, exact penalised logistic fits, JSON round trip.
 
-One model = median imputation -> standardisation -> penalised logistic regression, with an
+One model = median imputation and standardisation -> penalised logistic regression, with an
 optional calibrator on top. Preprocessing is fitted once per (window, city, strike type) on the
 fit split (it uses no labels), so every tuning trial reuses it.
 
@@ -24,27 +24,41 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+# impute_then_scale: the scaler's mean and spread are those of the rows the model is fitted on
+# (missing values already at the median); scale_then_impute: the brief's order, a scaler fitted
+# on the values present (as scikit-learn's StandardScaler skips NaN), then the median imputed on
+# that scale. Both map a missing value to the column's median, so only the mean and spread differ.
+PREPROCESSING_ORDERS = ("impute_then_scale", "scale_then_impute")
+
 
 @dataclass
 class Preprocessor:
-    """Median imputation then standardisation, fitted on one training slice."""
+    """Median imputation and standardisation, fitted on one training slice in ``order``."""
 
     columns: list[str]
     medians: np.ndarray
     means: np.ndarray
     scales: np.ndarray
+    order: str = "impute_then_scale"  # among PREPROCESSING_ORDERS
 
     @classmethod
-    def fit(cls, x: np.ndarray, columns: list[str]) -> Preprocessor:
+    def fit(
+        cls, x: np.ndarray, columns: list[str], order: str = "impute_then_scale"
+    ) -> Preprocessor:
+        if order not in PREPROCESSING_ORDERS:
+            raise ValueError(f"order must be one of {PREPROCESSING_ORDERS}; got {order!r}")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column gets median 0
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: median 0, scale 1
             medians = np.nanmedian(x, axis=0)
-        medians = np.where(np.isfinite(medians), medians, 0.0)
-        filled = np.where(np.isnan(x), medians, x)
-        means = filled.mean(axis=0)
-        scales = filled.std(axis=0)
+            medians = np.where(np.isfinite(medians), medians, 0.0)
+            if order == "impute_then_scale":
+                filled = np.where(np.isnan(x), medians, x)
+                means, scales = filled.mean(axis=0), filled.std(axis=0)
+            else:
+                means, scales = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+        means = np.where(np.isfinite(means), means, 0.0)
         scales = np.where(scales > 1e-12, scales, 1.0)
-        return cls(list(columns), medians, means, scales)
+        return cls(list(columns), medians, means, scales, order)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         filled = np.where(np.isnan(x), self.medians, x)
@@ -56,13 +70,13 @@ class Preprocessor:
             "medians": self.medians.tolist(),
             "means": self.means.tolist(),
             "scales": self.scales.tolist(),
+            "order": self.order,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
-        return cls(
-            list(d["columns"]), *(np.asarray(d[k], float) for k in ["medians", "means", "scales"])
-        )
+        arrays = (np.asarray(d[k], float) for k in ["medians", "means", "scales"])
+        return cls(list(d["columns"]), *arrays, d.get("order", "impute_then_scale"))
 
 
 def class_weights(y: np.ndarray, scheme: str | None) -> np.ndarray:

@@ -40,7 +40,13 @@ from tmaxedge.core.params import (  # MODEL_TYPES: params.yaml's models are chec
 from tmaxedge.core.probability import brier, log_loss
 from tmaxedge.features.feature_groups import GROUPS
 from tmaxedge.modeling import logistic, studies
-from tmaxedge.modeling.logistic import LinearFit, Preprocessor, class_weights, fit_logistic
+from tmaxedge.modeling.logistic import (
+    PREPROCESSING_ORDERS,
+    LinearFit,
+    Preprocessor,
+    class_weights,
+    fit_logistic,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -83,6 +89,7 @@ class ModelParams(Params):
         type=Nullable(Options(MODEL_TYPES)),
         scope=Options(SCOPES),
         drop_groups=Subset(tuple(GROUPS)),
+        preprocessing=Options(PREPROCESSING_ORDERS),
     )
 
     feature_set: str
@@ -105,6 +112,7 @@ class ModelParams(Params):
     )
     scope: str = "city"  # among SCOPES
     drop_groups: list[str] = field(default_factory=list)  # feature groups left out (an ablation)
+    preprocessing: str = "impute_then_scale"  # among PREPROCESSING_ORDERS
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -184,7 +192,7 @@ def tune_group(
         return _untuned("too_few_days", y, event_dates)
     if min(class_days(y, event_dates)) < params.min_class_days:
         return _untuned("too_few_class_days", y, event_dates)
-    preprocessor = Preprocessor.fit(x, columns)
+    preprocessor = Preprocessor.fit(x, columns, params.preprocessing)
     z = preprocessor.transform(x)
     if study_rows is None:
         study_rows = np.ones(len(y), dtype=bool)

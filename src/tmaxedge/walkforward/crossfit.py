@@ -163,7 +163,7 @@ def refit(
     if len(np.unique(y)) < 2:
         return None
     x = design_matrix(frame, card.preprocessor.columns)
-    preprocessor = Preprocessor.fit(x, card.preprocessor.columns)
+    preprocessor = Preprocessor.fit(x, card.preprocessor.columns, card.preprocessor.order)
     z = preprocessor.transform(x)
     scheme = None if best["class_weight"] == "none" else best["class_weight"]
     weights = class_weights(y, scheme)

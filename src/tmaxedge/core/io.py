@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
+import math
 import os
 import tempfile
 import types
@@ -196,10 +198,30 @@ def write_parquet_atomic(
 
 
 def write_json_atomic(content: Any, target: Path) -> None:
-    """Write ``content`` as sorted, indented JSON with a trailing newline."""
-    text = json.dumps(content, indent=2, sort_keys=True, default=_json_default) + "\n"
+    """Write ``content`` as sorted, indented JSON with a trailing newline; NaN and infinities,
+    which JSON has no word for (``dvc metrics diff`` and ``jq`` refuse them), become null."""
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(json_text(content))
+
+
+def json_text(content: Any) -> str:
+    dump = functools.partial(json.dumps, indent=2, sort_keys=True, allow_nan=False)
+    try:
+        return dump(content, default=_json_default) + "\n"
+    except ValueError:  # rare: walk the content only when a non-finite number is in it
+        return dump(_finite_or_null(content), default=_json_default) + "\n"
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _finite_or_null(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value: Any) -> Any:

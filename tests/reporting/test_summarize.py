@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 
 from tmaxedge.core.probability import brier
+from tmaxedge.modeling.scoring import score
+from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.reporting import summarize
 from tmaxedge.reporting.summarize import pool_weight_table, step_scores, summarize_predictions
 
@@ -124,3 +126,36 @@ def test_window_means_weigh_each_window_alike_and_keep_the_lowest_coverage():
     means = summarize.window_means(table)
     assert means["brier_window_mean"] == (table["brier"].iloc[0] + table["brier"].iloc[1]) / 2
     assert means["coverage_lowest_window"] == table["coverage"].min() == 100 / 200
+
+
+def test_evidence_gives_intervals_around_the_pooled_improvement_and_both_decompositions():
+    rng = np.random.default_rng(11)
+    n_events, bins, minutes = 40, 3, 6
+    event = np.repeat([f"E{i}" for i in range(n_events)], bins * minutes)
+    position = np.tile(np.repeat(np.arange(bins), minutes), n_events)
+    winner = np.repeat(rng.integers(0, bins, n_events), bins * minutes)
+    y = (position == winner).astype(float)
+    p_market = np.clip(0.33 + 0.4 * (y - 0.33) + rng.normal(0, 0.2, len(y)), 0.02, 0.98)
+    p_model = np.clip(0.33 + 0.5 * (y - 0.33) + rng.normal(0, 0.1, len(y)), 0.02, 0.98)
+    predictions = pd.DataFrame(
+        {
+            "event_ticker": event,
+            "market_ticker": [f"{e}-{k}" for e, k in zip(event, position, strict=True)],
+            "timestamp": np.tile(np.arange(minutes), n_events * bins),
+            "y": y,
+            "p_model": p_model,
+            "p_market": p_market,
+            "minutes_to_close": np.tile(np.arange(minutes) * 90.0, n_events * bins),
+        }
+    )
+    positions = pd.Series(position, index=predictions["market_ticker"]).groupby(level=0).first()
+    found = summarize.evidence(predictions, positions, Bootstrap(n_resamples=500))
+    point = score(predictions)["brier_improvement"]
+    assert found["n_events"] == n_events
+    assert found["brier_improvement_low"] < point < found["brier_improvement_high"]
+    assert found["rps"] < found["market_rps"]  # the sharper, truthful ladder ranks better
+    assert found["resolution"] > found["market_resolution"]
+    hours = pd.DataFrame(found["by_hours_to_close"])
+    assert hours["n_rows"].sum() == len(predictions)
+    metrics = summarize.flat_metrics(found)
+    assert "by_hours_to_close" not in metrics and "brier_improvement_low" in metrics

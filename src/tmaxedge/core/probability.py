@@ -71,9 +71,12 @@ def clip_probability(p: np.ndarray, eps: float = PROB_CLIP) -> np.ndarray:
 
 
 def log_loss(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None = None) -> float:
+    return float(np.average(row_log_loss(y, p), weights=weights))
+
+
+def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     p = clip_probability(p)
-    losses = -(y * np.log(p) + (1 - y) * np.log1p(-p))
-    return float(np.average(losses, weights=weights))
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:

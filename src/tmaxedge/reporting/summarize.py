@@ -7,7 +7,9 @@ import pandas as pd
 
 from tmaxedge.core.keys import Group
 from tmaxedge.core.probability import brier
+from tmaxedge.modeling import skill
 from tmaxedge.modeling.scoring import score
+from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.modeling.tuning import NOT_CONVERGED
 
 
@@ -141,6 +143,17 @@ METRIC_KEYS = [
     "log_loss_window_mean",
     "brier_window_mean",
     "coverage_lowest_window",
+    "n_events",
+    "brier_improvement_low",
+    "brier_improvement_high",
+    "log_loss_improvement_low",
+    "log_loss_improvement_high",
+    "reliability",
+    "resolution",
+    "market_reliability",
+    "market_resolution",
+    "rps",
+    "market_rps",
 ]
 
 
@@ -184,3 +197,31 @@ def not_converged_fits(records: list[tuple[str, dict]], entries: list[str]) -> d
     for entry, best in records:
         counts[entry] = counts.get(entry, 0) + int(best.get(NOT_CONVERGED, 0))
     return counts
+
+
+EVIDENCE_SCORES = {"brier": "brier_improvement", "log_loss": "log_loss_improvement"}
+
+
+def evidence(predictions: pd.DataFrame, positions: pd.Series, bootstrap: Bootstrap) -> dict:
+    """How sure the comparison with the market is, on the rows both price: each improvement's
+    event-clustered interval, the Murphy decomposition of both Brier scores, the ranked
+    probability score over complete ladders (``positions``: ticker -> rank in its event), and
+    the improvement by hours to close (``by_hours_to_close``: for the summaries, not metrics)."""
+    sums = skill.event_score_sums(predictions)
+    result: dict = {"n_events": len(sums)}
+    if sums.empty:
+        return result
+    for kind, name in EVIDENCE_SCORES.items():
+        interval = skill.improvement_interval(sums, kind, bootstrap)
+        result.update({f"{name}_low": interval.low, f"{name}_high": interval.high})
+    both = predictions[predictions["p_model"].notna() & predictions["p_market"].notna()]
+    y = both["y"].to_numpy(float)
+    for prefix, column in (("", "p_model"), ("market_", "p_market")):
+        parts = skill.murphy_decomposition(y, both[column].to_numpy(float))
+        result.update({f"{prefix}{k}": parts[k] for k in ["reliability", "resolution"]})
+    ladders = both.assign(position=both["market_ticker"].map(positions))
+    for prefix, column in (("", "p_model"), ("market_", "p_market")):
+        result[f"{prefix}rps"] = skill.ranked_probability_score(ladders, column)
+    by_hours = skill.improvement_by_hours_to_close(both)
+    result["by_hours_to_close"] = by_hours.reset_index(names="hours_to_close").to_dict("records")
+    return result

@@ -8,9 +8,13 @@ import pandas as pd
 from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.core.keys import Group
+from tmaxedge.modeling import skill
+from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.modeling.tuning import NOT_CONVERGED
 from tmaxedge.reporting import summarize
 from tmaxedge.walkforward import layout
+
+LADDER_COLUMNS = ["ticker", "event_ticker", "strike_type", "floor_strike", "cap_strike"]
 
 
 def main() -> None:
@@ -21,10 +25,13 @@ def main() -> None:
         help="data/by_window (<window>.predictions.parquet and <window>.models.json)",
     )
     parser.add_argument("manifests", type=Path, help="data/windows: each window's dates")
+    parser.add_argument("markets", type=Path, help="data/raw/markets.parquet: each event's ladder")
     parser.add_argument("out", type=Path, help="folder for summaries and edge diagnostics")
     parser.add_argument("metrics", type=Path)
     args = parser.parse_args()
     io.configure_logging()
+    bootstrap = io.load_params("summarize", Bootstrap)  # checked before any work
+    positions = skill.ladder_positions(pd.read_parquet(args.markets, columns=LADDER_COLUMNS))
     windows = layout.by_window_files(args.by_window, "predictions.parquet")
     predictions = pd.concat([pd.read_parquet(path) for path in windows.values()], ignore_index=True)
     # entry by entry, then window by window, as the entries' folders are read
@@ -36,7 +43,11 @@ def main() -> None:
     with io.atomic_directory(args.out) as tmp:
         for model, rows in predictions.groupby("model", sort=True):
             by_window = summarize.per_window(rows)
-            summary = {**summarize.summarize_predictions(rows), **summarize.window_means(by_window)}
+            summary = {
+                **summarize.summarize_predictions(rows),
+                **summarize.window_means(by_window),
+                **summarize.evidence(rows, positions, bootstrap),
+            }
             metrics[model] = summarize.flat_metrics(summary)
             io.write_json_atomic(summary, tmp / "walkforward_summary" / model / "all.json")
             for (city, bracket), part in rows.groupby(["city", "bracket"], sort=True):

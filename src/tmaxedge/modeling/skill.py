@@ -200,7 +200,8 @@ def improvement_by_hours_to_close(
     )
     result["improvement"] = 1 - result["brier_model"] / result["brier_reference"]
     result.index = [
-        f"{b.left:g}-{b.right:g}h" if np.isfinite(b.right) else f"{b.left:g}h+" for b in result.index
+        f"{b.left:g}-{b.right:g}h" if np.isfinite(b.right) else f"{b.left:g}h+"
+        for b in result.index
     ]
     return result
 

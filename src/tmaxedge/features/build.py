@@ -376,7 +376,7 @@ def fill_one_sided_book(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _book_features(
-    quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid, one_sided_book: str = "bounds"
+    quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid, one_sided_book: str
 ) -> dict[str, np.ndarray]:
     """Quote-derived features at every row, from quote rows carried forward onto the grid.
 

@@ -203,8 +203,10 @@ def naive_partition(
         book["vol_5m"] = vol.fillna(0).rolling(5).sum()  # the generator always reports volume
         book["yes_mid"] = (book["yes_bid"].astype(float) + book["yes_ask"].astype(float)) / 2
         change = book["yes_mid"].diff()
-        book["rv_15m"] = change.rolling(15, min_periods=2).std()
-        book["rv_60m"] = change.rolling(60, min_periods=2).std()
+        for width in (15, 60):
+            squares = (change**2).rolling(width, min_periods=1).sum()  # NaN skipped, as built
+            book[f"rv_{width}m"] = np.sqrt(squares)
+            book[f"rv_{width}m_sd"] = change.rolling(width, min_periods=2).std()
         book["mid_chg_5m"] = book["yes_mid"].diff(5)
         book["mid_slope_5m"] = book["yes_mid"].rolling(5, min_periods=2).apply(_ls_slope, raw=True)
         book = book[
@@ -317,6 +319,8 @@ def main() -> None:
         "vol_5m",
         "rv_15m",
         "rv_60m",
+        "rv_15m_sd",
+        "rv_60m_sd",
         "mid_chg_5m",
         "mid_slope_5m",
         "temp_now",

@@ -17,7 +17,7 @@ from tmaxedge.walkforward.evaluate import evaluate_window
 from tmaxedge.walkforward.groups import groups_of
 
 WINDOW_PARAMS = windows.WindowParams(10, 3, 3, 0.2, 0, 10)
-RIDGE = ModelParams("ridge_safe", n_trials=4, l1_ratio=0.0, n_splits=2)
+RIDGE = ModelParams("ridge_safe_climate", n_trials=4, l1_ratio=0.0, n_splits=2)
 TMAX_DIST = ModelParams(
     "distribution", n_trials=4, l1_ratio=0.0, n_splits=2, class_weights=["none"]
 )

@@ -37,10 +37,11 @@ def test_the_brief_preset_runs_the_specification_as_written(in_repo, tmp_path):
     params = applied(io.read_yaml(io.PARAMS_FILE), overrides)
     assert params["models"] == ["ridge", "elasticnet"]  # the brief's two types, per city
     assert params["features"]["every_minutes"] == 1
+    assert params["features"]["one_sided_book"] == "as_quoted"  # a one-sided book has no mid
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     entries = load_entry_params(tmp_path / "params.yaml")  # every value passes its rules
     for name, feature_set, trials, l1_ratio in [
-        ("ridge", "ridge_safe", 40, 0.0),
+        ("ridge", "ridge_safe", 40, 0.0),  # the brief's lists and definitions (not *_climate)
         ("elasticnet", "rich", 60, None),
     ]:
         entry = entries[name]

@@ -132,7 +132,7 @@ def make_world(city: City, days: list[dt.date], seed: int = 0) -> dict[str, pd.D
     }
 
 
-def build(world: dict[str, pd.DataFrame], city: City = CHI, **params: int) -> pd.DataFrame:
+def build(world: dict[str, pd.DataFrame], city: City = CHI, **params: int | str) -> pd.DataFrame:
     return build_partition(
         world["markets"],
         world["quotes"],
@@ -152,8 +152,8 @@ def base_world() -> dict[str, pd.DataFrame]:
 
 
 @functools.cache
-def base_features(every: int) -> pd.DataFrame:
-    return build(base_world(), every_minutes=every)
+def base_features(every: int, one_sided_book: str = "bounds") -> pd.DataFrame:
+    return build(base_world(), every_minutes=every, one_sided_book=one_sided_book)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,13 +247,18 @@ def perturb_after(
     seed=st.integers(0, 2**32 - 1),
     ops=st.frozensets(st.sampled_from(["modify", "drop", "add"]), min_size=1),
     tables=st.sampled_from(["quotes", "weather", "both"]),
+    one_sided_book=st.sampled_from(features.ONE_SIDED_BOOK),
 )
 def test_build_partition_ignores_rows_after_each_decision_time(
-    every, day, minute, second, seed, ops, tables
+    every, day, minute, second, seed, ops, tables, one_sided_book
 ):
     cutoff = climate_day_start(CHI, day) + pd.Timedelta(minutes=minute, seconds=second)
-    before = base_features(every)
-    after = build(perturb_after(base_world(), cutoff, seed, ops, tables), every_minutes=every)
+    before = base_features(every, one_sided_book)
+    after = build(
+        perturb_after(base_world(), cutoff, seed, ops, tables),
+        every_minutes=every,
+        one_sided_book=one_sided_book,
+    )
     assert (before["ts"] <= cutoff).any()
     assert leaked_columns(before, after, cutoff) == []
 
@@ -328,7 +333,9 @@ def test_leaked_columns_detects_a_leaky_builder(leaky, column):
 # reference: every feature of some rows recomputed from its definition with rows <= t only
 
 
-def reference_row(world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, first) -> dict:
+def reference_row(
+    world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, first, one_sided_book: str
+) -> dict:
     q = world["quotes"][world["quotes"]["ticker"] == ticker]
     q = q[q["ts"] <= t]  # nothing stamped after t
     market = world["markets"].set_index("ticker").loc[ticker]
@@ -339,27 +346,35 @@ def reference_row(world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, 
         rows = frame[(frame["ts"] <= u) & frame[column].notna()]
         return float(rows[column].iloc[-1]) if len(rows) else math.nan
 
-    def sides(row):
-        """Bid and ask of a quote row, an empty side priced at 0 / 100 when the other is quoted."""
+    def sides(row, book=one_sided_book):
+        """Bid and ask of a quote row; with ``bounds`` an empty side priced at 0 / 100 when the
+        other is quoted."""
         bid = math.nan if pd.isna(row["yes_bid"]) else float(row["yes_bid"])
         ask = math.nan if pd.isna(row["yes_ask"]) else float(row["yes_ask"])
-        if math.isnan(bid) and not math.isnan(ask):
+        if book == "bounds" and math.isnan(bid) and not math.isnan(ask):
             bid = 0.0
-        if math.isnan(ask) and not math.isnan(bid):
+        if book == "bounds" and math.isnan(ask) and not math.isnan(bid):
             ask = 100.0
         return bid, ask
 
-    def mid_at(u):
+    def mid_at(u, book=one_sided_book):
         rows = q[q["ts"] <= u]
         if not len(rows):
             return math.nan
-        bid, ask = sides(rows.iloc[-1])
+        bid, ask = sides(rows.iloc[-1], book)
         return (bid + ask) / 2
 
+    def changes(width):
+        found = [mid_at(t - k * MINUTE) - mid_at(t - (k + 1) * MINUTE) for k in range(width)]
+        return [c for c in found if not math.isnan(c)]
+
     def rv(width):
-        changes = [mid_at(t - k * MINUTE) - mid_at(t - (k + 1) * MINUTE) for k in range(width)]
-        changes = [c for c in changes if not math.isnan(c)]
-        return float(np.std(changes, ddof=1)) if len(changes) >= 2 else math.nan
+        found = changes(width)
+        return math.sqrt(sum(c * c for c in found)) if found else math.nan
+
+    def rv_sd(width):
+        found = changes(width)
+        return float(np.std(found, ddof=1)) if len(found) >= 2 else math.nan
 
     points = [(k, mid_at(t - (4 - k) * MINUTE)) for k in range(5)]
     points = [(k, m) for k, m in points if not math.isnan(m)]
@@ -376,17 +391,22 @@ def reference_row(world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, 
             value = now if math.isnan(value) else alpha * now + (1 - alpha) * value
         ema[tau] = value
     book = q.iloc[-1] if len(q) else None
+    market_mid = mid_at(t, "bounds")  # p_market's mid, whatever book the features see
+    clock_hour = t.tz_convert(CHI.tz).hour
+    climate_hour = (t - start) / pd.Timedelta(hours=1)
     return {
         "yes_bid": math.nan if book is None else sides(book)[0],
         "yes_ask": math.nan if book is None else sides(book)[1],
         "yes_mid": mid_at(t),
         "quote_ts": pd.NaT if book is None else book["ts"],
-        "p_market": (mid_at(t) if not math.isnan(mid_at(t)) else latest(q, "price", t)) / 100,
+        "p_market": (market_mid if not math.isnan(market_mid) else latest(q, "price", t)) / 100,
         "oi_level": latest(q, "open_interest", t),
         "vol_5m": math.nan if window["volume"].isna().any() else float(window["volume"].sum()),
         "mid_chg_5m": mid_at(t) - mid_at(t - 5 * MINUTE),
         "rv_15m": rv(15),
         "rv_60m": rv(60),
+        "rv_15m_sd": rv_sd(15),
+        "rv_60m_sd": rv_sd(60),
         "mid_slope_5m": np.polyfit(*zip(*points, strict=True), 1)[0]
         if len(points) >= 2
         else math.nan,
@@ -396,17 +416,27 @@ def reference_row(world: dict[str, pd.DataFrame], ticker: str, t: pd.Timestamp, 
         "temp_5m_ema": ema[5],
         "temp_15m_ema": ema[15],
         "minutes_to_close": (market["close_time"] - t) / MINUTE,
-        "hour_of_day_local": (t - start) / pd.Timedelta(hours=1),
+        "hour_of_day_local": clock_hour,
+        "climate_day_hour": climate_hour,
+        "sin_hour": math.sin(2 * math.pi * clock_hour / 24),
+        "cos_hour": math.cos(2 * math.pi * clock_hour / 24),
+        "sin_climate_hour": math.sin(2 * math.pi * climate_hour / 24),
+        "cos_climate_hour": math.cos(2 * math.pi * climate_hour / 24),
     }
 
 
-def test_build_partition_matches_point_in_time_reference():
-    world, frame = base_world(), base_features(5)
+@pytest.mark.parametrize("one_sided_book", features.ONE_SIDED_BOOK)
+def test_build_partition_matches_point_in_time_reference(one_sided_book):
+    world, frame = base_world(), base_features(5, one_sided_book)
     rng = np.random.default_rng(0)
     first = frame.groupby("ticker")["ts"].transform("min")
-    for i in sorted(rng.choice(len(frame), 12, replace=False)) + [0, len(frame) - 1]:
+    one_sided = frame["yes_bid"].isna() != frame["yes_ask"].isna()
+    picked = sorted(rng.choice(len(frame), 12, replace=False)) + [0, len(frame) - 1]
+    picked += list(np.flatnonzero(one_sided)[:3])  # (base_world quotes 5% of rows one-sided)
+    assert one_sided.any() == (one_sided_book == "as_quoted")
+    for i in picked:
         row = frame.iloc[i]
-        expected = reference_row(world, row["ticker"], row["ts"], first.iloc[i])
+        expected = reference_row(world, row["ticker"], row["ts"], first.iloc[i], one_sided_book)
         for name, value in expected.items():
             got = row[name]
             if isinstance(value, pd.Timestamp) or value is pd.NaT:
@@ -436,8 +466,8 @@ def test_build_partition_minutes_to_close_decrease_across_dst(day, n_rows):
         assert (rows["ts"] <= rows["close_time"]).all()
         assert (rows["minutes_to_close"] >= 0).all()
         assert (np.diff(rows["minutes_to_close"]) == -5).all()  # UTC arithmetic: no 60-min jumps
-        assert rows["hour_of_day_local"].iloc[0] == 6.0  # standard time, whatever the DST state
-        assert rows["hour_of_day_local"].iloc[-1] == pytest.approx(6 + (n_rows - 1) * 5 / 60)
+        assert rows["climate_day_hour"].iloc[0] == 6.0  # standard time, whatever the DST state
+        assert rows["climate_day_hour"].iloc[-1] == pytest.approx(6 + (n_rows - 1) * 5 / 60)
         assert (rows["day_of_week"] == 6).all()  # both dates are Sundays (Monday = 0)
 
 
@@ -463,7 +493,8 @@ def test_build_partition_climate_day_follows_local_standard_time():
         rows = frame[(frame["event_date"] == day) & (frame["ts"] == utc(ts))]
         return rows.iloc[0]
 
-    assert at(days[1], "2024-07-15 06:00")["hour_of_day_local"] == 0.0
+    assert at(days[1], "2024-07-15 06:00")["climate_day_hour"] == 0.0
+    assert at(days[1], "2024-07-15 06:00")["hour_of_day_local"] == 1  # 01:00 CDT on the clock
     assert at(days[1], "2024-07-15 06:00")["running_max"] == 60.0  # the 99 belongs to the 14th
     assert at(days[1], "2024-07-15 06:05")["running_max"] == 60.0
     assert at(days[1], "2024-07-15 06:10")["running_max"] == 100.0
@@ -471,7 +502,8 @@ def test_build_partition_climate_day_follows_local_standard_time():
     assert at(days[0], "2024-07-15 05:30")["running_max"] == 99.0
     assert at(days[0], "2024-07-15 07:00")["running_max"] == 99.0  # later obs are the 15th's
     assert at(days[0], "2024-07-15 07:00")["temp_now"] == 100.0  # but temp_now is carried on
-    assert at(days[0], "2024-07-15 07:00")["hour_of_day_local"] == 25.0
+    assert at(days[0], "2024-07-15 07:00")["climate_day_hour"] == 25.0
+    assert at(days[0], "2024-07-15 07:00")["hour_of_day_local"] == 2  # 02:00 CDT
     assert frame.loc[frame["event_date"] == days[0], "ts"].max() == utc("2024-07-15 07:00")
 
 
@@ -536,6 +568,8 @@ def test_build_partition_keeps_empty_book_rows_with_last_trade_price():
             "mid_chg_5m",
             "rv_15m",
             "rv_60m",
+            "rv_15m_sd",
+            "rv_60m_sd",
             "mid_slope_5m",
             "oi_level",
         ]
@@ -607,23 +641,169 @@ def test_feature_params_rejects_out_of_range(values, message):
         FeatureParams(**values)
 
 
-def test_feature_sets_are_nested():
-    assert FEATURE_SETS["baseline"] == [
-        "yes_mid",
-        "yes_bid",
-        "yes_ask",
-        "spread_cents",
-        "minutes_to_close",
-        "temp_now",
-        "temp_to_floor",
-        "temp_to_cap",
-        "hour_of_day_local",
-        "day_of_week",
+# the brief's words, as it lists its sets
+BRIEF_BASELINE = (
+    "yes_mid, yes_bid, yes_ask, spread_cents, minutes_to_close, temp_now, temp_to_floor, "
+    "temp_to_cap, hour_of_day_local, day_of_week"
+).split(", ")
+BRIEF_RIDGE_SAFE = BRIEF_BASELINE + "mid_chg_5m, spread_pct, log_minutes_to_close".split(", ")
+BRIEF_RICH = BRIEF_RIDGE_SAFE + (
+    "rv_15m, rv_60m, oi_level, vol_5m, mid_slope_5m, temp_5m_ema, temp_15m_ema, temp_accel, "
+    "sin_hour, cos_hour, temp_x_spread_pct, temp_x_log_minutes"
+).split(", ")
+
+
+def test_the_brief_feature_sets_are_its_lists_and_the_climate_sets_keep_their_order():
+    assert FEATURE_SETS["baseline"] == BRIEF_BASELINE
+    assert FEATURE_SETS["ridge_safe"] == BRIEF_RIDGE_SAFE
+    assert FEATURE_SETS["rich"] == BRIEF_RICH
+    # the default's sets: the columns its models had before the brief's names were given back,
+    # in the same order (a model's coefficients follow the order of its columns)
+    climate = {
+        "hour_of_day_local": "climate_day_hour",
+        "rv_15m": "rv_15m_sd",
+        "rv_60m": "rv_60m_sd",
+        "sin_hour": "sin_climate_hour",
+        "cos_hour": "cos_climate_hour",
+    }
+    assert FEATURE_SETS["ridge_safe_climate"] == [climate.get(c, c) for c in BRIEF_RIDGE_SAFE]
+    assert FEATURE_SETS["rich_climate"] == [climate.get(c, c) for c in BRIEF_RICH] + [
+        "running_max",
+        "running_max_to_floor",
+        "running_max_to_cap",
     ]
-    assert FEATURE_SETS["ridge_safe"][:10] == FEATURE_SETS["baseline"]
-    assert FEATURE_SETS["rich"][:13] == FEATURE_SETS["ridge_safe"]
-    assert len(FEATURE_SETS["rich"]) == len(set(FEATURE_SETS["rich"])) == 28
-    assert set(features.weather_columns()) < set(FEATURE_SETS["rich"] + EVENT_COLUMNS)
+    for name, columns in FEATURE_SETS.items():
+        assert len(columns) == len(set(columns)), name
+    every_feature = {c for columns in FEATURE_SETS.values() for c in columns}
+    assert every_feature <= set(features.COLUMNS)
+    assert set(features.weather_columns()) < every_feature | set(EVENT_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "day, times, clock, climate",
+    [
+        # spring forward: 02:00 CST became 03:00 CDT at 08:00 UTC; the climate day starts 06:00 UTC
+        (
+            dt.date(2024, 3, 10),
+            ["07:55", "08:00", "12:00", "23:55"],
+            [1, 3, 7, 18],
+            [1 + 55 / 60, 2.0, 6.0, 17 + 55 / 60],
+        ),
+        # fall back: 02:00 CDT became 01:00 CST at 07:00 UTC: 01:xx twice on the clock
+        (
+            dt.date(2024, 11, 3),
+            ["06:00", "06:55", "07:00", "08:00", "23:55"],
+            [1, 1, 1, 2, 17],
+            [0.0, 55 / 60, 1.0, 2.0, 17 + 55 / 60],
+        ),
+        # summer: the clock runs an hour ahead of the climate day all day
+        (dt.date(2024, 7, 15), ["06:00", "17:30"], [1, 12], [0.0, 11.5]),
+    ],
+)
+def test_hour_of_day_local_is_the_clock_and_climate_day_hour_standard_time(
+    day, times, clock, climate
+):
+    frame = build(make_world(CHI, [day], seed=1), every_minutes=5, eligible_start_hour=0)
+    rows = frame[frame["strike_type"] == "between"].set_index("ts")
+    stamps = [pd.Timestamp(f"{day} {hhmm}", tz="UTC") for hhmm in times]
+    assert rows.loc[stamps, "hour_of_day_local"].tolist() == clock
+    assert rows.loc[stamps, "climate_day_hour"].to_numpy() == pytest.approx(climate)
+    assert rows.loc[stamps, "sin_hour"].to_numpy() == pytest.approx(
+        np.sin(2 * np.pi * np.array(clock) / 24)
+    )
+    assert rows.loc[stamps, "cos_climate_hour"].to_numpy() == pytest.approx(
+        np.cos(2 * np.pi * np.array(climate) / 24)
+    )
+
+
+def one_market_world(book: list[tuple[str, float | None, float | None]]) -> dict:
+    """The world's 70..71 market on 2024-07-15 with only the quote rows ``(UTC time, bid, ask)``."""
+    world = make_world(CHI, [dt.date(2024, 7, 15)], seed=8)
+    world["markets"] = world["markets"][world["markets"]["strike_type"] == "between"]
+    ticker = world["markets"]["ticker"].iloc[0]
+    world["quotes"] = pd.DataFrame(
+        {
+            "ticker": ticker,
+            "ts": [utc(f"2024-07-15 {hhmm}") for hhmm, _, _ in book],
+            "yes_bid": pd.array([bid for _, bid, _ in book], dtype="Int64"),
+            "yes_ask": pd.array([ask for _, _, ask in book], dtype="Int64"),
+            "price": pd.array([None] * len(book), dtype="Int64"),
+            "volume": pd.array([0] * len(book), dtype="Int64"),
+            "open_interest": pd.array([None] * len(book), dtype="Int64"),
+        }
+    )
+    return world
+
+
+def test_rv_is_the_root_sum_of_squared_changes_and_rv_sd_their_sample_sd():
+    # mid 41 from 11:00, 43 at 12:50 (+2), 42 at 12:55 (-1), an empty book at 12:58, 45 at 13:00:
+    # the changes into 12:58, 12:59 and 13:00 have a missing mid on one end and are not counted
+    world = one_market_world(
+        [
+            ("11:00", 40, 42),
+            ("12:50", 42, 44),
+            ("12:55", 41, 43),
+            ("12:58", None, None),
+            ("13:00", 44, 46),
+        ]
+    )
+    row = build(world, every_minutes=5).set_index("ts").loc[utc("2024-07-15 13:00")]
+    # 15 minutes: the changes into 12:46 .. 12:57, 12 of them: +2, -1 and ten zeros
+    assert row["rv_15m"] == pytest.approx(math.sqrt(2**2 + 1**2))
+    assert row["rv_15m_sd"] == pytest.approx(math.sqrt((5 - 1**2 / 12) / 11))
+    # 60 minutes: into 12:01 .. 12:57, 57 changes with the same two moves: the root sum of
+    # squares does not grow with the quiet minutes counted, the sample sd shrinks with them
+    assert row["rv_60m"] == pytest.approx(math.sqrt(5))
+    assert row["rv_60m_sd"] == pytest.approx(math.sqrt((5 - 1**2 / 57) / 56))
+    quiet = build(world, every_minutes=5).set_index("ts").loc[utc("2024-07-15 12:45")]
+    assert quiet["rv_15m"] == quiet["rv_15m_sd"] == 0.0  # changes of zero are counted
+    nothing = one_market_world([("13:01", 40, 42)])
+    empty = build(nothing, every_minutes=5).set_index("ts").loc[utc("2024-07-15 13:00")]
+    assert math.isnan(empty["rv_15m"]) and math.isnan(empty["rv_15m_sd"])  # no change: null
+
+
+def test_one_sided_book_bounds_prices_the_empty_side_and_as_quoted_leaves_it_null():
+    # an ask alone from 12:30, then a bid alone from 12:40, a full book from 12:50
+    world = one_market_world(
+        [("11:00", 40, 42), ("12:30", None, 20), ("12:40", 90, None), ("12:50", 30, 34)]
+    )
+    bounds = build(world, every_minutes=5, one_sided_book="bounds").set_index("ts")
+    quoted = build(world, every_minutes=5, one_sided_book="as_quoted").set_index("ts")
+    ask_only, bid_only = utc("2024-07-15 12:30"), utc("2024-07-15 12:40")
+    book = ["yes_bid", "yes_ask", "yes_mid", "spread_cents", "spread_pct", "mid_logit"]
+    assert bounds.loc[ask_only, book].tolist() == pytest.approx(
+        [0, 20, 10, 20, 20 / 10, math.log(10 / 90)]
+    )
+    assert bounds.loc[bid_only, book].tolist() == pytest.approx(
+        [90, 100, 95, 10, 10 / 95, math.log(95 / 5)]
+    )
+    assert bounds.loc[ask_only, "mid_chg_5m"] == 10 - 41
+    # five minutes into each one-sided spell every window of the mid has only missing mids
+    derived = book + ["mid_chg_5m", "mid_slope_5m", "temp_x_spread_pct"]
+    for stamp, side in ((ask_only + 5 * MINUTE, "yes_ask"), (bid_only + 5 * MINUTE, "yes_bid")):
+        assert quoted.loc[stamp, derived].drop(side).isna().all(), stamp
+        assert quoted.loc[stamp, side] == bounds.loc[stamp, side]
+    assert math.isnan(quoted.loc[bid_only + 5 * MINUTE, "rv_15m"])  # 12:31 .. 12:45: no change
+    # at 13:00 the 15-minute window holds the change into 12:50: 95 -> 32 with bounds, from a
+    # missing mid as quoted (not counted; the nine after it are zero)
+    at_one = utc("2024-07-15 13:00")
+    assert (bounds.loc[at_one, "rv_15m"], quoted.loc[at_one, "rv_15m"]) == (63.0, 0.0)
+    assert quoted.loc[at_one, "yes_mid"] == bounds.loc[at_one, "yes_mid"] == 32
+    # the market every model is scored and traded against does not move with the switch
+    market = ["p_market", *EVENT_COLUMNS, *features.IMPLIED_EXCEEDANCE_COLUMNS]
+    pd.testing.assert_frame_equal(bounds[market], quoted[market])
+    assert quoted.loc[ask_only, "p_market"] == 0.10 and quoted.loc[bid_only, "p_market"] == 0.95
+    whole = base_features(5, "bounds"), base_features(5, "as_quoted")
+    pd.testing.assert_series_equal(whole[0]["p_market"], whole[1]["p_market"])
+    assert whole[1]["yes_mid"].isna().sum() > whole[0]["yes_mid"].isna().sum()
+
+
+def test_one_sided_book_takes_only_its_two_values():
+    with pytest.raises(
+        ParamsError,
+        match=re.escape("one_sided_book must be a str among ['bounds', 'as_quoted']; got 'zero'."),
+    ):
+        FeatureParams(one_sided_book="zero")
 
 
 # ----------------------------------------------------------------------------------------------

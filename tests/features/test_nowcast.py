@@ -14,7 +14,7 @@ def rows(days, highs, running_max, temp_now, hour=14.2, strike=("between", 70.0,
     return pd.DataFrame(
         {
             "event_date": pd.to_datetime(days).date,
-            "hour_of_day_local": hour,
+            "climate_day_hour": hour,
             "tmax_f": highs,
             "running_max": running_max,
             "temp_now": temp_now,

@@ -29,7 +29,7 @@ def event_rows(q: np.ndarray, minutes: int = 3) -> pd.DataFrame:
     return pd.DataFrame(
         {
             **{c: np.tile(BINS[c].to_numpy(), minutes) for c in BINS},
-            "hour_of_day_local": np.repeat(9.0 + np.arange(minutes), n),
+            "climate_day_hour": np.repeat(9.0 + np.arange(minutes), n),
             "running_max": 79.0,
             "temp_now": 78.0,
             "event_date": "2024-05-01",

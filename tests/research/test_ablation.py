@@ -32,11 +32,14 @@ STEPS = StepParams(
         ("spread_pct", "market"),
         (MARKET_LOGIT, "market"),
         ("rv_60m", "market"),
+        ("rv_60m_sd", "market"),
         ("temp_now", "weather"),
         ("running_max_to_cap", "weather"),
         ("temp_x_spread_pct", "weather"),
         ("hour_of_day_local", "time"),
         ("cos_hour", "time"),
+        ("climate_day_hour", "time"),
+        ("sin_climate_hour", "time"),
         ("nowcast_max_logit", "nowcast"),
         ("floor_z", "event"),
         ("city_is_chi", "city"),
@@ -53,6 +56,7 @@ def test_each_input_belongs_to_the_group_it_is_about(column, group):
 def test_every_model_input_has_a_group():
     columns = (
         FEATURE_SETS["rich"]
+        + FEATURE_SETS["rich_climate"]
         + [MARKET_LOGIT]
         + nowcast.COLUMNS
         + EVENT_COLUMNS

@@ -23,7 +23,7 @@ from tmaxedge.walkforward.groups import design_matrix, groups_of, parts_of
 from tmaxedge.walkforward.run import StepParams, run_window
 from tmaxedge.walkforward.tune import tune_window, uncalibrated_card
 
-ELASTICNET = ModelParams("rich", n_trials=4, l1_ratio=None, n_splits=2)
+ELASTICNET = ModelParams("rich_climate", n_trials=4, l1_ratio=None, n_splits=2)
 
 
 def test_tune_window_gives_every_group_a_result_and_reports_single_class(world):

@@ -18,20 +18,30 @@ Conventions (all arithmetic in UTC integer minutes, so DST never bends a clock):
   moves).
 
 Definitions that need one (mid, bid, ask in cents; windows on the 1-minute grid ending at ``t``):
-A one-sided book prices its empty side at 0 (bid) or 100 (ask), as Kalshi shows it, so
-``yes_mid`` is null only when both sides are empty; ``p_market`` = mid/100, else last trade/100,
-else null. ``mid_chg_5m`` = mid(t) − mid(t−5). ``rv_15m``/``rv_60m``: sample std (ddof=1) of the
-non-null 1-minute mid changes over the last 15/60 minutes, null with fewer than two.
-``mid_slope_5m``: least-squares slope per minute through the non-null mids at t−4..t.
+``features.one_sided_book: bounds`` (the default) prices a one-sided book's empty side at 0 (bid)
+or 100 (ask), as Kalshi shows it, so ``yes_mid`` is null only when both sides are empty;
+``as_quoted`` (the brief's) leaves the empty side null, so bid or ask, the mid, the spread and
+every feature computed from them (``mid_chg_5m``, the ``rv_*``, ``mid_slope_5m``, ``spread_pct``,
+``temp_x_spread_pct``, ``mid_logit``) are null wherever one side is empty, for the model's median
+imputation to fill. ``p_market`` = the bounds mid/100 under either value (the market every model
+is scored and traded against must not move with a feature switch), else last trade/100, else
+null; the event features are computed from ``p_market``. ``mid_chg_5m`` = mid(t) − mid(t−5).
+The 1-minute mid changes mid(u) − mid(u−1) for the 15/60 minutes u ending at ``t`` are counted
+when both mids exist: ``rv_15m``/``rv_60m`` (the brief's) are the square root of the sum of their
+squares, null with none; ``rv_15m_sd``/``rv_60m_sd`` their sample std (ddof=1), null with fewer
+than two. ``mid_slope_5m``: least-squares slope per minute through the non-null mids at t−4..t.
 ``vol_5m``: contracts in the rows stamped in (t−5 min, t]; 0 without rows, null if one of those
 rows does not report volume. ``temp_5m_ema``/``temp_15m_ema``: ``y = a x + (1−a) y_prev``,
 ``a = 1 − exp(−1/tau)``, over the carried-forward temperature minute by minute, started
 ``WEATHER_WARMUP_MINUTES`` before the event day's first eligible minute (so a value never depends
 on how the table is partitioned). ``running_max``: max of the observations stamped in
-[climate-day start, min(t, climate-day end)]. ``hour_of_day_local`` = hours since the
-climate-day start (exceeds 24 only for a market trading past its climate day). Window sums use
-prefix sums; prices are whole cents, so these sums are exact and no row's value depends on
-another market's rows.
+[climate-day start, min(t, climate-day end)]. ``hour_of_day_local`` (the brief's) = the whole
+hour, 0 to 23, on the city's clock at ``t`` (daylight saving time included; an hour *of the day*
+is the clock's integer hour); ``climate_day_hour`` = hours since the climate-day start, fractional
+(exceeds 24 only for a market trading past its climate day). ``sin_hour``/``cos_hour`` =
+sin/cos(2π h/24) of ``hour_of_day_local``; ``sin_climate_hour``/``cos_climate_hour`` the same of
+``climate_day_hour``. Window sums use prefix sums; prices are whole cents, so these sums are exact
+and no row's value depends on another market's rows.
 
 Cities with ``weather_features: false`` get **no weather information**: the columns listed by
 :func:`weather_columns` (and ``weather_ts``) are entirely null for them. Every partition keeps
@@ -55,7 +65,7 @@ from joblib import Parallel, delayed
 from tmaxedge.core import strikes
 from tmaxedge.core.config import STRIKE_TYPES, City
 from tmaxedge.core.errors import DataError, ParamsError, data_error
-from tmaxedge.core.params import Interval, Params, declare
+from tmaxedge.core.params import Interval, Options, Params, declare
 from tmaxedge.features.event_features import (
     EVENT_COLUMNS,
     IMPLIED_EXCEEDANCE_COLUMNS,
@@ -69,6 +79,8 @@ NAT = np.iinfo(np.int64).min
 HISTORY_MINUTES = 60  # the 1-minute grid starts this long before the first eligible minute
 WEATHER_WARMUP_MINUTES = 360  # EMAs start 6 h before the first eligible minute: e^-24 memory left
 EMA_MINUTES = (5, 15)
+# bounds: a one-sided book's empty side priced 0 / 100 before the mid; as_quoted: left empty
+ONE_SIDED_BOOK = ("bounds", "as_quoted")
 
 KEY_COLUMNS = [
     "ticker",
@@ -113,6 +125,18 @@ _RICH = _RIDGE_SAFE + [
     "cos_hour",
     "temp_x_spread_pct",
     "temp_x_log_minutes",
+]
+# the default's sets: the brief's lists with the climate day's hour and the sample-sd volatility in
+# the brief's columns' places, and rich's with the day's running maximum (docs/brief.md says why)
+_CLIMATE = {
+    "hour_of_day_local": "climate_day_hour",
+    "rv_15m": "rv_15m_sd",
+    "rv_60m": "rv_60m_sd",
+    "sin_hour": "sin_climate_hour",
+    "cos_hour": "cos_climate_hour",
+}
+_RIDGE_SAFE_CLIMATE = [_CLIMATE.get(name, name) for name in _RIDGE_SAFE]
+_RICH_CLIMATE = [_CLIMATE.get(name, name) for name in _RICH] + [
     "running_max",
     "running_max_to_floor",
     "running_max_to_cap",
@@ -122,10 +146,19 @@ FEATURE_SETS: dict[str, list[str]] = {
     "baseline": _BASELINE,
     "ridge_safe": _RIDGE_SAFE,
     "rich": _RICH,
+    "ridge_safe_climate": _RIDGE_SAFE_CLIMATE,
+    "rich_climate": _RICH_CLIMATE,
 }
 # the event's implied distribution of the high (event_features): not in a brief's feature set,
 # a model takes them with the extra feature "event"; the implied exceedances are tmax_dist's inputs
-COLUMNS = KEY_COLUMNS + _RICH + [MARKET_LOGIT] + EVENT_COLUMNS + IMPLIED_EXCEEDANCE_COLUMNS
+COLUMNS = (
+    KEY_COLUMNS
+    + _RICH
+    + [name for name in _RICH_CLIMATE if name not in _RICH]
+    + [MARKET_LOGIT]
+    + EVENT_COLUMNS
+    + IMPLIED_EXCEEDANCE_COLUMNS
+)
 _WEATHER = [
     "temp_now",
     "temp_to_floor",
@@ -172,11 +205,14 @@ class FeatureParams(Params):
     """The ``features`` section of params.yaml."""
 
     constraints = declare(
-        every_minutes=Interval(int, 1, None), eligible_start_hour=Interval(int, 0, 23)
+        every_minutes=Interval(int, 1, None),
+        eligible_start_hour=Interval(int, 0, 23),
+        one_sided_book=Options(ONE_SIDED_BOOK),
     )
 
     every_minutes: int = 5
     eligible_start_hour: int = 6
+    one_sided_book: str = "bounds"  # among ONE_SIDED_BOOK; p_market is priced "bounds" either way
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,7 +235,8 @@ def build_partition(
     to its last one; rolling windows (at most 60 minutes) therefore never cross markets.
 
     Returns one row per (market, eligible minute) with the columns ``COLUMNS`` (keys, label ``y``,
-    ``p_market``, source timestamps, then ``FEATURE_SETS["rich"]``), sorted by ticker and ts.
+    ``p_market``, source timestamps, then ``FEATURE_SETS["rich"]`` and the columns only
+    ``FEATURE_SETS["rich_climate"]`` has), sorted by ticker and ts.
     Raises ``DataError`` for a missing column, a market of another city, an unknown strike type or
     a market without settlement.
     """
@@ -219,14 +256,14 @@ def build_partition(
 
     grid = _market_grid(markets, city, params)
     label, high = _labels(markets, settlements, city)
-    book = _book_features(quotes, markets["ticker"], grid)
+    book = _book_features(quotes, markets["ticker"], grid, params.one_sided_book)
     if city.weather_features:
         _require(weather, WEATHER_COLUMNS, "weather")
         temp = _weather_features(weather, city, grid)
     else:
         temp = {name: np.full(grid.n_rows, np.nan) for name in ("temp_now", "ema5", "ema15", "max")}
         temp["weather_ns"] = np.full(grid.n_rows, NAT)
-    return _assemble(markets, grid, label, high, book, temp)
+    return _assemble(markets, grid, label, high, book, temp, city)
 
 
 @dataclass(frozen=True)
@@ -338,8 +375,15 @@ def fill_one_sided_book(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, n
     return bid, ask
 
 
-def _book_features(quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid) -> dict[str, np.ndarray]:
-    """Quote-derived features at every row, from quote rows carried forward onto the grid."""
+def _book_features(
+    quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid, one_sided_book: str
+) -> dict[str, np.ndarray]:
+    """Quote-derived features at every row, from quote rows carried forward onto the grid.
+
+    ``one_sided_book`` (``ONE_SIDED_BOOK``) decides the book the features see; ``market_mid``,
+    from which ``p_market`` is priced, always fills the empty side, so every model is judged
+    against the same market whichever book its features see.
+    """
     n_pos, rows = grid.n_positions, grid.row_pos
     market = _index_in(quotes["ticker"], tickers)
     keep = np.flatnonzero(market >= 0)
@@ -361,9 +405,14 @@ def _book_features(quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid) -> dic
         column(n) for n in ("yes_bid", "yes_ask", "price", "volume", "open_interest")
     )
     latest = _carry(pos, np.ones(len(pos), bool), n_pos, segment_start)
-    bid_g, ask_g = _take(bid, latest), _take(ask, latest)
-    bid_g, ask_g = fill_one_sided_book(bid_g, ask_g)
-    mid_g = (bid_g + ask_g) / 2  # NaN only when both sides are empty
+    quoted_bid, quoted_ask = _take(bid, latest), _take(ask, latest)
+    filled_bid, filled_ask = fill_one_sided_book(quoted_bid, quoted_ask)
+    market_mid = (filled_bid[rows] + filled_ask[rows]) / 2  # NaN only when both sides are empty
+    if one_sided_book == "bounds":
+        bid_g, ask_g = filled_bid, filled_ask
+    else:
+        bid_g, ask_g = quoted_bid, quoted_ask
+    mid_g = (bid_g + ask_g) / 2
     at_price = _carry(pos, ~np.isnan(price), n_pos, segment_start)[rows]
     at_oi = _carry(pos, ~np.isnan(oi), n_pos, segment_start)[rows]
 
@@ -390,13 +439,16 @@ def _book_features(quotes: pd.DataFrame, tickers: pd.Series, grid: _Grid) -> dic
         "yes_bid": bid_g[rows],
         "yes_ask": ask_g[rows],
         "yes_mid": mid,
+        "market_mid": market_mid,
         "quote_ns": _take_int(q_ns, quote_row),
         "price": _take(price, at_price),
         "oi_level": _take(oi, at_oi),
         "vol_5m": vol_5m,
         "mid_chg_5m": mid - mid_g[rows - 5],
-        "rv_15m": _window_std(sums, rows, 15),
-        "rv_60m": _window_std(sums, rows, 60),
+        "rv_15m": _window_root_sum_squares(sums, rows, 15),
+        "rv_60m": _window_root_sum_squares(sums, rows, 60),
+        "rv_15m_sd": _window_std(sums, rows, 15),
+        "rv_60m_sd": _window_std(sums, rows, 60),
         "mid_slope_5m": _slope(mid_g, rows, 5),
     }
 
@@ -448,6 +500,7 @@ def _assemble(
     high: np.ndarray,
     book: dict[str, np.ndarray],
     temp: dict[str, np.ndarray],
+    city: City,
 ) -> pd.DataFrame:
     """The output frame, columns in ``COLUMNS`` order."""
     m = grid.row_market
@@ -455,12 +508,14 @@ def _assemble(
     cap = markets["cap_strike"].to_numpy(np.float64, na_value=np.nan)[m]
     row_ns = grid.row_min * NS_PER_MINUTE
     minutes_to_close = (grid.close_ns[m] - row_ns) / NS_PER_MINUTE
-    hour = (grid.row_min - grid.day_start[m]) / 60.0
+    climate_hour = (grid.row_min - grid.day_start[m]) / 60.0
+    clock_hour = local_clock_hour(row_ns, city.tz)
     mid, spread = book["yes_mid"], book["yes_ask"] - book["yes_bid"]
     spread_pct = spread / np.clip(mid, 5, 95)
     log_minutes = np.log1p(minutes_to_close)
     now, running = temp["temp_now"], temp["max"]
-    p_market = np.where(np.isnan(mid), book["price"], mid) / 100.0
+    market_mid = book["market_mid"]
+    p_market = np.where(np.isnan(market_mid), book["price"], market_mid) / 100.0
     day = grid.day[m]
     columns: dict[str, Any] = {
         name: markets[name].astype("str").array.take(m) for name in _STRING_KEYS
@@ -484,21 +539,26 @@ def _assemble(
         temp_now=now,
         temp_to_floor=now - floor,
         temp_to_cap=cap - now,
-        hour_of_day_local=hour,
+        hour_of_day_local=clock_hour,
+        climate_day_hour=climate_hour,
         day_of_week=((day + 3) % 7).astype(np.int8),  # 1970-01-01 was a Thursday; Monday = 0
         mid_chg_5m=book["mid_chg_5m"],
         spread_pct=spread_pct,
         log_minutes_to_close=log_minutes,
         rv_15m=book["rv_15m"],
         rv_60m=book["rv_60m"],
+        rv_15m_sd=book["rv_15m_sd"],
+        rv_60m_sd=book["rv_60m_sd"],
         oi_level=book["oi_level"],
         vol_5m=book["vol_5m"],
         mid_slope_5m=book["mid_slope_5m"],
         temp_5m_ema=temp["ema5"],
         temp_15m_ema=temp["ema15"],
         temp_accel=now - temp["ema5"],
-        sin_hour=np.sin(2 * np.pi * hour / 24),
-        cos_hour=np.cos(2 * np.pi * hour / 24),
+        sin_hour=np.sin(2 * np.pi * clock_hour / 24),
+        cos_hour=np.cos(2 * np.pi * clock_hour / 24),
+        sin_climate_hour=np.sin(2 * np.pi * climate_hour / 24),
+        cos_climate_hour=np.cos(2 * np.pi * climate_hour / 24),
         temp_x_spread_pct=now * spread_pct,
         temp_x_log_minutes=now * log_minutes,
         running_max=running,
@@ -616,6 +676,13 @@ def _take_int(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(index >= 0, values[np.maximum(index, 0)], NAT)
 
 
+def local_clock_hour(utc_ns: np.ndarray, tz: str) -> np.ndarray:
+    """The hour (0..23) a clock in ``tz`` shows at each UTC nanosecond, daylight saving time
+    included."""
+    stamps = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+    return stamps.hour.to_numpy().astype(np.int8)
+
+
 def _prefix(values: np.ndarray) -> np.ndarray:
     out = np.zeros(len(values) + 1)
     np.cumsum(values, out=out[1:])
@@ -625,6 +692,13 @@ def _prefix(values: np.ndarray) -> np.ndarray:
 def _window(prefix: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
     """Sum over the ``width`` positions ending at each row, from a prefix-sum array."""
     return prefix[rows + 1] - prefix[rows + 1 - width]
+
+
+def _window_root_sum_squares(sums: list[np.ndarray], rows: np.ndarray, width: int) -> np.ndarray:
+    """Square root of the sum of the squared valid values in each window; NaN with none (an
+    empty window is no evidence of a quiet book)."""
+    s2, n = _window(sums[1], rows, width), _window(sums[2], rows, width)
+    return np.where(n >= 1, np.sqrt(np.maximum(s2, 0.0)), np.nan)
 
 
 def _window_std(sums: list[np.ndarray], rows: np.ndarray, width: int) -> np.ndarray:

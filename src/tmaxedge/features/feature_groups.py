@@ -20,10 +20,13 @@ GROUPS = ("market", "weather", "nowcast", "time", "event", "city")
 _TIME = {
     "minutes_to_close",
     "hour_of_day_local",
+    "climate_day_hour",
     "day_of_week",
     "log_minutes_to_close",
     "sin_hour",
     "cos_hour",
+    "sin_climate_hour",
+    "cos_climate_hour",
     "level",
 }
 _BY_HOUR = re.compile(r"_at_h\d+$")  # tmax_dist's hour-varying terms: market_logit_at_h10

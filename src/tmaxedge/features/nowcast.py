@@ -23,8 +23,8 @@ COLUMNS = list(READINGS.values())
 CLIP = 0.005
 
 
-def _bucket(hour_of_day: pd.Series) -> np.ndarray:
-    return np.floor(hour_of_day.to_numpy(float) / BUCKET_HOURS).astype(int)
+def _bucket(climate_day_hour: pd.Series) -> np.ndarray:
+    return np.floor(climate_day_hour.to_numpy(float) / BUCKET_HOURS).astype(int)
 
 
 def _day_numbers(dates) -> np.ndarray:
@@ -74,7 +74,7 @@ def merged(tables: list[dict]) -> dict:
 
 def _city_tables(rows: pd.DataFrame) -> dict[str, dict[str, list]]:
     tables = {}
-    buckets = _bucket(rows["hour_of_day_local"])
+    buckets = _bucket(rows["climate_day_hour"])
     days = pd.to_datetime(rows["event_date"]).dt.strftime("%Y-%m-%d").to_numpy()
     for reading in READINGS:
         frame = pd.DataFrame(
@@ -128,7 +128,7 @@ def probability(
                     rows[mine], own, reading, low[mine], high[mine], leave_own_day_out
                 )
         return result
-    buckets = _bucket(rows["hour_of_day_local"])
+    buckets = _bucket(rows["climate_day_hour"])
     days = _day_numbers(rows["event_date"])
     value = rows[reading].to_numpy(float)
     result = np.full(len(rows), np.nan)

@@ -59,7 +59,7 @@ def design(
     Weather terms are NaN without a reading (New York) or a nowcast table; ``leave_own_day_out``
     as in ``nowcast.add_columns``, for rows the model is fitted on.
     """
-    hour = rows["hour_of_day_local"].to_numpy(float)
+    hour = rows["climate_day_hour"].to_numpy(float)
     market = logit(np.clip(np.asarray(implied, float), MARKET_CLIP, 1 - MARKET_CLIP))
     columns = {"market_logit": market}
     for reading, name in _NOWCAST.items():

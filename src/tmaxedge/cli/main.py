@@ -154,7 +154,7 @@ def drop_unplanned_windows(project: Path, keys: list[str]) -> None:
 @click.option(
     "--start",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="The FIRST TRAINING DAY: the brief's windows train from it (see below).",
+    help="The FIRST TRAINING DAY: the brief's first window trains from it (see above).",
 )
 @click.option(
     "--end",

@@ -13,7 +13,8 @@ Example (train 90, calibration 0.2, embargo 0, test 7, key 2024-07-01): train 20
 The plan (which keys exist) depends only on the data's first and last event date and on
 ``test_days`` / ``step_days``, never on ``train_days``: a sensitivity run with a longer training
 period reruns the same test weeks, and the first windows then train on what data there is (the
-manifest says how many days).
+manifest says how many days). ``tmaxedge walkforward --start`` instead walks the brief's loop
+(``brief_window_keys``): windows from a first *training* day, keyed and bounded the same way.
 """
 
 from __future__ import annotations

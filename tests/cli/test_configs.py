@@ -119,8 +119,9 @@ PARAMS = {
         ({"model": "ridge", "pool": {"enabled": "yes"}}, "c.yaml: pool.enabled must be true or fa"),
         ({"model": "ridge", "tune": {"feature_set": "fancy"}}, "c.yaml: tune.feature_set must be"),
         ({"model": "ridge", "tune": []}, "c.yaml: tune must be a mapping; got []"),
-        ({"model": 3}, "c.yaml: model must be a tune entry's name (ridge); got 3."),
+        ({"model": 3}, "c.yaml: model must be a tune entry's name, such as ridge; got 3."),
         ({"tune": {"n_trials": 5}}, "c.yaml: model must be a tune entry's name"),
+        ({}, "c.yaml: model must be a tune entry's name"),  # an empty config is not no config
     ],
 )
 def test_a_config_key_the_command_cannot_use_is_refused_naming_file_and_key(config, message):

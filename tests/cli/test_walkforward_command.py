@@ -170,3 +170,28 @@ def test_a_bad_config_or_feature_set_is_refused_before_any_window_runs(tmp_path)
     )
     assert result.exit_code == 2 and "--feature-set must be a str among [" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_plan_runs_the_plans_windows_and_records_the_plan(world, tmp_path):
+    folder, _ = world
+    write_params(tmp_path)
+    plan = tmp_path / "windows.yaml"
+    plan.write_text(yaml.safe_dump({"test_days": 3, "step_days": 3, "window_keys": ["2024-05-14"]}))
+    result = invoke(
+        tmp_path,
+        "--model",
+        "ridge",
+        "--trials",
+        "2",
+        "--plan",
+        str(plan),
+        "--features",
+        str(folder),
+    )
+    assert result.exit_code == 0, result.output
+    assert "window 2024-05-14: train [2024-05-04, 2024-05-14), test [2024-05-14, 2024-05-17)" in (
+        result.output
+    )
+    ran = io.read_json(tmp_path / "runs" / "ridge" / "walkforward_summary_chi_between.json")["run"]
+    assert ran["plan"] == str(plan) and [w["key"] for w in ran["windows"]] == ["2024-05-14"]
+    assert "first_training_day" not in ran

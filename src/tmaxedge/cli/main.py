@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from pathlib import Path
@@ -150,7 +151,7 @@ def drop_unplanned_windows(project: Path, keys: list[str]) -> None:
     "--feature-set",
     help="Override the model's feature set (one of tmaxedge.features.build.FEATURE_SETS).",
 )
-@click.option("--trials", type=int, default=None, help="Override the model's n_trials.")
+@click.option("--trials", type=click.IntRange(min=1), help="Override the model's n_trials.")
 @click.option(
     "--start",
     type=click.DateTime(["%Y-%m-%d"]),
@@ -224,7 +225,10 @@ def walkforward_command(
     settings = configs.run_settings(
         io.read_yaml(params_path), str(params_path), config, str(config_path), model
     )
-    model, model_params = settings.model, command_line_model(settings, feature_set, trials)
+    model, model_params = (
+        settings.model,
+        command_line_model(settings.model_params, feature_set, trials),
+    )
     if model_type(model, model_params) == "tmax_dist" or model_params.scope != "city":
         raise ParamsError(
             f"tune.{model} prices whole events or pools cities, and this command runs one "
@@ -269,18 +273,14 @@ def walkforward_command(
     click.echo(walkforward_outcome(f"{model} {group.name}", statuses, summary))
 
 
-def command_line_model(settings, feature_set: str | None, trials: int | None):
+def command_line_model(model_params, feature_set: str | None, trials: int | None):
     """The run's model params: the configured ones with --feature-set and --trials put in."""
-    import dataclasses
-
     from tmaxedge.cli.configs import check_feature_set
 
     if feature_set is not None:
         check_feature_set(feature_set, "--feature-set")
     given = {"feature_set": feature_set, "n_trials": trials}
-    return dataclasses.replace(
-        settings.model_params, **{k: v for k, v in given.items() if v is not None}
-    )
+    return dataclasses.replace(model_params, **{k: v for k, v in given.items() if v is not None})
 
 
 def run_window_keys(start, end, plan_path: Path | None, params: windows.WindowParams) -> list:
@@ -318,8 +318,6 @@ def window_line(window: windows.Window) -> str:
 
 def run_record(ran, start, end, plan_path, config_path, model_params) -> dict:
     """What the summary keeps of how a run was made: its window rule, windows and settings."""
-    import dataclasses
-
     rule = (
         {"plan": str(plan_path)}
         if plan_path is not None

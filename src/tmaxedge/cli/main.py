@@ -202,7 +202,8 @@ def walkforward_command(
     the next test_days, and each next one starts step_days later, while its test ends
     (exclusive) on or before END: 2024-04-01 .. 2024-08-10 gives 5 windows (docs/brief.md).
     With --plan instead, the plan's windows, keyed by their test weeks. Settings come from
-    params.yaml, with the keys of --config put in, then --model, --feature-set and --trials.
+    params.yaml, with the keys of --config put in, then --feature-set and --trials; --model
+    names the entry (with --config, only the config's).
 
     One group alone has no other cities to share a pooling weight with, nor an event's other
     markets to make coherent, so its w is its own and coherence does not apply. Files go

@@ -93,11 +93,10 @@ for variant in live all; do
   feature_dir=features_live
   [[ "$variant" == all ]] && feature_dir=features
   tmaxedge plan --features "$feature_dir" --params params.yaml --out "windows_$variant.yaml"
-  read -r start end < <(inputs walkforward-range "windows_$variant.yaml")
   for model in ridge elasticnet; do
     for bracket in between greater less; do
-      tmaxedge walkforward --city nyc --bracket "$bracket" --model "$model" --start "$start" \
-        --end "$end" --features "$feature_dir" --oracle raw/oracle.parquet \
+      tmaxedge walkforward --city nyc --bracket "$bracket" --model "$model" \
+        --plan "windows_$variant.yaml" --features "$feature_dir" --oracle raw/oracle.parquet \
         --out "walkforward_$variant" --params params.yaml
     done
   done

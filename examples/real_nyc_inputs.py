@@ -12,8 +12,6 @@ no value:
   features only and short windows).
 - ``live-features``: a copy of the feature table without the rows built on a frozen book (the
   logger was down, see ``MAX_SILENCE``).
-- ``walkforward-range``: the ``--start``/``--end`` of ``tmaxedge walkforward`` that cover every
-  window of the plan written by ``tmaxedge plan``.
 
 Usage: ``python examples/real_nyc_inputs.py <step> ...`` (see ``--help``).
 """
@@ -122,11 +120,6 @@ def live_rows(
     return pd.Series(silence <= max_silence.to_timedelta64(), index=features.index)
 
 
-def walkforward_range(plan: dict) -> tuple[str, str]:
-    """First test day and last event day: `tmaxedge walkforward` then runs every planned window."""
-    return plan["window_keys"][0], plan["last_day"]
-
-
 def write_live_features(features: Path, raw: Path, out: Path) -> None:
     """Copy the feature partitions, keeping live rows only; prints how many were dropped."""
     quotes = pd.read_parquet(raw / "quotes.parquet", columns=["ticker", "ts"])
@@ -164,8 +157,6 @@ def main() -> None:
     step.add_argument("features", type=Path)
     step.add_argument("raw", type=Path, help="ingest's output: quotes and markets")
     step.add_argument("out", type=Path)
-    step = steps.add_parser("walkforward-range", help="print START END of a windows.yaml")
-    step.add_argument("plan", type=Path)
     args = parser.parse_args()
 
     if args.step == "book-logs":
@@ -178,10 +169,8 @@ def main() -> None:
         trials = {"ridge": args.ridge_trials, "elasticnet": args.elasticnet_trials}
         content = workspace_params(yaml.safe_load(args.base.read_text()), args.source, trials)
         args.out.write_text(yaml.safe_dump(content, sort_keys=False))
-    elif args.step == "live-features":
-        write_live_features(args.features, args.raw, args.out)
     else:
-        print(*walkforward_range(yaml.safe_load(args.plan.read_text())))
+        write_live_features(args.features, args.raw, args.out)
 
 
 if __name__ == "__main__":

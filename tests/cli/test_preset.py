@@ -15,18 +15,6 @@ from tmaxedge.walkforward.run import load_entry_params, load_step_params
 REPO = Path(__file__).resolve().parents[2]
 
 
-def applied(params: dict, overrides: dict) -> dict:
-    """params.yaml's content with the flat ``overrides`` put in: what the experiment reads."""
-    result = yaml.safe_load(yaml.safe_dump(dict(params)))
-    for dotted, value in overrides.items():
-        *parents, last = dotted.split(".")
-        section = result
-        for name in parents:
-            section = section[name]
-        section[last] = value
-    return result
-
-
 @pytest.fixture
 def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
@@ -34,7 +22,7 @@ def in_repo(monkeypatch):
 
 def test_the_brief_preset_runs_the_specification_as_written(in_repo, tmp_path):
     overrides = preset.load_preset("brief", io.PARAMS_FILE)
-    params = applied(io.read_yaml(io.PARAMS_FILE), overrides)
+    params = preset.apply_overrides(io.read_yaml(io.PARAMS_FILE), overrides)
     assert params["models"] == ["ridge", "elasticnet"]  # the brief's two types, per city
     assert params["features"]["every_minutes"] == 1
     assert params["features"]["one_sided_book"] == "as_quoted"  # a one-sided book has no mid

@@ -157,10 +157,10 @@ def test_walkforward_command_refuses_a_model_that_needs_whole_events(world, tmp_
             "between",
             "--model",
             "tmax_dist",
-            "--start",
-            "2024-05-11",
+            "--start",  # the first training day: windows test 05-11 .. 05-13 and 05-14 .. 05-16
+            "2024-05-01",
             "--end",
-            "2024-05-16",
+            "2024-05-17",
             "--features",
             str(folder),
             "--params",

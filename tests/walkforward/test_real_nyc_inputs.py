@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 from pathlib import Path
 
 import pandas as pd
-
-from tmaxedge.walkforward.windows import WindowParams, make_plan, window_keys_between
 
 _PATH = Path(__file__).parents[2] / "examples" / "real_nyc_inputs.py"
 _SPEC = importlib.util.spec_from_file_location("real_nyc_inputs", _PATH)
@@ -62,15 +59,3 @@ def test_workspace_params_change_only_what_the_run_needs():
     assert params["tune"]["elasticnet"] == {"n_trials": 60, "extra_features": ["mid_logit"]}
     assert params["pool"] == {"enabled": True}
     assert base["tune"]["ridge"]["extra_features"] == ["mid_logit", "nowcast"]  # not mutated
-
-
-def test_walkforward_range_runs_exactly_the_planned_windows():
-    params = WindowParams(**real_nyc_inputs.WINDOWS)
-    plan = make_plan(dt.date(2025, 12, 5), dt.date(2026, 1, 4), params)
-    start, end = real_nyc_inputs.walkforward_range(plan)
-    keys = window_keys_between(dt.date.fromisoformat(start), dt.date.fromisoformat(end), params)
-    assert (
-        keys
-        == plan["window_keys"]
-        == ["2025-12-19", "2025-12-22", "2025-12-25", "2025-12-28", "2025-12-31"]
-    )

@@ -241,10 +241,10 @@ def run_walkforward_command(world, tmp_path, min_class_days=1, city="Chicago"):
             "between",
             "--model",
             "ridge",
-            "--start",
-            "2024-05-11",
+            "--start",  # the first training day: windows test 05-11 .. 05-13 and 05-14 .. 05-16
+            "2024-05-01",
             "--end",
-            "2024-05-16",
+            "2024-05-17",
             "--trials",
             "3",
             "--features",
@@ -281,6 +281,18 @@ def test_walkforward_command_writes_the_stage_artifacts(world, tmp_path):
     summary = io.read_json(out / "ridge" / "walkforward_summary_chi_between.json")
     assert summary["n_windows"] == 2 and "gap_closed" in summary
     assert "2 windows (2 with a model), Brier 0." in output
+    # which windows ran, printed and kept: the first trains from --start
+    assert "window 2024-05-11: train [2024-05-01, 2024-05-11), test [2024-05-11, 2024-05-14)" in (
+        output
+    )
+    ran = summary["run"]
+    assert (ran["first_training_day"], ran["end"], ran["config"]) == (
+        "2024-05-01",
+        "2024-05-17",
+        None,
+    )
+    assert [w["key"] for w in ran["windows"]] == ["2024-05-11", "2024-05-14"]
+    assert ran["tune"]["n_trials"] == 3
 
 
 def test_walkforward_command_says_why_there_is_no_forecast(world, tmp_path):

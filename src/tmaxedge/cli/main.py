@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pandas as pd
 import yaml
 
 from tmaxedge.cli import dvc
+from tmaxedge.cli.configs import configs_group
 from tmaxedge.cli.data import city_code, fetch_group, import_group, load_cities
 from tmaxedge.cli.options import params_option
 from tmaxedge.cli.preset import preset_command
@@ -134,23 +137,37 @@ def drop_unplanned_windows(project: Path, keys: list[str]) -> None:
 )
 @click.option("--bracket", required=True, type=click.Choice(["between", "greater", "less"]))
 @click.option(
-    "--model",
-    required=True,
-    help="A per-bin model entry under params.yaml tune (ridge, elasticnet, lasso).",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="A training config (configs/train_ridge.yaml): its keys replace params.yaml's.",
 )
 @click.option(
+    "--model",
+    help="A per-bin model entry under params.yaml tune (ridge, elasticnet, lasso); "
+    "with --config, the config's.",
+)
+@click.option(
+    "--feature-set",
+    help="Override the model's feature set (one of tmaxedge.features.build.FEATURE_SETS).",
+)
+@click.option("--trials", type=click.IntRange(min=1), help="Override the model's n_trials.")
+@click.option(
     "--start",
-    required=True,
     type=click.DateTime(["%Y-%m-%d"]),
-    help="First test week on or after this date.",
+    help="The FIRST TRAINING DAY: the brief's first window trains from it (see above).",
 )
 @click.option(
     "--end",
-    required=True,
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Last test day on or before this date.",
+    help="With --start: the last window's test ends (exclusive) on or before this date.",
 )
-@click.option("--trials", type=int, default=None, help="Override tune.<model>.n_trials.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    help="Instead of --start/--end: the windows of this plan (windows.yaml), as DVC runs them.",
+)
 @click.option(
     "--features", type=click.Path(path_type=Path), default=Path("data/features"), show_default=True
 )
@@ -165,55 +182,76 @@ def drop_unplanned_windows(project: Path, keys: list[str]) -> None:
 )
 @params_option()
 def walkforward_command(
-    city, bracket, model, start, end, trials, features, oracle, out, params_path
+    city,
+    bracket,
+    config_path,
+    model,
+    feature_set,
+    trials,
+    start,
+    end,
+    plan_path,
+    features,
+    oracle,
+    out,
+    params_path,
 ) -> None:
     """Run one (city, bracket, model) walk-forward outside DVC, writing the stages' artifacts.
 
-    Windows are those of params.yaml windows.* whose test week lies in [START, END]; one group
-    alone has no other cities to share a pooling weight with, nor an event's other markets to
-    make coherent, so its w is its own and coherence does not apply. Files go
-    to OUT/<window>/{tune,calibrate,evaluate}/<model>/<city>_<bracket>.<name> (the pipeline's
-    layout, tmaxedge.walkforward.layout) plus a summary.
-    """
-    import dataclasses
+    The windows are the brief's loop: the first trains on [START, START + train_days), tests
+    the next test_days, and each next one starts step_days later, while its test ends
+    (exclusive) on or before END: 2024-04-01 .. 2024-08-10 gives 5 windows (docs/brief.md).
+    With --plan instead, the plan's windows, keyed by their test weeks. Settings come from
+    params.yaml, with the keys of --config put in, then --feature-set and --trials; --model
+    names the entry (with --config, only the config's).
 
+    One group alone has no other cities to share a pooling weight with, nor an event's other
+    markets to make coherent, so its w is its own and coherence does not apply. Files go
+    to OUT/<window>/{tune,calibrate,evaluate}/<model>/<city>_<bracket>.<name> (the pipeline's
+    layout, tmaxedge.walkforward.layout), plus a summary naming the windows and settings.
+    """
     from tqdm import tqdm
 
+    from tmaxedge.cli import configs
     from tmaxedge.core.keys import Group
-    from tmaxedge.decision.gates import GateParams
-    from tmaxedge.modeling.calibration import CalibrateParams
     from tmaxedge.modeling.coherence import CoherenceParams
-    from tmaxedge.modeling.pooling import PoolParams
-    from tmaxedge.modeling.tuning import ModelParams, model_type
+    from tmaxedge.modeling.tuning import model_type
     from tmaxedge.reporting import summarize
     from tmaxedge.walkforward import artifacts, layout
     from tmaxedge.walkforward.compute import ComputeParams
     from tmaxedge.walkforward.run import StepParams, run_window
     from tmaxedge.walkforward.tune import tuned_models
 
-    window_params = io.load_params("windows", windows.WindowParams, params_path)
-    model_params = io.load_model_params(model, ModelParams, params_path)
-    if trials is not None:
-        model_params = dataclasses.replace(model_params, n_trials=trials)
+    config = io.read_yaml(config_path) if config_path is not None else None
+    settings = configs.run_settings(
+        io.read_yaml(params_path), str(params_path), config, str(config_path), model
+    )
+    model, model_params = (
+        settings.model,
+        command_line_model(settings.model_params, feature_set, trials),
+    )
     if model_type(model, model_params) == "tmax_dist" or model_params.scope != "city":
         raise ParamsError(
             f"tune.{model} prices whole events or pools cities, and this command runs one "
             "(city, bracket) group alone; run it with `dvc repro` (or `tmaxedge ablation`)."
         )
     city = city_code(city, load_cities(params_path))
+    keys = run_window_keys(start, end, plan_path, settings.windows)
+    ran = [windows.make_window(key, settings.windows) for key in keys]
+    for window in ran:
+        click.echo(window_line(window))
     # one group alone: no event's other markets to make coherent, and one job at a time
     steps = StepParams(
-        io.load_params("calibrate", CalibrateParams, params_path),
-        io.load_params("pool", PoolParams, params_path),
+        settings.calibrate,
+        settings.pool,
         CoherenceParams("none"),
         ComputeParams(n_jobs=1, backend="sequential"),
-        io.load_params("gate", GateParams, params_path).beta_max,
+        settings.beta_max,
     )
-    keys = windows.window_keys_between(start.date(), end.date(), window_params)
     group = Group(city, bracket)
     all_predictions, statuses = [], []
-    for key in tqdm(keys, desc=f"{model} {group.name}", unit="window"):
-        window = windows.make_window(key, window_params)
+    for window in tqdm(ran, desc=f"{model} {group.name}", unit="window"):
+        key = window.key
         rows = io.read_features(features, window.train_start, window.test_end)
         rows = rows[(rows["city"] == city) & (rows["strike_type"] == bracket)]
         split = windows.split_rows(rows, window)
@@ -231,8 +269,67 @@ def walkforward_command(
         )
         all_predictions.append(run.predictions)
     summary = summarize.summarize_predictions(pd.concat(all_predictions, ignore_index=True))
+    summary["run"] = run_record(ran, start, end, plan_path, config_path, model_params)
     io.write_json_atomic(summary, out / model / f"walkforward_summary_{group.name}.json")
     click.echo(walkforward_outcome(f"{model} {group.name}", statuses, summary))
+
+
+def command_line_model(model_params, feature_set: str | None, trials: int | None):
+    """The run's model params: the configured ones with --feature-set and --trials put in."""
+    from tmaxedge.cli.configs import check_feature_set
+
+    if feature_set is not None:
+        check_feature_set(feature_set, "--feature-set")
+    given = {"feature_set": feature_set, "n_trials": trials}
+    return dataclasses.replace(model_params, **{k: v for k, v in given.items() if v is not None})
+
+
+def run_window_keys(start, end, plan_path: Path | None, params: windows.WindowParams) -> list:
+    """The keys of the windows a run covers: the brief's loop from --start (the first training
+    day) to --end, or the plan's; exactly one of the two, so neither meaning is taken for the
+    other."""
+    if plan_path is not None:
+        if start is not None or end is not None:
+            raise click.UsageError("--plan runs the plan's windows; leave out --start and --end.")
+        return windows.planned_keys(io.read_yaml(plan_path), params, str(plan_path))
+    if start is None or end is None:
+        raise click.UsageError(
+            "give --start (the first training day) and --end, or --plan windows.yaml."
+        )
+    keys = windows.brief_window_keys(start.date(), end.date(), params)
+    if not keys:
+        first_end = start.date() + dt.timedelta(
+            days=params.train_days + params.embargo_days + params.test_days
+        )
+        raise ParamsError(
+            f"--start {start.date()} --end {end.date()}: no window fits; the first trains "
+            f"{params.train_days} days from --start and its test ends on {first_end} "
+            "(exclusive), which must be on or before --end."
+        )
+    return keys
+
+
+def window_line(window: windows.Window) -> str:
+    """One window's days, half-open as everywhere: which data it trains and tests on."""
+    return (
+        f"window {window.key}: train [{window.train_start}, {window.train_end}), "
+        f"test [{window.test_start}, {window.test_end})"
+    )
+
+
+def run_record(ran, start, end, plan_path, config_path, model_params) -> dict:
+    """What the summary keeps of how a run was made: its window rule, windows and settings."""
+    rule = (
+        {"plan": str(plan_path)}
+        if plan_path is not None
+        else {"first_training_day": str(start.date()), "end": str(end.date())}
+    )
+    return {
+        **rule,
+        "config": None if config_path is None else str(config_path),
+        "windows": [window.as_dict() for window in ran],
+        "tune": dataclasses.asdict(model_params),
+    }
 
 
 @main.command("ablation")
@@ -346,6 +443,7 @@ main.add_command(fetch_group)
 main.add_command(study_group)
 main.add_command(store_group)
 main.add_command(preset_command)
+main.add_command(configs_group)
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ exist in params.yaml: a misspelt key would otherwise add a knob nothing reads.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import shlex
@@ -55,6 +56,19 @@ def checked(overrides: dict[str, Any], params: Mapping[str, Any], where: str) ->
             f"{where}: every key must be one params.yaml has; not found: {', '.join(unknown[:5])}."
         )
     return overrides
+
+
+def apply_overrides(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of params.yaml's content with the flat ``overrides`` put in: what a run of the
+    preset reads."""
+    result = copy.deepcopy(dict(params))
+    for dotted, value in overrides.items():
+        *parents, last = dotted.split(".")
+        section = result
+        for name in parents:
+            section = section[name]
+        section[last] = value
+    return result
 
 
 def set_arguments(overrides: Mapping[str, Any]) -> list[str]:

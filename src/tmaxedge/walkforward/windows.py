@@ -13,7 +13,8 @@ Example (train 90, calibration 0.2, embargo 0, test 7, key 2024-07-01): train 20
 The plan (which keys exist) depends only on the data's first and last event date and on
 ``test_days`` / ``step_days``, never on ``train_days``: a sensitivity run with a longer training
 period reruns the same test weeks, and the first windows then train on what data there is (the
-manifest says how many days).
+manifest says how many days). ``tmaxedge walkforward --start`` instead walks the brief's loop
+(``brief_window_keys``): windows from a first *training* day, keyed and bounded the same way.
 """
 
 from __future__ import annotations
@@ -83,10 +84,41 @@ class Window:
         return {k: str(v) for k, v in dataclasses.asdict(self).items()}
 
 
-def window_keys_between(start: dt.date, end: dt.date, params: WindowParams) -> list[str]:
-    """Keys of the windows whose whole test period lies in ``[start, end]``, on the plan's grid
-    (test starts ``step_days`` apart from ``start``)."""
-    return plan_window_keys(start - dt.timedelta(days=params.first_test_offset_days), end, params)
+def brief_window_keys(start: dt.date, end: dt.date, params: WindowParams) -> list[str]:
+    """The brief's window loop: the first window trains on ``[start, start + train_days)`` and
+    tests the ``test_days`` after it (after ``embargo_days``, 0 in the brief), each next window
+    ``step_days`` later, while the test window ends (its exclusive end, as every bound here) on
+    or before ``end``. Returns the windows' keys (test starts) for ``make_window``; none when
+    not one window fits.
+
+    Example (train 90, test 7, step 7): start 2024-04-01, end 2024-08-10 gives 5 windows, keys
+    2024-06-30, 07-07, 07-14, 07-21, 07-28; the first trains 2024-04-01 .. 2024-06-29, the last
+    tests 2024-07-28 .. 2024-08-03. The sixth week (2024-08-04 .. 08-10) ends on 2024-08-11.
+    """
+    test_start = start + dt.timedelta(days=params.train_days + params.embargo_days)
+    keys = []
+    while test_start + dt.timedelta(days=params.test_days) <= end:
+        keys.append(test_start.isoformat())
+        test_start += dt.timedelta(days=params.step_days)
+    return keys
+
+
+def planned_keys(plan: dict, params: WindowParams, where: str) -> list[str]:
+    """The window keys of a plan (windows.yaml's content), refused when it was made with other
+    ``test_days`` / ``step_days`` than ``params``: its test weeks would overlap or leave gaps."""
+    if not isinstance(plan.get("window_keys"), list) or not plan["window_keys"]:
+        raise ParamsError(f"{where}: window_keys must be a non-empty list; run `tmaxedge plan`.")
+    changed = [
+        f"{key} {plan.get(key)!r} (params: {getattr(params, key)!r})"
+        for key in ("test_days", "step_days")
+        if plan.get(key) != getattr(params, key)
+    ]
+    if changed:
+        raise ParamsError(
+            f"{where}: made with other windows than params: {', '.join(changed)}; "
+            "run `tmaxedge plan`."
+        )
+    return [str(key) for key in plan["window_keys"]]
 
 
 def plan_window_keys(first_day: dt.date, last_day: dt.date, params: WindowParams) -> list[str]:

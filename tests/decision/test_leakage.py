@@ -123,12 +123,17 @@ def test_feature_differences_tolerance(stored, rederived, same):
 
 def test_feature_differences_compares_every_column_the_table_holds():
     ts = pd.Timestamp("2024-05-01 12:00", tz="UTC")
-    a = pd.DataFrame({"ticker": ["T", "U"], "ts": [ts, ts], "new_feature": ["a", None]})
-    b = pd.DataFrame({"ticker": ["T"], "ts": [ts], "new_feature": ["b"]})
-    differences = leakage.feature_differences(a, b)
-    assert differences[["ticker", "column", "stored", "rederived"]].to_dict("records") == [
-        {"ticker": "U", "column": "<row>", "stored": "present", "rederived": "absent"},
+    tickers = ["T", "U", "V", "W"]
+    a = pd.DataFrame(
+        {"ticker": tickers + ["X"], "ts": ts, "new_feature": ["a", pd.NA, None, "d", "e"]},
+    ).astype({"new_feature": "string"})
+    b = pd.DataFrame({"ticker": tickers, "ts": ts, "new_feature": ["b", pd.NA, "c", "d"]})
+    differences = leakage.feature_differences(a, b)[["ticker", "column", "stored", "rederived"]]
+    shown = differences.astype(object).where(differences.notna(), None)  # one spelling of missing
+    assert shown.to_dict("records") == [
+        {"ticker": "X", "column": "<row>", "stored": "present", "rederived": "absent"},
         {"ticker": "T", "column": "new_feature", "stored": "a", "rederived": "b"},
+        {"ticker": "V", "column": "new_feature", "stored": None, "rederived": "c"},
     ]
 
 

@@ -35,9 +35,9 @@ from tmaxedge.features.build import (
 )
 
 SAMPLE_SEED = 20240701  # fixed: the same built table always gets the same sample
-# floats may differ by 1e-9 of the larger magnitude, floored at 1: numpy's vectorised exp and log
-# round the last bit by array position, so an event rebuilt alone can differ from the month's
-# build in the 15th digit, and the event features subtract near-equal numbers (floor_z near 0)
+# floats may differ by 1e-9 of the larger magnitude, floored at 1: an event rebuilt alone can
+# differ from its month's build in the last bits, and the event features subtract near-equal
+# numbers (on the default, a floor_z of 1.5624052e-05 was rebuilt as 1.5624050e-05)
 TOLERANCE = 1e-9
 SAMPLE_KEYS = ["city", "event_ticker", "ticker", "ts"]
 DIFFERENCE_COLUMNS = ["ticker", "ts", "column", "stored", "rederived"]
@@ -209,8 +209,14 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
         x, y = pd.to_datetime(a, utc=True), pd.to_datetime(b, utc=True)
         return both_missing | (x == y).fillna(False).to_numpy(bool)
     x, y = a.astype(object).to_numpy(), b.astype(object).to_numpy()
-    equal = np.array([u == v for u, v in zip(x, y, strict=True)], dtype=bool)
-    return both_missing | equal
+    return np.array([_same_cell(u, v) for u, v in zip(x, y, strict=True)], dtype=bool)
+
+
+def _same_cell(u: object, v: object) -> bool:
+    """One cell of any other type (strings, dates): missing only equals missing."""
+    if pd.isna(u) or pd.isna(v):
+        return bool(pd.isna(u) and pd.isna(v))
+    return bool(u == v)
 
 
 def _is_number(values: pd.Series) -> bool:

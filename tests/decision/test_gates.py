@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from worlds import CITIES, simulated_tables, write_feature_folder
 
 from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
+from tmaxedge.decision.backtest import BacktestParams, predicted_edges
 from tmaxedge.decision.gates import (
     CHECKS,
     DEFAULT_BETA_MAX,
@@ -26,6 +28,7 @@ from tmaxedge.decision.gates import (
     check_edge_two_sided,
     check_log_loss_vs_market,
     check_no_future_features,
+    check_predicted_edge_two_sided,
     choose_promotion,
     coefficient_norms,
     count_rows_after_close,
@@ -35,11 +38,16 @@ from tmaxedge.decision.gates import (
     model_summary,
     recorded_checks,
 )
+from tmaxedge.decision.leakage import DIFFERENCE_COLUMNS, LeakageAudit
 from tmaxedge.modeling.cards import Calibrator, ModelCard
 from tmaxedge.modeling.logistic import LinearFit, Preprocessor
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS = GateParams()
+COSTS = BacktestParams()  # taker fee 7%, trades an edge of 2c or more
+CLEAN = LeakageAudit(
+    n_rows=20, n_cutoffs=12, n_columns=40, differences=pd.DataFrame(columns=DIFFERENCE_COLUMNS)
+)
 
 
 def walkforward(
@@ -71,8 +79,23 @@ def norms(model="ridge", values=(("aus_between", 1.0), ("aus_greater", 2.0), ("a
     return coefficient_norms(records)
 
 
-def diagnostics(model="ridge", minutes_to_close=(30.0, 5.0, 0.0)):
-    return pd.DataFrame({"model": model, "minutes_to_close": list(minutes_to_close)})
+def edges(diag: pd.DataFrame) -> pd.DataFrame:
+    return predicted_edges(diag, COSTS.taker_fee_rate, COSTS.min_edge_cents)
+
+
+def diagnostics(model="ridge", minutes_to_close=(30.0, 5.0, 0.0), p_model=(0.55, 0.30)):
+    """Test rows on a 40/42c book; ``p_model`` repeats over them: 0.55 buys YES at 42c (edge
+    55 - 42 - 1.71 fee = 11.3c), 0.30 buys NO at 60c (edge 70 - 60 - 1.68 = 8.3c)."""
+    n = len(minutes_to_close)
+    return pd.DataFrame(
+        {
+            "model": model,
+            "minutes_to_close": list(minutes_to_close),
+            "p_model": np.resize(np.asarray(p_model, float), n),
+            "yes_bid": 40.0,
+            "yes_ask": 42.0,
+        }
+    )
 
 
 # --- params --------------------------------------------------------------------------------------
@@ -174,6 +197,8 @@ def test_check_log_loss_vs_market_is_informational_only():
         orders(),
         diagnostics(),
         PARAMS,
+        edges(diagnostics()),
+        CLEAN,
     )
     assert gates["ridge"]["checks"]["log_loss_vs_market"]["passed"] is False
     assert gates["ridge"]["passed"] is True
@@ -226,6 +251,8 @@ def test_check_no_future_features_fails_on_one_row_after_close():
         orders(),
         diagnostics(minutes_to_close=(5.0, 0.0, -1.0)),
         PARAMS,
+        edges(diagnostics()),
+        CLEAN,
     )
     check = gates["ridge"]["checks"]["no_future_features"]
     assert (check["passed"], check["value"], check["threshold"]) == (False, 1, 0)
@@ -303,6 +330,78 @@ def test_check_edge_two_sided_message_gives_share_and_mean_edge_per_side():
     )
 
 
+def test_predicted_edges_per_side_where_the_model_would_trade():
+    # 0.55 buys YES (11.3c), 0.30 buys NO (8.3c), 0.42 trades neither side (the spread and the
+    # fee eat it); the closed row (minutes_to_close 0) does not count
+    diag = diagnostics(minutes_to_close=(30.0, 20.0, 10.0, 0.0), p_model=(0.55, 0.30, 0.42, 0.55))
+    (row,) = predicted_edges(diag, fee_rate=0.07, min_edge=2.0).to_dict("records")
+    fee_yes, fee_no = 0.07 * 42 * 58 / 100, 0.07 * 60 * 40 / 100  # YES at 42c, NO at 100 - 40
+    assert row["n_rows"] == 3
+    assert (row["n_rows_yes"], row["n_rows_no"]) == (1, 1)
+    assert row["mean_edge_yes"] == pytest.approx(55 - 42 - fee_yes)
+    assert row["mean_edge_no"] == pytest.approx(70 - 60 - fee_no)
+    assert row["edge_per_row_yes"] == pytest.approx((55 - 42 - fee_yes) / 3)
+
+
+def test_predicted_edges_price_an_empty_side_at_its_bound():
+    # no bid: NO would cost 100c, which cannot be bought; YES at the 42c ask still can
+    diag = diagnostics(minutes_to_close=(30.0, 20.0), p_model=(0.55, 0.30)).assign(yes_bid=np.nan)
+    (row,) = predicted_edges(diag, fee_rate=0.07, min_edge=2.0).to_dict("records")
+    assert (row["n_rows"], row["n_rows_yes"], row["n_rows_no"]) == (2, 1, 0)
+    assert np.isnan(row["mean_edge_no"])
+
+
+@pytest.mark.parametrize(
+    "p_model, passed",
+    [
+        ((0.55, 0.30), True),  # edge on both sides
+        ((0.30,), False),  # every tradable edge is NO
+        ((0.55,), False),  # every tradable edge is YES
+        ((0.42,), False),  # no edge anywhere
+    ],
+)
+def test_check_predicted_edge_two_sided(p_model, passed):
+    diag = diagnostics(minutes_to_close=(30.0, 20.0, 10.0, 5.0), p_model=p_model)
+    (row,) = predicted_edges(diag, fee_rate=0.07, min_edge=2.0).to_dict("records")
+    assert check_predicted_edge_two_sided("ridge", row, 0.99)["passed"] is passed
+
+
+def test_check_predicted_edge_two_sided_message_and_details():
+    diag = diagnostics(minutes_to_close=(30.0, 20.0, 10.0, 5.0), p_model=(0.55, 0.30, 0.30, 0.30))
+    (row,) = predicted_edges(diag, fee_rate=0.07, min_edge=2.0).to_dict("records")
+    result = check_predicted_edge_two_sided("ridge", row, 0.6)
+    yes, no = 55 - 42 - 1.7052, 3 * (70 - 60 - 1.68)
+    assert (result["passed"], result["value"]) == (False, pytest.approx(no / (yes + no)))
+    assert result["message"] == (
+        "ridge predicted edge after costs where it would trade, by side: YES 31.2% (mean 11.3c "
+        "on 1 rows), NO 68.8% (mean 8.3c on 3 rows); the gate allows at most 60.0% on one side."
+    )
+    assert result["details"] == {
+        "mean_edge_yes_cents": pytest.approx(yes),
+        "mean_edge_no_cents": pytest.approx(no / 3),
+        "n_rows_edge_yes": 1,
+        "n_rows_edge_no": 3,
+    }
+    assert check_predicted_edge_two_sided("ridge", None, 0.99)["passed"] is False
+
+
+def test_evaluate_gates_fails_every_entry_on_a_feature_table_that_leaks():
+    leaked = pd.DataFrame(
+        [["T", pd.Timestamp("2024-05-01 12:00", tz="UTC"), "yes_mid", 41.0, 40.0]],
+        columns=DIFFERENCE_COLUMNS,
+    )
+    audit = dataclasses.replace(CLEAN, differences=leaked)
+    metrics = {"ridge": walkforward(), "lasso": walkforward()}
+    table = pd.concat([norms("ridge"), norms("lasso")], ignore_index=True)
+    trades = pd.concat([orders("ridge"), orders("lasso")])
+    diag = pd.concat([diagnostics("ridge"), diagnostics("lasso")])
+    gates = evaluate_gates(metrics, table, trades, diag, PARAMS, edges(diag), audit)
+    for model in ("ridge", "lasso"):
+        failing = {name for name, c in gates[model]["checks"].items() if not c["passed"]}
+        assert failing == {"features_rederived"}
+        assert gates[model]["passed"] is False
+
+
 # --- all gates and gate.json ---------------------------------------------------------------------
 
 
@@ -311,7 +410,7 @@ def two_models(ridge=None, lasso=None):
     table = pd.concat([norms("ridge"), norms("lasso")], ignore_index=True)
     trades = pd.concat([orders("ridge"), orders("lasso"), orders("market", n_yes=10, n_no=0)])
     diag = pd.concat([diagnostics("ridge"), diagnostics("lasso")])
-    return evaluate_gates(metrics, table, trades, diag, PARAMS)
+    return evaluate_gates(metrics, table, trades, diag, PARAMS, edges(diag), CLEAN)
 
 
 def test_evaluate_gates_runs_every_check_per_model_and_ignores_the_market_baseline():
@@ -326,7 +425,13 @@ def test_evaluate_gates_runs_every_check_per_model_and_ignores_the_market_baseli
 
 def test_evaluate_gates_fails_a_model_with_no_orders_or_no_models():
     gates = evaluate_gates(
-        {"ridge": walkforward()}, norms("other"), orders("other"), diagnostics(), PARAMS
+        {"ridge": walkforward()},
+        norms("other"),
+        orders("other"),
+        diagnostics(),
+        PARAMS,
+        edges(diagnostics()),
+        CLEAN,
     )
     failing = {name for name, c in gates["ridge"]["checks"].items() if not c["passed"]}
     assert failing == {"beta_norm", "edge_two_sided"}
@@ -349,6 +454,15 @@ def test_flat_gate_metrics_is_flat_booleans_values_and_messages():
         "beta_norm_max",
         "edge_two_sided_check",
         "one_sided_share",
+        "features_rederived_check",
+        "n_rows_rederived_differing",
+        "n_rows_rederived",
+        "predicted_edge_two_sided_check",
+        "predicted_edge_one_sided_share",
+        "mean_edge_yes_cents",
+        "mean_edge_no_cents",
+        "n_rows_edge_yes",
+        "n_rows_edge_no",
     }
     assert flat["lasso"]["brier_check"] is False
     assert flat["lasso"]["brier_improvement"] == 0.005
@@ -385,7 +499,14 @@ def test_every_check_limit_is_a_gate_param_the_gate_stage_depends_on():
     limits = {check.threshold_param for check in GATE_CHECKS} - {None}
     assert limits <= fields
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["gate"]
-    assert set(stage["params"]) == {f"gate.{name}" for name in limits}
+    read = {name for name in stage["params"] if name.startswith("gate.")}
+    # every gate param but enforce (the verdict stage's) changes what the gate stage writes
+    assert read == {f"gate.{name}" for name in fields - {"enforce"}}
+    # the re-derivation builds features as the features stage does; the edge is priced as the
+    # backtest prices a take
+    assert {"features", "cities", "backtest.taker_fee_rate", "backtest.min_edge_cents"} <= set(
+        stage["params"]
+    )
 
 
 # --- promotion -----------------------------------------------------------------------------------
@@ -453,7 +574,8 @@ def params_yaml(enforce=True, coverage=0.95):
     return (
         f"gate:\n  brier_improvement: 0.02\n  coverage: {coverage}\n"
         "  beta_max: {between: 10.0, greater: 10.0, less: 10.0}\n"
-        f"  one_sided_max: 0.95\n  enforce: {'true' if enforce else 'false'}\n"
+        "  one_sided_max: 0.95\n  leakage_sample_rows: 40\n"
+        f"  enforce: {'true' if enforce else 'false'}\n"
     )
 
 
@@ -515,8 +637,25 @@ def card(coef: list[float]) -> dict:
     return ModelCard(preprocessor, fit, Calibrator("none")).to_dict()
 
 
+def write_world(tmp_path: Path) -> None:
+    """raw/ and features/ of a two-day simulated world, and a params.yaml whose features and
+    cities sections are the ones it was built with."""
+    tables = simulated_tables(days=2)
+    for name, table in tables.items():
+        io.write_parquet_atomic(table, tmp_path / "raw" / f"{name}.parquet")
+    write_feature_folder(tables, tmp_path / "features", every_minutes=30)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["gate"] = yaml.safe_load(params_yaml())["gate"]
+    params["features"].update(every_minutes=30, eligible_start_hour=6)
+    params["cities"] = {
+        code: {"series": city.series, "tz": city.tz, "weather_features": city.weather_features}
+        for code, city in CITIES.items()
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+
 def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
-    (tmp_path / "params.yaml").write_text(params_yaml())
+    write_world(tmp_path)
     io.write_json_atomic({"ridge": walkforward(brier=0.0995)}, tmp_path / "walkforward.json")
     io.write_json_atomic({"ridge": {"net_pnl": 10.0}}, tmp_path / "backtest.json")
     for window, group, coef in [("w1", "aus_less", [3.0, 4.0]), ("w2", "chi_greater", [12.0])]:
@@ -533,6 +672,8 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
         "backtest.json",
         "trades.parquet",
         "diag.parquet",
+        "features",
+        "raw",
         "out/gate.json",
         "out/promoted.json",
         "out/summary.json",
@@ -547,8 +688,14 @@ def test_gate_stage_writes_outputs_and_exits_0_when_a_gate_fails(tmp_path):
         "no_future_features_check": True,
         "beta_norm_check": False,
         "edge_two_sided_check": True,
+        "features_rederived_check": True,
+        "predicted_edge_two_sided_check": True,
     }
     assert flat["ridge"]["beta_norm_max"] == 12.0
+    assert (flat["ridge"]["n_rows_rederived"], flat["ridge"]["n_rows_rederived_differing"]) == (
+        40,
+        0,
+    )
     promoted = json.loads((tmp_path / "out" / "promoted.json").read_text())
     assert promoted["promoted"] is None
     assert promoted["reason"].startswith("no edge found: ridge: fails gate brier, fails gate beta")

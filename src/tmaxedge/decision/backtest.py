@@ -371,9 +371,7 @@ def _decide(
     params: BacktestParams,
 ) -> _Decisions:
     """Side, price and edge of the order each decision row wants (vectorised)."""
-    has_book = ~(np.isnan(bid) & np.isnan(ask))
-    bid = np.where(np.isnan(bid), 0.0, bid)  # an empty side is priced at its bound
-    ask = np.where(np.isnan(ask), 100.0, ask)
+    has_book, bid, ask = _priced_book(bid, ask)
     usable = has_book & ~np.isnan(p) & (minutes_to_close > 0) & (bid < ask)
     p = np.where(usable, p, 0.5)
     improve = (ask - bid) >= params.improve_when_spread_at_least
@@ -389,8 +387,7 @@ def _decide(
     taker = np.zeros(len(p), bool)
     if params.taker_fallback:
         near = usable & (minutes_to_close <= params.taker_minutes_to_close)
-        take_yes_edge = _edge(100 * p, ask, params.taker_fee_rate)
-        take_no_edge = _edge(100 * (1 - p), 100 - bid, params.taker_fee_rate)
+        take_yes_edge, take_no_edge = taker_edges(p, bid, ask, params.taker_fee_rate)
         take_yes = take_yes_edge >= take_no_edge - _EPS
         take_edge = np.maximum(take_yes_edge, take_no_edge)
         taker = near & (take_edge >= params.min_edge_cents - _EPS)
@@ -404,6 +401,60 @@ def _decide(
         kelly_f = np.clip((q - cost) / (1 - cost), 0, 1)
         kelly = np.where(place, params.kelly_fraction * kelly_f / cost, 0.0)
     return _Decisions(place, buy_yes, taker, price.astype(np.int64), 100 * q - price, rate, kelly)
+
+
+EDGE_SIDES = ("yes", "no")
+
+
+def taker_edges(
+    p: np.ndarray, bid: np.ndarray, ask: np.ndarray, rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge per contract, in cents after the fee, of buying YES at the ask and NO at ``100 -
+    bid`` when the model says ``p``: the brief's "predicted edge after costs" on each side."""
+    return _edge(100 * p, ask, rate), _edge(100 * (1 - p), 100 - bid, rate)
+
+
+def predicted_edges(diagnostics: pd.DataFrame, fee_rate: float, min_edge: float) -> pd.DataFrame:
+    """Per model, the mean predicted edge after costs of each side where the model would take it.
+
+    ``diagnostics`` holds ``model``, ``p_model``, ``yes_bid``, ``yes_ask`` and
+    ``minutes_to_close`` (edge_diagnostics.parquet). The edge is the brief's: buying YES at the
+    ask, ``100 p - ask - fee``, and NO at ``100 - bid``, ``100 (1 - p) - (100 - bid) - fee``, in
+    cents, the fee at ``fee_rate`` (:func:`taker_edges`); an empty side is priced at its bound,
+    as the backtest does. A row counts for a side when its edge there is at least
+    ``min_edge`` (the model would trade it) and the market is still open. Averaging over all
+    rows instead would say nothing: on a row where both sides trade, the two edges add up to
+    minus the spread and both fees, so at most one side's average could ever be positive.
+
+    Returns per model ``n_rows`` (rows with a prediction and a book), and per side
+    ``n_rows_<side>``, ``mean_edge_<side>`` (cents, NaN without rows) and ``edge_per_row_<side>``
+    (the side's summed edge over ``n_rows``: the edge it would collect), sorted by model.
+    """
+    p = diagnostics["p_model"].to_numpy(float)
+    has_book, bid, ask = _priced_book(
+        diagnostics["yes_bid"].to_numpy(float), diagnostics["yes_ask"].to_numpy(float)
+    )
+    usable = has_book & ~np.isnan(p) & (diagnostics["minutes_to_close"].to_numpy(float) > 0)
+    edges = dict(zip(EDGE_SIDES, taker_edges(p, bid, ask, fee_rate), strict=True))
+    frame = pd.DataFrame({"model": diagnostics["model"].to_numpy(), "usable": usable})
+    for side, edge in edges.items():
+        trades = usable & (edge >= min_edge - _EPS)
+        frame[f"n_rows_{side}"] = trades
+        frame[f"edge_{side}"] = np.where(trades, edge, 0.0)
+    sums = frame.groupby("model", sort=True).sum().reset_index()
+    out = pd.DataFrame({"model": sums["model"], "n_rows": sums["usable"].astype(int)})
+    for side in EDGE_SIDES:
+        n_side, total = sums[f"n_rows_{side}"].astype(int), sums[f"edge_{side}"]
+        out[f"n_rows_{side}"] = n_side
+        out[f"mean_edge_{side}"] = total / n_side.where(n_side > 0)
+        out[f"edge_per_row_{side}"] = total / out["n_rows"].where(out["n_rows"] > 0)
+    return out
+
+
+def _priced_book(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Whether a row has a book, and its bid and ask with an empty side priced at its bound."""
+    has_book = ~(np.isnan(bid) & np.isnan(ask))
+    return has_book, np.where(np.isnan(bid), 0.0, bid), np.where(np.isnan(ask), 100.0, ask)
 
 
 def _edge(value_cents: np.ndarray, price: np.ndarray, rate: float) -> np.ndarray:

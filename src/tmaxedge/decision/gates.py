@@ -1,13 +1,13 @@
 """Release gates per model type, and the choice of the model type to promote.
 
-Every check is a pure function returning ``{passed, value, threshold, message}`` with a message
-in plain words. ``GATE_CHECKS`` is the one list of them: each entry's name, its keys in
-``metrics/gate.json``, the ``GateParams`` field that sets its limit, whether it is enforced and
-how to run it. :func:`evaluate_gates` runs them all for each model type, :func:`flat_gate_metrics`
-turns the result into the small ``metrics/gate.json`` that ``dvc metrics diff`` shows,
-:func:`failed_checks` and :func:`recorded_checks` read it back (the verdict stage, the report),
-and :func:`choose_promotion` picks the model type for ``models/promoted.json`` (or none, saying
-why).
+Every check is a pure function returning ``{passed, value, threshold, message}`` (and
+``details``, more numbers, for some) with a message in plain words. ``GATE_CHECKS`` is the one
+list of them: each entry's name, its keys in ``metrics/gate.json``, the ``GateParams`` field that
+sets its limit, whether it is enforced and how to run it. :func:`evaluate_gates` runs them all
+for each model type, :func:`flat_gate_metrics` turns the result into the small
+``metrics/gate.json`` that ``dvc metrics diff`` shows, :func:`failed_checks` and
+:func:`recorded_checks` read it back (the verdict stage, the report), and
+:func:`choose_promotion` picks the model type for ``models/promoted.json`` (or none, saying why).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,12 +40,14 @@ class GateParams(Params):
         coverage=Interval(float, 0, 1),
         beta_max=BETA_MAX,
         one_sided_max=Interval(float, 0.5, 1),
+        leakage_sample_rows=Interval(int, 1, None),
         enforce=Boolean(),
     )
     brier_improvement: float = 0.02  # model Brier <= (1 - this) x market Brier on common rows
     coverage: float = 0.95  # share of eligible test rows with a model prediction
     beta_max: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BETA_MAX))
-    one_sided_max: float = 0.99  # largest share of a model's orders allowed on one side
+    one_sided_max: float = 0.99  # largest share of orders, or of predicted edge, on one side
+    leakage_sample_rows: int = 300  # feature rows re-derived from inputs truncated at their ts
     enforce: bool = True  # false: the verdict stage reports failures but exits 0
 
     def __post_init__(self) -> None:
@@ -172,6 +174,92 @@ def check_no_future_features(model: str, n_rows_after_close: int, n_rows: int) -
     return _result(n_rows_after_close == 0, int(n_rows_after_close), 0, message)
 
 
+class RederivedSample(Protocol):
+    """What the leakage check reads of ``tmaxedge.decision.leakage.LeakageAudit``; not imported,
+    because the report and verdict stages import this module and must not depend on the
+    feature build."""
+
+    n_rows: int
+    n_cutoffs: int
+    n_columns: int
+    differences: pd.DataFrame
+
+    @property
+    def n_rows_differing(self) -> int: ...
+
+
+def check_features_rederived(model: str, audit: RederivedSample) -> dict:
+    """Every sampled feature row must come out the same when re-derived from the raw inputs with
+    every quote and weather row stamped after its timestamp deleted (threshold 0 rows).
+
+    The feature table is shared by every model entry, so each gets the same verdict. ``value``
+    is the number of differing rows; ``details`` the number re-derived. No rows re-derived fails:
+    there is nothing to show the guarantee on.
+    """
+    details = {"n_rows_rederived": audit.n_rows}
+    if audit.n_rows == 0:
+        message = f"{model}: no feature rows were re-derived, so leakage is not ruled out."
+        return _result(False, None, 0, message, details)
+    n_bad = audit.n_rows_differing
+    what = (
+        f"{n_bad:,} of {audit.n_rows:,} sampled feature rows ({audit.n_columns} columns each, "
+        f"{audit.n_cutoffs:,} rebuilds) re-derived from the raw inputs truncated at their "
+        "timestamp"
+    )
+    if n_bad == 0:
+        message = f"{what} differ; the gate allows none (the features every entry uses)."
+        return _result(True, 0, 0, message, details)
+    first = "; ".join(
+        f"{row.ticker} at {row.ts:%Y-%m-%d %H:%M} {row.column}: stored {row.stored!r}, "
+        f"re-derived {row.rederived!r}"
+        for row in audit.differences.head(5).itertuples()
+    )
+    message = f"{what} differ, the first: {first}; the gate allows none."
+    return _result(False, n_bad, 0, message, details)
+
+
+EDGE_SIDES = ("yes", "no")  # the sides of tmaxedge.decision.backtest.predicted_edges
+
+
+def check_predicted_edge_two_sided(
+    model: str, edges: Mapping[str, Any] | None, one_sided_max: float
+) -> dict:
+    """At most ``one_sided_max`` of the model's positive predicted edge after costs may sit on
+    one side.
+
+    ``edges`` is the model's row of :func:`tmaxedge.decision.backtest.predicted_edges`.
+    ``value`` is the busier side's share of the edge per row, summed over both sides;
+    ``details`` the mean edge and row count of each side. No row where it would trade fails:
+    there is no edge to speak of.
+    """
+    edges = edges or {}
+    per_row = {side: _number(edges, f"edge_per_row_{side}") or 0.0 for side in EDGE_SIDES}
+    details = {}
+    for side in EDGE_SIDES:
+        details[f"mean_edge_{side}_cents"] = _number(edges, f"mean_edge_{side}")
+        details[f"n_rows_edge_{side}"] = int(edges.get(f"n_rows_{side}", 0))
+    total = sum(per_row.values())
+    if not total > 0:
+        message = f"{model} has no test row with a predicted edge after costs to trade."
+        return _result(False, None, one_sided_max, message, details)
+    share = max(per_row.values()) / total
+    described = ", ".join(
+        f"{side.upper()} {per_row[side] / total:.1%} "
+        + (
+            f"(mean {details[f'mean_edge_{side}_cents']:.1f}c on "
+            f"{details[f'n_rows_edge_{side}']:,} rows)"
+            if details[f"n_rows_edge_{side}"]
+            else "(no rows)"
+        )
+        for side in EDGE_SIDES
+    )
+    message = (
+        f"{model} predicted edge after costs where it would trade, by side: {described}; "
+        f"the gate allows at most {one_sided_max:.1%} on one side."
+    )
+    return _result(share <= one_sided_max + _EPS, share, one_sided_max, message, details)
+
+
 def coefficient_norms(records: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> pd.DataFrame:
     """L2 norm of each fitted model's standardised coefficients.
 
@@ -284,6 +372,8 @@ class ModelEvidence:
     n_rows: int  # all its test rows
     norms: pd.DataFrame  # its rows of coefficient_norms
     orders: pd.DataFrame  # its rows of trades.parquet
+    edges: Mapping[str, Any] | None  # its row of backtest.predicted_edges, None without rows
+    leakage: RederivedSample  # the shared feature table's re-derived sample
 
 
 @dataclass(frozen=True)
@@ -298,6 +388,7 @@ class GateCheck:
     enforced: bool
     requirement: str
     evaluate: Callable[[str, ModelEvidence, Any], dict]
+    detail_keys: tuple[str, ...] = ()  # more numbers it records in metrics/gate.json
 
     @property
     def flag_key(self) -> str:
@@ -345,6 +436,18 @@ GATE_CHECKS = (
         ),
     ),
     GateCheck(
+        name="features_rederived",
+        value_key="n_rows_rederived_differing",
+        threshold_param=None,
+        enforced=True,
+        requirement=(
+            "a sample of gate.leakage_sample_rows feature rows re-derived unchanged from the raw "
+            "inputs truncated at each row's timestamp"
+        ),
+        evaluate=lambda model, evidence, _: check_features_rederived(model, evidence.leakage),
+        detail_keys=("n_rows_rederived",),
+    ),
+    GateCheck(
         name="beta_norm",
         value_key="beta_norm_max",
         threshold_param="beta_max",
@@ -360,6 +463,25 @@ GATE_CHECKS = (
         requirement="at most gate.one_sided_max of the backtest's orders on one side",
         evaluate=lambda model, evidence, limit: check_edge_two_sided(model, evidence.orders, limit),
     ),
+    GateCheck(
+        name="predicted_edge_two_sided",
+        value_key="predicted_edge_one_sided_share",
+        threshold_param="one_sided_max",
+        enforced=True,
+        requirement=(
+            "at most gate.one_sided_max of the predicted edge after costs (where the model would "
+            "trade) on one side"
+        ),
+        evaluate=lambda model, evidence, limit: check_predicted_edge_two_sided(
+            model, evidence.edges, limit
+        ),
+        detail_keys=(
+            "mean_edge_yes_cents",
+            "mean_edge_no_cents",
+            "n_rows_edge_yes",
+            "n_rows_edge_no",
+        ),
+    ),
 )
 CHECKS = tuple(check.name for check in GATE_CHECKS)
 ENFORCED_CHECKS = tuple(check.name for check in GATE_CHECKS if check.enforced)
@@ -374,16 +496,21 @@ def evaluate_gates(
     orders: pd.DataFrame,
     diagnostics: pd.DataFrame,
     params: GateParams,
+    edges: pd.DataFrame,
+    leakage: RederivedSample,
 ) -> dict[str, dict]:
     """Run every check of ``GATE_CHECKS`` for each model type of ``walkforward_metrics``.
 
     ``norms`` comes from :func:`coefficient_norms`, ``orders`` is trades.parquet (``model``,
-    ``side``, ``edge_cents``; other "models" such as the market baseline are ignored) and
-    ``diagnostics`` edge_diagnostics.parquet (``model``, ``minutes_to_close``).
+    ``side``, ``edge_cents``; other "models" such as the market baseline are ignored),
+    ``diagnostics`` edge_diagnostics.parquet (``model``, ``minutes_to_close``), ``edges`` the
+    predicted edge after costs per model (:func:`tmaxedge.decision.backtest.predicted_edges`)
+    and ``leakage`` the feature table's audit (:func:`tmaxedge.decision.leakage.audit`).
     Returns ``{model: {"passed": bool, "checks": {name: check}}}``; ``passed`` ignores the
     informational checks.
     """
     after_close = count_rows_after_close(diagnostics).set_index("model")
+    edges = edges.set_index("model")
     gates = {}
     for model in sorted(walkforward_metrics):
         n_after, n_rows = (
@@ -397,6 +524,8 @@ def evaluate_gates(
             n_rows=n_rows,
             norms=norms[norms["model"] == model],
             orders=orders[orders["model"] == model],
+            edges=edges.loc[model].to_dict() if model in edges.index else None,
+            leakage=leakage,
         )
         checks = {check.name: check.run(model, evidence, params) for check in GATE_CHECKS}
         passed = all(checks[name]["passed"] for name in ENFORCED_CHECKS)
@@ -414,6 +543,8 @@ def flat_gate_metrics(gates: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]
             result = gate["checks"][check.name]
             row[check.flag_key] = bool(result["passed"])
             row[check.value_key] = _rounded(result["value"])
+            for key in check.detail_keys:
+                row[key] = _rounded(result["details"][key])
             row["messages"][check.name] = result["message"]
         flat[model] = row
     return flat
@@ -553,8 +684,11 @@ def choose_promotion(
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _result(passed: bool, value: Any, threshold: Any, message: str) -> dict:
-    return {"passed": bool(passed), "value": value, "threshold": threshold, "message": message}
+def _result(
+    passed: bool, value: Any, threshold: Any, message: str, details: Mapping | None = None
+) -> dict:
+    result = {"passed": bool(passed), "value": value, "threshold": threshold, "message": message}
+    return {**result, "details": dict(details)} if details else result
 
 
 def _number(metrics: Mapping[str, Any], key: str) -> float | None:

@@ -61,6 +61,11 @@ def walkforward(
         "log_loss_common": log_loss,
         "market_log_loss": market_log_loss,
         "coverage": coverage,
+        # an interval around the improvement, well above zero unless a test says otherwise
+        "brier_improvement_low": 1 - brier / market_brier - 0.01,
+        "brier_improvement_high": 1 - brier / market_brier + 0.01,
+        "n_events": 200,
+        "interval_level": 0.95,
     }
 
 
@@ -161,8 +166,28 @@ def test_check_brier_fails_and_says_how_much_worse_when_model_is_worse():
     assert result["value"] == pytest.approx(1 - 0.0739 / 0.0711)
     assert result["threshold"] == 0.02
     assert result["message"] == (
-        "ridge Brier 0.0739 is 3.9% worse than the market's 0.0711; the gate needs 2.0% better."
+        "ridge Brier 0.0739 is 3.9% worse than the market's 0.0711: worse than the market: -3.9% "
+        "(95% interval -4.9% .. -2.9% over 200 events); the gate needs 2.0% better and an "
+        "interval above zero."
     )
+
+
+def test_check_brier_fails_when_the_interval_holds_zero_and_says_no_edge_was_found():
+    metrics = {**walkforward(brier=0.090, market_brier=0.100), "brier_improvement_low": -0.004}
+    result = check_brier("ridge", metrics, 0.02)
+    assert result["passed"] is False and result["value"] == pytest.approx(0.1)
+    assert (
+        ": no edge found: +10.0% (95% interval -0.4% .. +11.0% over 200 events)"
+        in (result["message"])
+    )
+
+
+def test_check_brier_fails_without_an_interval_however_large_the_point():
+    metrics = walkforward(brier=0.050, market_brier=0.100)
+    del metrics["brier_improvement_low"]
+    result = check_brier("ridge", metrics, 0.02)
+    assert result["passed"] is False
+    assert "with no event-bootstrap interval recorded" in result["message"]
 
 
 @pytest.mark.parametrize(
@@ -595,8 +620,9 @@ def test_verdict_exits_1_naming_each_failed_check(tmp_path):
     result = run("verdict.py", ["gate.json"], tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "gate failed: lasso brier — lasso Brier 0.0995 is 0.5% better than the market's 0.1000; "
-        "the gate needs 2.0% better.",
+        "gate failed: lasso brier — lasso Brier 0.0995 is 0.5% better than the market's 0.1000: "
+        "no edge found: +0.5% (95% interval -0.5% .. +1.5% over 200 events); the interval "
+        "includes zero; the gate needs 2.0% better and an interval above zero.",
         "gate failed: lasso coverage — lasso predicts on 50.0% of eligible test rows; "
         "the gate needs at least 95.0%.",
     ]

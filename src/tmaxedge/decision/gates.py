@@ -22,6 +22,7 @@ import pandas as pd
 
 from tmaxedge.core.config import BETA_MAX, DEFAULT_BETA_MAX, parse_beta_max
 from tmaxedge.core.params import Boolean, Interval, Params, declare
+from tmaxedge.modeling.skill import ImprovementInterval, edge_verdict
 
 _EPS = 1e-12  # float slack so a value exactly on a threshold passes
 # label -> (the model's key, the market's key) in metrics/walkforward.json, on common test rows
@@ -59,18 +60,38 @@ class GateParams(Params):
 
 
 def check_brier(model: str, metrics: Mapping[str, Any], min_improvement: float) -> dict:
-    """Model Brier must be at most ``(1 - min_improvement)`` x the market's, on common test rows.
+    """Model Brier must be at most ``(1 - min_improvement)`` x the market's, on common test rows,
+    and the event-bootstrap interval of that improvement must lie above zero.
 
     ``metrics`` is the model's entry of metrics/walkforward.json (``brier_common``,
-    ``market_brier``). ``value`` is the relative improvement ``1 - model / market``; a value
-    exactly on the threshold passes. No common rows, or a market Brier of 0, fails.
+    ``market_brier``, ``brier_improvement_low``/``_high``, ``n_events``, ``interval_level``).
+    ``value`` is the relative improvement ``1 - model / market``; a value exactly on the
+    threshold passes. No common rows, a market Brier of 0, or no interval recorded fails: a
+    point estimate alone does not say the edge is more than the luck of the test events.
     """
     score = _VsMarket.of(metrics, "Brier")
     if not score.comparable:
         return _result(False, None, min_improvement, score.not_comparable(model))
-    passed = score.ours <= (1.0 - min_improvement) * score.market + _EPS
-    message = f"{score.compared(model)}; the gate needs {min_improvement:.1%} better."
+    needs = f"the gate needs {min_improvement:.1%} better and an interval above zero"
+    interval = _improvement_interval(metrics, score.improvement)
+    if interval is None:
+        message = f"{score.compared(model)}, with no event-bootstrap interval recorded; {needs}."
+        return _result(False, score.improvement, min_improvement, message)
+    passed = score.ours <= (1.0 - min_improvement) * score.market + _EPS and interval.low > 0
+    verdict = edge_verdict(interval, min_improvement)
+    message = f"{score.compared(model)}: {verdict}; {needs}."
     return _result(passed, score.improvement, min_improvement, message)
+
+
+def _improvement_interval(metrics: Mapping[str, Any], point: float) -> ImprovementInterval | None:
+    low, high = (
+        _number(metrics, "brier_improvement_low"),
+        _number(metrics, "brier_improvement_high"),
+    )
+    if low is None or high is None:
+        return None
+    level = _number(metrics, "interval_level") or 0.95
+    return ImprovementInterval(point, low, high, level, int(metrics.get("n_events") or 0))
 
 
 def check_log_loss_vs_market(model: str, metrics: Mapping[str, Any]) -> dict:

@@ -144,6 +144,7 @@ METRIC_KEYS = [
     "brier_window_mean",
     "coverage_lowest_window",
     "n_events",
+    "interval_level",
     "brier_improvement_low",
     "brier_improvement_high",
     "log_loss_improvement_low",
@@ -208,7 +209,7 @@ def evidence(predictions: pd.DataFrame, positions: pd.Series, bootstrap: Bootstr
     probability score over complete ladders (``positions``: ticker -> rank in its event), and
     the improvement by hours to close (``by_hours_to_close``: for the summaries, not metrics)."""
     sums = skill.event_score_sums(predictions)
-    result: dict = {"n_events": len(sums)}
+    result: dict = {"n_events": len(sums), "interval_level": bootstrap.level}
     if sums.empty:
         return result
     for kind, name in EVIDENCE_SCORES.items():

@@ -51,6 +51,7 @@ SECTIONS = (
     "pool",
     "coherence",
     "compute",
+    "summarize",
     "backtest",
     "gate",
 )

@@ -1,4 +1,6 @@
-"""Stage `summarize`: merge every window's test predictions into the walk-forward summaries."""
+"""Stage `summarize`: merge every window's test predictions into the walk-forward summaries,
+the edge diagnostics (Parquet, and the brief's CSV as params.yaml ``summarize`` says) and one
+reliability diagram per model entry and test window."""
 
 import argparse
 from pathlib import Path
@@ -9,9 +11,8 @@ from tmaxedge.core import io
 from tmaxedge.core.failures import run_stage
 from tmaxedge.core.keys import Group
 from tmaxedge.modeling import skill
-from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.modeling.tuning import NOT_CONVERGED
-from tmaxedge.reporting import summarize
+from tmaxedge.reporting import figures, summarize
 from tmaxedge.walkforward import layout
 
 LADDER_COLUMNS = ["ticker", "event_ticker", "strike_type", "floor_strike", "cap_strike"]
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("metrics", type=Path)
     args = parser.parse_args()
     io.configure_logging()
-    bootstrap = io.load_params("summarize", Bootstrap)  # checked before any work
+    params = io.load_params("summarize", summarize.SummarizeParams)  # checked before any work
     positions = skill.ladder_positions(pd.read_parquet(args.markets, columns=LADDER_COLUMNS))
     windows = layout.by_window_files(args.by_window, "predictions.parquet")
     predictions = pd.concat([pd.read_parquet(path) for path in windows.values()], ignore_index=True)
@@ -46,7 +47,7 @@ def main() -> None:
             summary = {
                 **summarize.summarize_predictions(rows),
                 **summarize.window_means(by_window),
-                **summarize.evidence(rows, positions, bootstrap),
+                **summarize.evidence(rows, positions, params.bootstrap),
             }
             metrics[model] = summarize.flat_metrics(summary)
             io.write_json_atomic(summary, tmp / "walkforward_summary" / model / "all.json")
@@ -63,11 +64,19 @@ def main() -> None:
             metrics.setdefault(model, {})[NOT_CONVERGED] = count
         fits = [(r.entry, r.window, r.group, r.content["calibration_fit"]) for r in records]
         io.write_csv_atomic(summarize.pool_weight_table(fits), tmp / "pool_weights.csv")
-        io.write_parquet_atomic(
-            predictions,
-            tmp / "edge_diagnostics.parquet",
-            sort_by=["model", "city", "bracket", "market_ticker", "timestamp"],
-        )
+        diagrams = figures.window_reliability_figures(predictions)
+        for (model, window), png in diagrams.items():
+            (tmp / "reliability" / model).mkdir(parents=True, exist_ok=True)
+            (tmp / "reliability" / model / f"{window}.png").write_bytes(png)
+        io.log.info("wrote %s: %d reliability diagrams", args.out / "reliability", len(diagrams))
+        diagnostics = summarize.edge_diagnostics(predictions)
+        io.write_parquet_atomic(diagnostics, tmp / "edge_diagnostics.parquet")
+        if params.edge_csv_name is not None:
+            table = diagnostics[summarize.EDGE_CSV_COLUMNS]
+            io.write_csv_atomic(table, tmp / params.edge_csv_name)
+            io.log.info(
+                "wrote %s: %d rows x %d columns", args.out / params.edge_csv_name, *table.shape
+            )
     io.write_json_atomic(metrics, args.metrics)
 
 

@@ -10,6 +10,7 @@ from tmaxedge.cli import main as cli
 from tmaxedge.cli import preset
 from tmaxedge.core import io
 from tmaxedge.core.errors import DataError, ParamsError
+from tmaxedge.reporting.summarize import SummarizeParams
 from tmaxedge.walkforward.run import load_entry_params, load_step_params
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +49,8 @@ def test_the_brief_preset_runs_the_specification_as_written(in_repo, tmp_path):
     assert (steps.calibrate.method, steps.calibrate.isotonic_counts) == ("auto", "rows")
     assert (steps.calibrate.isotonic_min, steps.calibrate.fit_on) == (1000, "holdout")
     assert steps.pool.enabled is False and steps.coherence.method == "none"
+    summarize = io.load_params("summarize", SummarizeParams, tmp_path / "params.yaml")
+    assert summarize.edge_csv_name == "edge_diagnostics.csv"  # the brief's one merged CSV
 
 
 def test_set_arguments_write_each_value_as_dvc_reads_it():

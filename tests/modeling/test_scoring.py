@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tmaxedge.modeling.scoring import expected_calibration_error, reliability
+from tmaxedge.modeling.scoring import expected_calibration_error, reliability, reliability_bins
 
 
 @pytest.mark.parametrize("n_bins", [5, 10, 15, 20, 50, 100])
@@ -30,3 +30,19 @@ def test_reliability_means_and_empty_bins():
     assert table["lower"].tolist()[:3] == [0.0, 0.1, 0.2]
     # ECE: |0.05 - 0| * 1 + |0.135 - 0.5| * 2 + |0.95 - 1| * 1, over 4 rows
     assert expected_calibration_error(table) == pytest.approx((0.05 + 0.73 + 0.05) / 4)
+
+
+def test_reliability_bins_are_the_tables_rows_with_null_for_an_empty_bin():
+    table = reliability(np.array([0, 1, 0, 1]), np.array([0.05, 0.15, 0.12, 0.95]), n_bins=10)
+    bins = reliability_bins(table)
+    assert len(bins) == 10
+    assert bins[1] == {
+        "lower": 0.1,
+        "upper": 0.2,
+        "count": 2,
+        "mean_predicted": pytest.approx(0.135),
+        "observed_frequency": 0.5,
+    }
+    assert bins[2]["count"] == 0
+    assert bins[2]["mean_predicted"] is None and bins[2]["observed_frequency"] is None
+    assert [b["count"] for b in bins] == table["n"].tolist()

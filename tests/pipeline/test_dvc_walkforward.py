@@ -125,6 +125,31 @@ def test_a_coherence_change_reruns_only_the_evaluate_stages(repo):
     repo.repro()  # back as before (from DVC's run cache, so which stages "ran" says nothing)
 
 
+def test_the_edge_csv_switch_adds_the_csv_to_summarizes_output_and_takes_it_away(repo):
+    """The CSV is a file of data/walkforward, the stage's one output, when the switch is on and
+    absent when it is off: no output is declared that may not exist, and DVC caches and checks
+    the file with the folder."""
+    walkforward = repo.root / "data" / "walkforward"
+    assert not list(walkforward.glob("edge_diagnostics.csv*"))  # off by default
+    repo.set_params({"summarize": {"edge_diagnostics_csv": "csv"}})
+    try:
+        # the folder changed, so what depends on it reran; they read the Parquet alone, so their
+        # outputs are the same and verdict, which reads only those, did not run
+        assert repo.repro() == {"summarize", "backtest", "gate", "report"}
+        parquet = pd.read_parquet(walkforward / "edge_diagnostics.parquet")
+        assert len(pd.read_csv(walkforward / "edge_diagnostics.csv")) == len(parquet)
+        assert "up to date" in repo.dvc("status").stdout
+        (walkforward / "edge_diagnostics.csv").unlink()  # DVC sees the folder changed ...
+        assert "modified:" in repo.dvc("status", "summarize").stdout
+        repo.dvc("checkout", "summarize")  # ... and restores the file from its cache
+        assert len(pd.read_csv(walkforward / "edge_diagnostics.csv")) == len(parquet)
+    finally:
+        repo.set_params({"summarize": {"edge_diagnostics_csv": "none"}})
+    repo.repro()
+    assert not list(walkforward.glob("edge_diagnostics.csv*"))
+    assert repo.repro() == set()
+
+
 def test_exp_run_on_a_ridge_parameter_recomputes_only_ridge(repo):
     result = repo.dvc("exp", "run", "-S", "tune.ridge.c_max=0.001")
     assert ran(result.stdout) == {"step_params"} | stages(FIRST_WINDOW) | DOWNSTREAM

@@ -21,8 +21,8 @@ from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
 from tmaxedge.modeling.scoring import reliability
 from tmaxedge.reporting import summarize
+from tmaxedge.reporting.figures import MODEL_COLORS
 from tmaxedge.reporting.report import (
-    MODEL_COLORS,
     Bullets,
     FigureBlock,
     Heading,

@@ -1,8 +1,18 @@
-"""Walk-forward summaries: the forecast's steps and the pooling weights."""
+"""Walk-forward summaries: the forecast's steps and the pooling weights; the summarize stage's
+edge diagnostics (Parquet, and the brief's CSV when asked) and per-window diagrams."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from PIL import Image
 
+from tmaxedge.core import io
+from tmaxedge.core.errors import ParamsError
 from tmaxedge.core.probability import brier
 from tmaxedge.modeling.scoring import score
 from tmaxedge.modeling.skill import Bootstrap
@@ -159,3 +169,128 @@ def test_evidence_gives_intervals_around_the_pooled_improvement_and_both_decompo
     assert hours["n_rows"].sum() == len(predictions)
     metrics = summarize.flat_metrics(found)
     assert "by_hours_to_close" not in metrics and "brier_improvement_low" in metrics
+
+
+# --- the stage: edge diagnostics as Parquet and, when asked, the brief's CSV; the diagrams ------
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRIES = ("elasticnet", "ridge")
+WINDOWS = ("2024-06-30", "2024-07-07")
+
+
+def window_predictions(entry: str, window: str) -> pd.DataFrame:
+    """One entry's test predictions of one window in the evaluate stage's columns: two markets
+    of chi, ten minutes each, a missing market price and a missing forecast among them."""
+    rng = np.random.default_rng(len(entry) + int(window[-2:]))
+    n = 20
+    p_model = rng.uniform(0.01, 0.99, n)
+    p_model[3] = np.nan
+    p_market = rng.uniform(0.01, 0.99, n)
+    p_market[5] = np.nan
+    start = pd.Timestamp(window, tz="UTC") + pd.Timedelta(hours=12)
+    return pd.DataFrame(
+        {
+            "model": entry,
+            "window": window,
+            "city": "chi",
+            "bracket": ["between"] * 10 + ["less"] * 10,
+            "timestamp": [start + pd.Timedelta(minutes=5 * (i % 10)) for i in range(n)],
+            "market_ticker": ["KXHIGHCHI-B80.5"] * 10 + ["KXHIGHCHI-T79"] * 10,
+            "p_model": p_model,
+            "p_market": p_market,
+            "y": rng.integers(0, 2, n),
+            "spread_cents": rng.integers(1, 5, n).astype(float),
+            "minutes_to_close": (600 - 5 * (np.arange(n) % 10)).astype(float),
+            "event_ticker": "KXHIGHCHI",
+            "yes_bid": 40.0,
+            "yes_ask": 42.0,
+            "p_unpooled": p_model,
+            "p_incoherent": p_model,
+            "p_oracle": np.nan,
+        }
+    )
+
+
+def write_stage_inputs(folder: Path, edge_csv: str) -> list[str]:
+    """The summarize stage's inputs laid out as the pipeline leaves them, a params.yaml with
+    ``summarize.edge_diagnostics_csv: edge_csv``; returns the stage's arguments."""
+    group = {"best_params": {"status": "ok"}, "calibration_fit": {"method": "none"}, "coef": None}
+    for window in WINDOWS:
+        parts = [window_predictions(entry, window) for entry in ENTRIES]
+        io.write_parquet_atomic(
+            pd.concat(parts, ignore_index=True),
+            folder / "by_window" / f"{window}.predictions.parquet",
+        )
+        models = {entry: {"chi_between": group, "chi_less": group} for entry in ENTRIES}
+        io.write_json_atomic(models, folder / "by_window" / f"{window}.models.json")
+        end = (pd.Timestamp(window) + pd.Timedelta(days=7)).strftime("%Y-%m-%d")
+        dates = {"train_start": "2024-04-01", "train_end": window, "test_start": window}
+        io.write_json_atomic(
+            {"window": {**dates, "test_end": end}}, folder / "windows" / f"{window}.json"
+        )
+    markets = pd.DataFrame(
+        {
+            "ticker": ["KXHIGHCHI-T79", "KXHIGHCHI-B80.5"],
+            "event_ticker": "KXHIGHCHI",
+            "strike_type": ["less", "between"],
+            "floor_strike": [None, 80.0],
+            "cap_strike": [79.0, 81.0],
+        }
+    )
+    io.write_parquet_atomic(markets, folder / "markets.parquet")
+    (folder / "params.yaml").write_text(f"summarize:\n  edge_diagnostics_csv: {edge_csv}\n")
+    return ["by_window", "windows", "markets.parquet", "walkforward", "walkforward.json"]
+
+
+def run_summarize(folder: Path, edge_csv: str) -> Path:
+    """The stage run as dvc runs it, a subprocess in ``folder``: its output folder."""
+    arguments = write_stage_inputs(folder, edge_csv)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "summarize.py"), *arguments],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "walkforward"
+
+
+@pytest.mark.parametrize("edge_csv", ["csv", "csv.gz"])
+def test_the_edge_diagnostics_csv_holds_the_parquets_rows_in_the_briefs_columns(tmp_path, edge_csv):
+    out = run_summarize(tmp_path, edge_csv)
+    parquet = pd.read_parquet(out / "edge_diagnostics.parquet")
+    table = pd.read_csv(out / f"edge_diagnostics.{edge_csv}")  # gzip read as it is
+    brief = "city bracket timestamp market_ticker p_model p_market y spread_cents minutes_to_close"
+    assert list(table.columns) == ["model", *brief.split()]  # the entry, then the brief's
+    assert len(table) == len(parquet) == 2 * 2 * 20
+    table["timestamp"] = pd.to_datetime(table["timestamp"], utc=True)
+    expected = parquet[list(table.columns)]
+    pd.testing.assert_frame_equal(
+        table, expected, check_dtype=False, check_index_type=False, check_exact=True
+    )
+    assert {p.name for p in out.glob("edge_diagnostics.*")} == {
+        "edge_diagnostics.parquet",
+        f"edge_diagnostics.{edge_csv}",
+    }
+
+
+def test_the_summarize_stage_writes_no_csv_when_off_and_a_diagram_per_entry_and_window(tmp_path):
+    out = run_summarize(tmp_path, "none")
+    assert {p.name for p in out.glob("edge_diagnostics.*")} == {"edge_diagnostics.parquet"}
+    written = {(p.parent.name, p.stem) for p in (out / "reliability").glob("*/*.png")}
+    assert written == {(entry, window) for entry in ENTRIES for window in WINDOWS}
+    for path in (out / "reliability").glob("*/*.png"):
+        assert Image.open(path).format == "PNG"
+
+
+def test_summarize_params_refuse_a_csv_kind_it_cannot_write(tmp_path):
+    (tmp_path / "params.yaml").write_text("summarize:\n  edge_diagnostics_csv: xlsx\n")
+    with pytest.raises(ParamsError) as error:
+        io.load_params("summarize", summarize.SummarizeParams, tmp_path / "params.yaml")
+    assert str(error.value) == (
+        f"{tmp_path / 'params.yaml'}: summarize.edge_diagnostics_csv must be a str among "
+        "['none', 'csv', 'csv.gz']; got 'xlsx'."
+    )

@@ -30,11 +30,29 @@ def reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_RELIABILITY_BINS) 
 
 
 def expected_calibration_error(table: pd.DataFrame) -> float:
-    """Count-weighted mean |forecast - observed| over the reliability bins."""
+    """Count-weighted mean |forecast - observed| over the reliability bins: each bin's
+    |mean forecast - observed rate| weighted by its share of the rows (empty bins weigh 0);
+    NaN when no bin has a row."""
     used = table[table["n"] > 0]
     if used.empty:
         return float("nan")
     return float(np.average((used["p_mean"] - used["y_rate"]).abs(), weights=used["n"]))
+
+
+def reliability_bins(table: pd.DataFrame) -> list[dict]:
+    """``reliability``'s table as one record per bin, in the brief's words: its edges, its
+    count, the mean predicted probability and the observed frequency (both null in an empty
+    bin: no NaN, which JSON lacks)."""
+    return [
+        {
+            "lower": float(row.lower),
+            "upper": float(row.upper),
+            "count": int(row.n),
+            "mean_predicted": float(row.p_mean) if row.n else None,
+            "observed_frequency": float(row.y_rate) if row.n else None,
+        }
+        for row in table.itertuples(index=False)
+    ]
 
 
 def score(frame: pd.DataFrame) -> dict:

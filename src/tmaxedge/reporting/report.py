@@ -3,7 +3,8 @@
 Pure: every function takes frames and mappings already read (``stages/report.py`` does the I/O)
 and returns frames, matplotlib ``Figure`` objects, PNG bytes or strings. Output is deterministic:
 rows and columns in a fixed order, figures of fixed size and dpi, PNGs without metadata, no
-wall-clock times, so the same inputs give the same bytes.
+wall-clock times, so the same inputs give the same bytes. The figure style and the reliability
+diagram live in ``figures``, which the summarize stage draws its per-window diagrams with.
 
 Conventions. Scores of a model come from its walk-forward summary (``metrics/walkforward.json``,
 ``walkforward_summary/<model>/<city>_<strike>.json``), head to head with the market on the rows
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -36,8 +36,17 @@ from matplotlib.figure import Figure
 from tmaxedge.core.probability import brier, log_loss
 from tmaxedge.decision.gates import recorded_checks
 from tmaxedge.modeling.scoring import N_RELIABILITY_BINS, expected_calibration_error, reliability
+from tmaxedge.reporting.figures import (
+    DPI,
+    MARKET,
+    MARKET_COLOR,
+    RC_PARAMS,
+    figure_png,
+    model_colors,
+    plot_reliability,
+    reliability_curves,
+)
 
-MARKET = "market"
 AS_BRIEFED = "(as briefed)"  # the comparison table's rows of the brief's preset run
 ORACLE = "oracle"
 STRIKE_ORDER = ("less", "between", "greater")
@@ -65,21 +74,6 @@ SCORE_COLUMNS = [
 TRADING_COLUMNS = ["net_pnl", "daily_sharpe", "n_fills", "n_orders"]
 COMPARISON_COLUMNS = SCORE_COLUMNS + TRADING_COLUMNS
 GROUP_COLUMNS = ["city", "strike", "model"] + SCORE_COLUMNS + ["net_pnl", "n_fills", "n_rows"]
-
-DPI = 100
-RC_PARAMS = {
-    "svg.hashsalt": "tmaxedge",  # fixed ids if a figure is ever saved as SVG
-    "font.family": "DejaVu Sans",  # ships with matplotlib: same glyphs on every machine
-    "font.size": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "legend.frameon": False,
-}
-PNG_METADATA = {"Software": None}  # no matplotlib version in the bytes
-MARKET_COLOR = "0.35"
-MODEL_COLORS = ("#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 
 
 @dataclass(frozen=True)
@@ -326,28 +320,6 @@ def group_table(inputs: ReportInputs) -> pd.DataFrame:
     table["_strike"] = table["strike"].map(lambda s: order.get(s, len(order)))
     table = table.sort_values(["city", "_strike", "strike", "model"], kind="mergesort")
     return table.drop(columns="_strike").reset_index(drop=True)
-
-
-def reliability_curves(diagnostics: pd.DataFrame, n_bins: int = N_RELIABILITY_BINS) -> pd.DataFrame:
-    """Per model, the equal-width reliability of its forecasts (rows it predicted) and of the
-    market's (rows where it predicted and the market had a price).
-
-    Columns model, source ("model" or "market"), bin, lower, upper, p_mean, y_rate, n.
-    """
-    frames = []
-    for model, part in diagnostics.groupby("model", sort=True):
-        y = part["y"].to_numpy(float)
-        p_model = part["p_model"].to_numpy(float, na_value=np.nan)
-        p_market = part["p_market"].to_numpy(float, na_value=np.nan)
-        predicted = np.isfinite(p_model)
-        both = predicted & np.isfinite(p_market)
-        for source, p, rows in (("model", p_model, predicted), ("market", p_market, both)):
-            table = reliability(y[rows], p[rows], n_bins)
-            frames.append(table.assign(model=model, source=source, bin=np.arange(n_bins)))
-    columns = ["model", "source", "bin", "lower", "upper", "p_mean", "y_rate", "n"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def window_brier_table(inputs: ReportInputs, decisions: Decisions) -> pd.DataFrame:
@@ -730,80 +702,11 @@ def format_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
 # --- figures ----------------------------------------------------------------------------------
 
 
-def _model_colors(models: list[str]) -> dict[str, str]:
-    return {m: MODEL_COLORS[i % len(MODEL_COLORS)] for i, m in enumerate(models)}
-
-
-def plot_reliability(curves: pd.DataFrame, ece: dict[str, float]) -> Figure:
-    """One column per model: observed YES rate against mean forecast per bin, model and market
-    on the same rows, the diagonal, and below the number of forecasts per bin (log scale)."""
-    models = sorted(curves["model"].unique())
-    colors = _model_colors(models)
-    with matplotlib.rc_context(RC_PARAMS):
-        fig = Figure(figsize=(4.6 * max(len(models), 1) + 0.4, 6.0), dpi=DPI, layout="constrained")
-        grid = fig.add_gridspec(2, max(len(models), 1), height_ratios=(3, 1))
-        for i, model in enumerate(models):
-            ax = fig.add_subplot(grid[0, i])
-            counts = fig.add_subplot(grid[1, i], sharex=ax)
-            ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1, label="perfect")
-            for source, color, marker in (
-                (MARKET, MARKET_COLOR, "s"),
-                ("model", colors[model], "o"),
-            ):
-                part = curves[(curves["model"] == model) & (curves["source"] == source)]
-                used = part[part["n"] > 0]
-                name, key = (model, model) if source == "model" else (MARKET, f"{model}:market")
-                label = f"{name} (ECE {_number(ece.get(key, math.nan), 4)})"
-                ax.plot(
-                    used["p_mean"],
-                    used["y_rate"],
-                    marker=marker,
-                    markersize=4,
-                    color=color,
-                    linewidth=1.5,
-                    label=label,
-                )
-                width = (part["upper"] - part["lower"]).to_numpy() * 0.45
-                middle = (part["lower"] + part["upper"]).to_numpy() / 2
-                counts.bar(
-                    middle + (-width / 2 if source == MARKET else width / 2),
-                    part["n"],
-                    width=width,
-                    color=color,
-                    alpha=0.8,
-                )
-            ax.set(xlim=(0, 1), ylim=(0, 1), title=model, ylabel="observed YES rate")
-            ax.legend(loc="upper left")
-            ax.tick_params(labelbottom=False)
-            counts.set(
-                yscale="log", xlabel="forecast probability (15 equal-width bins)", ylabel="rows"
-            )
-            _count_ticks(counts, curves.loc[curves["model"] == model, "n"])
-    return fig
-
-
-def _count_ticks(ax, counts: pd.Series) -> None:
-    """Log-scale count axis labelled 20, 1k, 10k ...: decades only when the counts span one."""
-    positive = counts[counts > 0]
-    span = positive.max() / positive.min() if len(positive) else 1.0
-    subs = (1.0,) if span >= 10 else (1.0, 2.0, 5.0)
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_compact))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def _compact(value: float, _position=None) -> str:
-    for size, suffix in ((1e6, "M"), (1e3, "k")):
-        if value >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
-
-
 def plot_cumulative_pnl(table: pd.DataFrame) -> Figure:
     """Cumulative settled P&L per model and the market-price baseline, by UTC settlement day."""
     names = [c for c in table.columns if c not in ("day", "date")]
     models = [n for n in names if n != MARKET]
-    colors = _model_colors(models)
+    colors = model_colors(models)
     with matplotlib.rc_context(RC_PARAMS):
         fig = Figure(figsize=(10, 4.2), dpi=DPI, layout="constrained")
         ax = fig.add_subplot()
@@ -834,7 +737,7 @@ def plot_window_brier(table: pd.DataFrame) -> Figure:
     """Top: Brier per test window, market and models. Bottom: model minus market (below 0 =
     better than the market)."""
     models = [c for c in table.columns if c not in ("window_number", "window", MARKET)]
-    colors = _model_colors(models)
+    colors = model_colors(models)
     x = np.arange(len(table))
     with matplotlib.rc_context(RC_PARAMS):
         fig = Figure(figsize=(10, 5.6), dpi=DPI, layout="constrained")
@@ -930,14 +833,6 @@ def plot_group_improvement(groups: pd.DataFrame) -> Figure:
             )
             bar.ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:+.0f}%"))
     return fig
-
-
-def figure_png(fig: Figure) -> bytes:
-    """PNG bytes of ``fig`` at the fixed dpi, without metadata: same figure, same bytes."""
-    buffer = io.BytesIO()
-    with matplotlib.rc_context(RC_PARAMS):
-        fig.savefig(buffer, format="png", dpi=DPI, metadata=PNG_METADATA)
-    return buffer.getvalue()
 
 
 # --- the document -----------------------------------------------------------------------------

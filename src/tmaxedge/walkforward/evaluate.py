@@ -14,23 +14,17 @@ from tmaxedge.core.probability import brier
 from tmaxedge.modeling import coherence
 from tmaxedge.modeling.cards import ModelCard
 from tmaxedge.modeling.pooling import pool_probability
-from tmaxedge.modeling.scoring import reliability, score
+from tmaxedge.modeling.scoring import (
+    expected_calibration_error,
+    reliability,
+    reliability_bins,
+    score,
+)
+from tmaxedge.walkforward.layout import EDGE_COLUMNS
 from tmaxedge.walkforward.predict import predict_groups
 
-# the brief's edge-diagnostics columns, in its order
-PREDICTION_COLUMNS = [
-    "model",
-    "window",
-    "city",
-    "bracket",
-    "timestamp",
-    "market_ticker",
-    "p_model",
-    "p_market",
-    "y",
-    "spread_cents",
-    "minutes_to_close",
-]
+# the brief's edge-diagnostics columns, after the model entry and the window
+PREDICTION_COLUMNS = ["model", "window", *EDGE_COLUMNS]
 BOOK_COLUMNS = ["event_ticker", "yes_bid", "yes_ask"]
 # p_model is the final forecast; these are the same forecast before pooling and before coherence
 STEP_COLUMNS = ["p_unpooled", "p_incoherent"]
@@ -146,7 +140,9 @@ def attach_oracle(predictions: pd.DataFrame, oracle: pd.DataFrame | None) -> pd.
 
 
 def group_report(predictions: pd.DataFrame) -> dict:
-    """Scores and the 15-bin reliability table of one group's test predictions."""
+    """One group's calibration.json: its scores and 15-bin reliability table (``scores``,
+    ``reliability``), then the same in flat keys as the brief names them (``brief_calibration``).
+    """
     result = score(predictions)
     predicted = predictions["p_model"].notna().to_numpy()
     y = predictions["y"].to_numpy(float)
@@ -154,4 +150,32 @@ def group_report(predictions: pd.DataFrame) -> dict:
     oracle = predictions["p_oracle"].notna().to_numpy() if "p_oracle" in predictions else None
     if oracle is not None and oracle.any():
         result["oracle_brier"] = brier(y[oracle], predictions["p_oracle"].to_numpy(float)[oracle])
-    return {"scores": result, "reliability": table.to_dict(orient="list")}
+    return {
+        "scores": result,
+        "reliability": table.to_dict(orient="list"),
+        **brief_calibration(predictions, table, result),
+    }
+
+
+def brief_calibration(predictions: pd.DataFrame, table: pd.DataFrame, scores: dict) -> dict:
+    """The brief's calibration keys of one group and window: ``n_bins``, ``bins`` (edges, count,
+    mean predicted, observed frequency), ``ece`` (each bin's |mean predicted - observed
+    frequency| weighted by its share of the rows), ``brier`` and ``log_loss`` on the rows the
+    model predicted (null when it predicted none), and ``market_ece``: the market's on the rows
+    where both have a probability, to read the model's against."""
+    both = predictions[["p_model", "p_market"]].notna().all(axis=1).to_numpy()
+    market = reliability(
+        predictions["y"].to_numpy(float)[both],
+        predictions["p_market"].to_numpy(float, na_value=np.nan)[both],
+        len(table),
+    )
+    market_ece = expected_calibration_error(market)
+    return {
+        "n_bins": len(table),
+        "bins": reliability_bins(table),
+        "ece": scores.get("ece"),
+        "brier": scores.get("brier"),
+        "log_loss": scores.get("log_loss"),
+        "n_predicted": scores["n_predicted"],
+        "market_ece": None if np.isnan(market_ece) else market_ece,
+    }

@@ -20,6 +20,19 @@ from tmaxedge.core import io
 from tmaxedge.core.keys import SEPARATOR
 
 STEPS = ("tune", "calibrate", "evaluate")
+# the brief's edge-diagnostics columns, in its order: every group's preds_test and the merged
+# edge diagnostics begin with them, after the model entry (and, per window, the window)
+EDGE_COLUMNS = [
+    "city",
+    "bracket",
+    "timestamp",
+    "market_ticker",
+    "p_model",
+    "p_market",
+    "y",
+    "spread_cents",
+    "minutes_to_close",
+]
 
 
 class EntryFile(NamedTuple):

@@ -9,6 +9,7 @@ from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
 from tmaxedge.core.failures import run_stage
 from tmaxedge.core.keys import Group
+from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.reporting import report
 
 TRADE_COLUMNS = ["model", "city", "bracket", "filled", "pnl_cents"]
@@ -104,7 +105,15 @@ def read_inputs(args: argparse.Namespace) -> report.ReportInputs:
         pool_weights=_optional_csv(args.pool_weights),
         ablations=_ablations(args.ablation),
         as_briefed=_recorded_run(args.as_briefed),
+        bootstrap=_bootstrap(),
     )
+
+
+def _bootstrap() -> Bootstrap:
+    """The intervals' draws as the summarize stage makes them (params.yaml ``summarize``; its
+    CSV switch is not the report's business)."""
+    section = io.load_section("summarize")
+    return Bootstrap(**{k: section[k] for k in ("n_resamples", "seed", "level") if k in section})
 
 
 def _sensitivity(path: Path | None, label: str | None) -> dict:

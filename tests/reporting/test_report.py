@@ -20,6 +20,7 @@ from PIL import Image
 from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
 from tmaxedge.modeling.scoring import reliability
+from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.reporting import summarize
 from tmaxedge.reporting.figures import MODEL_COLORS
 from tmaxedge.reporting.report import (
@@ -98,6 +99,8 @@ def make_diagnostics(oracle: bool = True, seed: int = 7) -> pd.DataFrame:
         + keys["bracket"]
         + keys["market"].astype(str)
     )
+    keys["event_ticker"] = keys["market_ticker"].str.rsplit("-", n=1).str[0]
+    keys["minutes_to_close"] = (20 - keys["step"]) * 30.0
     truth = rng.uniform(0.02, 0.98, n)
     keys["y"] = (rng.uniform(size=n) < truth).astype(np.int64)
     keys["p_market"] = np.clip(truth + rng.normal(0, 0.08, n), 0.01, 0.99)
@@ -116,6 +119,8 @@ def make_diagnostics(oracle: bool = True, seed: int = 7) -> pd.DataFrame:
         [
             "model",
             "window",
+            "event_ticker",
+            "minutes_to_close",
             "city",
             "bracket",
             "timestamp",
@@ -181,8 +186,11 @@ def write_inputs(
     """Write the report's inputs as the pipeline lays them out; returns the stage arguments."""
     diagnostics = make_diagnostics(oracle)
     metrics = {}
+    rank = diagnostics.drop_duplicates("market_ticker").set_index("market_ticker")
+    positions = rank.groupby("event_ticker").cumcount()
     for model, rows in diagnostics.groupby("model", sort=True):
-        summary = summarize.summarize_predictions(rows)
+        evidence = summarize.evidence(rows, positions, Bootstrap(n_resamples=200))
+        summary = {**summarize.summarize_predictions(rows), **evidence}
         metrics[model] = summarize.flat_metrics(summary)
         io.write_json_atomic(summary, folder / "walkforward_summary" / model / "all.json")
         for (city, bracket), part in rows.groupby(["city", "bracket"], sort=True):
@@ -193,6 +201,9 @@ def write_inputs(
         io.write_csv_atomic(summarize.per_window(rows), folder / "per_window" / f"{model}.csv")
     io.write_parquet_atomic(diagnostics, folder / "edge_diagnostics.parquet")
     io.write_json_atomic(metrics, folder / "walkforward.json")
+    (folder / "params.yaml").write_text(
+        "summarize:\n  n_resamples: 200\n  seed: 0\n  level: 0.95\n"
+    )
     daily = make_daily_pnl()
     io.write_csv_atomic(daily, folder / "daily_pnl.csv")
     io.write_json_atomic(make_backtest(daily), folder / "backtest.json")
@@ -305,6 +316,13 @@ def test_report_stage_writes_headline_gate_and_comparison_rows(run):
     ]
     assert [row[0] for row in overall[1:]] == ["elasticnet", "ridge", "market", "oracle"]
     assert overall[3][8] == "-$47"  # the market baseline's net P&L
+    # the improvement with its event-bootstrap interval; the market and oracle have none
+    assert re.fullmatch(r"\+3\.47% \(\+\d\.\d\d% \.\. \+\d\.\d\d%\)", overall[1][4])
+    assert overall[3][4] == "+0.00%"
+    assert (
+        "For ridge the 95% interval of the Brier improvement includes zero: no edge found" in text
+    )
+    assert re.search(r"elasticnet leads ridge by \+5\.83 points .*: it ranks above it\.", text)
     assert overall[2][10] == "12 of 40"
     assert {tuple(row[:3]) for row in groups[1:]} == {
         (c, s, m) for c in CITIES for s in STRIKES for m in MODELS
@@ -378,6 +396,7 @@ def test_report_stage_same_inputs_same_bytes_in_another_process(run, tmp_path, m
         for a in args
     ]
     monkeypatch.setattr(sys, "argv", ["report.py", *again])
+    monkeypatch.chdir(folder)  # its params.yaml, as the first run read it
     load_stage().main()
     for sub in ("reports", "plots"):
         first = {

@@ -35,7 +35,9 @@ from matplotlib.figure import Figure
 
 from tmaxedge.core.probability import brier, log_loss
 from tmaxedge.decision.gates import recorded_checks
+from tmaxedge.modeling import skill
 from tmaxedge.modeling.scoring import N_RELIABILITY_BINS, expected_calibration_error, reliability
+from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.reporting.figures import (
     DPI,
     MARKET,
@@ -53,6 +55,7 @@ STRIKE_ORDER = ("less", "between", "greater")
 DIAGNOSTIC_COLUMNS = [
     "model",
     "window",
+    "event_ticker",
     "city",
     "bracket",
     "timestamp",
@@ -71,8 +74,9 @@ SCORE_COLUMNS = [
     "coverage",
     "gap_closed",
 ]
+INTERVAL_COLUMNS = ["brier_improvement_low", "brier_improvement_high"]  # shown with the point
 TRADING_COLUMNS = ["net_pnl", "daily_sharpe", "n_fills", "n_orders"]
-COMPARISON_COLUMNS = SCORE_COLUMNS + TRADING_COLUMNS
+COMPARISON_COLUMNS = SCORE_COLUMNS + INTERVAL_COLUMNS + TRADING_COLUMNS
 GROUP_COLUMNS = ["city", "strike", "model"] + SCORE_COLUMNS + ["net_pnl", "n_fills", "n_rows"]
 
 
@@ -91,7 +95,8 @@ class ReportInputs:
     (model, window, group) (``tmaxedge.reporting.summarize.pool_weight_table``) or None;
     ``ablations``: each ``tmaxedge ablation`` result by model entry, or None; ``as_briefed``: the
     brief's preset run recorded by ``tmaxedge preset brief --record`` (its ``walkforward``,
-    ``backtest`` and ``run`` files, by name), or None.
+    ``backtest`` and ``run`` files, by name), or None; ``bootstrap``: how the report draws the
+    paired interval between the two best entries.
     """
 
     walkforward: dict[str, dict]
@@ -109,6 +114,7 @@ class ReportInputs:
     pool_weights: pd.DataFrame | None = None
     ablations: dict[str, dict] | None = None  # model entry -> its ablation/<entry>.json
     as_briefed: dict[str, dict] | None = None
+    bootstrap: Bootstrap = Bootstrap()  # params.yaml summarize: how intervals are drawn
 
     @property
     def models(self) -> list[str]:
@@ -266,6 +272,8 @@ def _model_scores(summary: dict) -> dict[str, float]:
         "brier": get("brier_common", "brier"),
         "market_brier": get("market_brier"),
         "brier_improvement": get("brier_improvement"),
+        "brier_improvement_low": get("brier_improvement_low"),
+        "brier_improvement_high": get("brier_improvement_high"),
         "ece": get("ece"),
         "coverage": get("coverage"),
         "gap_closed": get("gap_closed"),
@@ -488,6 +496,7 @@ def headline(inputs: ReportInputs, comparison: pd.DataFrame) -> list[str]:
     parts = [f"{m} {_plain_improvement(comparison.loc[m, 'brier_improvement'])}" for m in models]
     verdict = better_than_market(models, better)
     lines.append(f"{verdict} on the test weeks (Brier: {'; '.join(parts)}).")
+    lines += interval_lines(inputs, comparison, models)
     trading = [
         f"{m} {_dollars(comparison.loc[m, 'net_pnl'])} "
         f"(Sharpe {_number(comparison.loc[m, 'daily_sharpe'], 2)})"
@@ -501,6 +510,48 @@ def headline(inputs: ReportInputs, comparison: pd.DataFrame) -> list[str]:
             sentence += f"; trading on the market's own price: {baseline}"
         lines.append(sentence + ".")
     return lines
+
+
+def interval_lines(inputs: ReportInputs, comparison: pd.DataFrame, models: list[str]) -> list[str]:
+    """How sure those improvements are: which intervals hold zero (no edge found for those), and
+    whether the best entry ranks above the next or the gap between them is noise."""
+    low, high = comparison["brier_improvement_low"], comparison["brier_improvement_high"]
+    known = [m for m in models if np.isfinite(low[m]) and np.isfinite(high[m])]
+    if not known:
+        return []
+    level = f"{inputs.bootstrap.level:.0%}"
+    unsure = [m for m in known if low[m] <= 0 <= high[m]]
+    worse = [m for m in known if high[m] < 0]
+    lines = []
+    if unsure:
+        lines.append(
+            f"For {', '.join(unsure)} the {level} interval of the Brier improvement includes "
+            "zero: no edge found, whatever the point estimate says."
+        )
+    if worse:
+        lines.append(f"For {', '.join(worse)} it lies below zero: worse than the market.")
+    if not unsure and not worse:
+        lines.append(
+            f"Every {level} interval of those improvements lies above zero (whole test events "
+            "resampled, since the minutes of an event share one outcome)."
+        )
+    ranked = sorted(known, key=lambda m: comparison.loc[m, "brier_improvement"], reverse=True)
+    if len(ranked) >= 2:
+        lines.append(ranking_line(inputs.diagnostics, ranked[0], ranked[1], inputs.bootstrap))
+    return lines
+
+
+def ranking_line(diagnostics: pd.DataFrame, best: str, second: str, bootstrap: Bootstrap) -> str:
+    """The best entry against the next, the same events drawn for both in every resample."""
+    sums = [skill.event_score_sums(diagnostics[diagnostics["model"] == m]) for m in (best, second)]
+    gap = skill.paired_difference_interval(*sums, "brier", bootstrap)
+    stated = (
+        f"{best} leads {second} by {gap.point * 100:+.2f} points of Brier improvement "
+        f"({bootstrap.level:.0%} interval {gap.low * 100:+.2f} .. {gap.high * 100:+.2f})"
+    )
+    if gap.low > 0:
+        return f"{stated}: it ranks above it."
+    return f"{stated}: the interval includes zero, so the two do not rank."
 
 
 def _plain_improvement(value: float) -> str:
@@ -635,12 +686,22 @@ FORMATS = {
 def format_comparison(table: pd.DataFrame) -> pd.DataFrame:
     """The overall table as display strings; ``gap closed`` only when some row has it; fills
     as "fills of orders"."""
-    columns = [c for c in COMPARISON_COLUMNS if c != "n_orders"]
+    columns = [c for c in COMPARISON_COLUMNS if c != "n_orders" and c not in INTERVAL_COLUMNS]
     if not table["gap_closed"].notna().any():
         columns.remove("gap_closed")
     shown = pd.DataFrame({"": table.index.astype(str)})
     for column in columns:
         values = [FORMATS[column](v) for v in table[column]]
+        if column == "brier_improvement":
+            values = [
+                f"{v} ({_interval(low, high)})" if np.isfinite(low) and np.isfinite(high) else v
+                for v, low, high in zip(
+                    values,
+                    table["brier_improvement_low"],
+                    table["brier_improvement_high"],
+                    strict=True,
+                )
+            ]
         if column == "n_fills":
             values = [
                 f"{v} of {_count(o)}" if v != "—" else v
@@ -648,6 +709,10 @@ def format_comparison(table: pd.DataFrame) -> pd.DataFrame:
             ]
         shown[HEADERS[column]] = values
     return shown
+
+
+def _interval(low: float, high: float) -> str:
+    return f"{_percent(low, 2, sign=True)} .. {_percent(high, 2, sign=True)}"
 
 
 def format_groups(table: pd.DataFrame) -> pd.DataFrame:
@@ -964,9 +1029,10 @@ def _comparison_note(synthetic: bool) -> str:
     note = (
         "Scores are over all test weeks, on the rows where both the model and the market have "
         "a probability. Brier improvement = 1 − Brier / market Brier (+ = better than the "
-        "market). ECE: count-weighted calibration error over 15 bins. Coverage: share of "
-        "decision rows with a forecast. The market row scores the market's price on the rows "
-        "every model forecasts; its P&L is the baseline that trades on that price."
+        "market), with its event-bootstrap interval in brackets (whole test events resampled, "
+        "params.yaml summarize). ECE: count-weighted calibration error over 15 bins. Coverage: "
+        "share of decision rows with a forecast. The market row scores the market's price on "
+        "the rows every model forecasts; its P&L is the baseline that trades on that price."
     )
     if synthetic:
         note += (

@@ -300,7 +300,17 @@ def test_report_stage_writes_headline_gate_and_comparison_rows(run):
         "  - `brier` failed: elasticnet Brier is 4.0% worse; the gate needs 2.0% better"
     ) in text
     assert "- **ridge** passed the gate: 2 of 2 checks passed (`brier`, `coverage`)." in text
-    overall, groups, sensitivity = markdown_tables(text)
+    overall, skill_rows, hours, groups, sensitivity = markdown_tables(text)
+    assert skill_rows[0] == [
+        "",
+        "log-loss improvement",
+        "reliability (model / market)",
+        "resolution (model / market)",
+        "RPS (model / market)",
+    ]
+    assert [row[0] for row in skill_rows[1:]] == ["elasticnet", "ridge"]
+    assert re.fullmatch(r"[-+]\d+\.\d\d% \([-+]\d+\.\d\d% \.\. [-+]\d+\.\d\d%\)", skill_rows[1][1])
+    assert hours[0] == ["hours to close", *MODELS] and len(hours) > 2
     assert overall[0] == [
         "",
         "log loss",

@@ -56,6 +56,7 @@ DIAGNOSTIC_COLUMNS = [
     "model",
     "window",
     "event_ticker",
+    "minutes_to_close",
     "city",
     "bracket",
     "timestamp",
@@ -958,6 +959,7 @@ def build_report(inputs: ReportInputs) -> Report:
             "brier_by_window",
             "Brier per test week; below 0 in the lower panel = better than the market that week.",
         ),
+        *evidence_blocks(inputs, models),
         Heading("By city and strike type"),
     ]
     if len(groups):
@@ -991,6 +993,72 @@ def build_report(inputs: ReportInputs) -> Report:
             blocks.append(Note(recorded_note(inputs.sensitivity_run)))
     blocks += ablation_blocks(inputs.ablations)
     return Report(blocks=blocks, figures=figures, plots=dvc_plot_tables(inputs, decisions, curves))
+
+
+SKILL_COLUMNS = {  # metrics/walkforward.json key -> header; the market's is market_<key>
+    "reliability": "reliability (model / market)",
+    "resolution": "resolution (model / market)",
+    "rps": "RPS (model / market)",
+}
+
+
+def skill_table(walkforward: dict[str, dict], models: list[str]) -> pd.DataFrame:
+    """Per entry: the log-loss improvement with its interval, and the Murphy decomposition and
+    ranked probability score beside the market's on the same rows."""
+    rows = []
+    for model in models:
+        metrics = walkforward[model]
+        row = {"": model}
+        point = metrics.get("log_loss_improvement")
+        if point is None and metrics.get("market_log_loss"):
+            point = 1 - metrics.get("log_loss_common", math.nan) / metrics["market_log_loss"]
+        low, high = (
+            metrics.get("log_loss_improvement_low"),
+            metrics.get("log_loss_improvement_high"),
+        )
+        row["log-loss improvement"] = (
+            f"{_percent(point, 2, sign=True)} ({_interval(low, high)})"
+            if None not in (point, low, high)
+            else "—"
+        )
+        for key, header in SKILL_COLUMNS.items():
+            ours, market = metrics.get(key), metrics.get(f"market_{key}")
+            row[header] = (
+                f"{_number(ours, 4)} / {_number(market, 4)}" if None not in (ours, market) else "—"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hours_to_close_table(diagnostics: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """The Brier improvement over the market per band of hours to close, one column per entry."""
+    columns = {}
+    for model in models:
+        table = skill.improvement_by_hours_to_close(diagnostics[diagnostics["model"] == model])
+        columns[model] = table.loc[table["n_rows"] > 0, "improvement"]
+    shown = pd.DataFrame(columns)
+    formatted = shown.map(lambda v: _percent(v, 1, sign=True))
+    return formatted.reset_index(names="hours to close")
+
+
+def evidence_blocks(inputs: ReportInputs, models: list[str]) -> list[Block]:
+    """How sure the comparison is (intervals, Murphy decomposition, RPS) and where in the day
+    the forecasts beat the market; nothing for metrics written before these existed."""
+    if not any("reliability" in inputs.walkforward[m] for m in models):
+        return []
+    return [
+        Heading("How sure, and when in the day"),
+        Table(skill_table(inputs.walkforward, models)),
+        Note(
+            "On the rows both price. Log-loss improvement with its event-bootstrap interval. "
+            "Murphy decomposition of the Brier score over 15 bins: reliability (lower is better) "
+            "and resolution (higher is better), the model's beside the market's. RPS: ranked "
+            "probability score over each event's complete ladder at each decision time, "
+            "probabilities divided by their sum (lower is better). docs/modelling.md."
+        ),
+        Table(hours_to_close_table(inputs.diagnostics, models)),
+        Note("Brier improvement over the market by hours left until the market closes."),
+    ]
 
 
 def pooling_blocks(inputs: ReportInputs) -> list[Block]:

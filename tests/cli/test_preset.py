@@ -1,5 +1,7 @@
 """`tmaxedge preset`: a partial params.yaml run as a DVC experiment; the brief's preset pinned."""
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,33 @@ def test_recording_runs_the_experiment_outside_the_workspace(in_repo, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("dvc exp run --temp --name brief")
     assert not (tmp_path / "kept").exists()  # printed, not run
+
+
+def test_recording_reads_the_experiment_of_the_commit_it_ran_on_after_head_moved(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+
+    def git(*args):
+        subprocess.run(["git", *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (tmp_path / "a.txt").write_text("one")
+    git("add", "a.txt")
+    git("commit", "-qm", "baseline")
+    baseline = preset.git("rev-parse", "HEAD").strip()
+    for path in preset.RECORDED:  # the experiment's commit holds the metrics it made
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(json.dumps({"ridge": {"brier": 0.07}}))
+    git("add", "metrics")
+    git("commit", "-qm", "experiment")
+    git("update-ref", f"refs/exps/{baseline[:2]}/{baseline[2:]}/brief", "HEAD")
+    git("reset", "-q", "--hard", baseline)
+    (tmp_path / "a.txt").write_text("two")  # a commit made while the experiment ran
+    git("commit", "-qam", "later")
+    folder = tmp_path / "recorded"
+    preset.record_experiment("brief", ["dvc", "exp", "run"], {"a": 1}, folder, baseline)
+    assert json.loads((folder / "walkforward.json").read_text()) == {"ridge": {"brier": 0.07}}
+    assert json.loads((folder / "run.json").read_text())["commit"] == baseline

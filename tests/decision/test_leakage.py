@@ -108,7 +108,9 @@ def test_one_stored_cell_off_is_named_with_both_values():
     [
         (70.0, 70.0 * (1 + 1e-12), True),  # float noise
         (1e-5, 1e-5 + 1e-12, True),  # near zero the tolerance is absolute
-        (70.0, 70.0 * (1 + 1e-7), False),
+        (70.0, 70.0 * (1 + 1e-5), False),
+        (0.059436787007891845, 0.05943678811563984, True),  # seen: one event rebuilt alone
+        (0.42, 0.43, False),  # a cent's move of a price: what a leaked future quote does
         (np.nan, np.nan, True),
         (np.nan, 0.0, False),
     ],

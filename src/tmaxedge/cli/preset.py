@@ -103,14 +103,17 @@ def run_record(name: str, command: list[str], baseline: str, date: str, override
     }
 
 
-def record_experiment(name: str, command: list[str], overrides: dict, folder: Path) -> None:
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+
+def record_experiment(
+    name: str, command: list[str], overrides: dict, folder: Path, baseline: str
+) -> None:
     """Copy the finished experiment's metrics (``RECORDED``) out of the git commit DVC made of it
-    into ``folder``, with run.json beside them; the report shows them as a run of their own."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
-
-    baseline = git("rev-parse", "HEAD").strip()
+    into ``folder``, with run.json beside them; the report shows them as a run of their own.
+    ``baseline`` is the commit the experiment ran on, read before it started: a commit made
+    while it ran moves HEAD, not the experiment."""
     ref = experiment_ref(
         git("for-each-ref", "--format=%(refname)", "refs/exps").split(), baseline, name
     )
@@ -164,8 +167,9 @@ def preset_command(name, experiment, extra, only_print, record, params_path) -> 
     click.echo(shlex.join(command))
     if only_print:
         return
+    baseline = git("rev-parse", "HEAD").strip()
     returncode = subprocess.run(command, check=False).returncode
     if returncode == 0 and record is not None:
-        record_experiment(experiment, command, overrides, record)
+        record_experiment(experiment, command, overrides, record, baseline)
         click.echo(f"recorded experiment {experiment} in {record}")
     raise SystemExit(returncode)

@@ -35,10 +35,12 @@ from tmaxedge.features.build import (
 )
 
 SAMPLE_SEED = 20240701  # fixed: the same built table always gets the same sample
-# floats may differ by 1e-9 of the larger magnitude, floored at 1: an event rebuilt alone can
-# differ from its month's build in the last bits, and the event features subtract near-equal
-# numbers (on the default, a floor_z of 1.5624052e-05 was rebuilt as 1.5624050e-05)
-TOLERANCE = 1e-9
+# floats may differ by 1e-6 of the larger magnitude, floored at 1: an event rebuilt alone can
+# differ from its month's build in the last bits, and the event features (an iterative solve,
+# then differences of near-equal numbers) carry that up: the brief's one-minute features gave a
+# floor_z of 0.059436787008 stored against 0.059436788116 rebuilt (1.1e-9 apart). A leaked
+# future quote moves a price by a cent or more, four orders of magnitude above this.
+TOLERANCE = 1e-6
 SAMPLE_KEYS = ["city", "event_ticker", "ticker", "ts"]
 DIFFERENCE_COLUMNS = ["ticker", "ts", "column", "stored", "rederived"]
 

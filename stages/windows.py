@@ -36,7 +36,7 @@ def main() -> None:
     plan = io.read_yaml(args.plan)
     digests = daily_digests_of(args.features)
     dates = pd.to_datetime(digests["event_date"]).dt.date
-    windows.check_plan(plan, dates.min(), dates.max(), params)
+    windows.check_plan(plan, set(dates), params)
     with io.atomic_directory(args.out) as tmp:
         for key in plan["window_keys"]:
             window = windows.make_window(key, params)

@@ -156,3 +156,25 @@ def test_recording_reads_the_experiment_of_the_commit_it_ran_on_after_head_moved
     preset.record_experiment("brief", ["dvc", "exp", "run"], {"a": 1}, folder, baseline)
     assert json.loads((folder / "walkforward.json").read_text()) == {"ridge": {"brier": 0.07}}
     assert json.loads((folder / "run.json").read_text())["commit"] == baseline
+
+
+def test_apply_writes_the_preset_into_a_workspaces_params_file(in_repo, tmp_path):
+    """The real-data workspace's route: the preset's keys in params.yaml, every other key as it
+    was, and the result loads under every rule the stages check."""
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(io.PARAMS_FILE.read_text())
+    before = io.read_yaml(params_file)
+    result = CliRunner().invoke(
+        cli.main, ["preset", "real_trades", "--apply", "--params", str(params_file)]
+    )
+    assert result.exit_code == 0, result.output
+    after = io.read_yaml(params_file)
+    assert after["ingest"]["source"] == "data/external"
+    assert after["models"] == ["ridge", "elasticnet"]
+    assert not any(city["weather_features"] for city in after["cities"].values())
+    assert after["cities"]["chi"]["tz"] == before["cities"]["chi"]["tz"]  # the rest kept
+    assert after["tune"]["ridge"]["extra_features"] == ["mid_logit"]  # no weather: no nowcast
+    assert after["tune"]["ridge"]["n_trials"] == before["tune"]["ridge"]["n_trials"]
+    assert after["windows"] == before["windows"]  # the brief's 90/7/7
+    entries = load_entry_params(params_file)
+    assert sorted(entries) == ["elasticnet", "ridge"]

@@ -14,6 +14,7 @@ from tmaxedge.core.errors import DataError, ParamsError
 from tmaxedge.walkforward.windows import (
     WindowParams,
     check_plan,
+    has_every_split,
     daily_digests,
     make_manifest,
     make_plan,
@@ -23,6 +24,10 @@ from tmaxedge.walkforward.windows import (
 )
 
 D = dt.date
+
+
+def every_day(first: dt.date, last: dt.date) -> list[dt.date]:
+    return list(pd.date_range(first, last).date)
 
 
 @given(
@@ -38,12 +43,18 @@ def test_make_window_splits_are_ordered_and_disjoint(
 ):
     params = WindowParams(train_days, test_days, step_days, 0.2, embargo, offset)
     first, last = D(2024, 1, 1), D(2024, 1, 1) + dt.timedelta(days=n_days - 1)
-    if offset + test_days > n_days:
+    days = every_day(first, last)
+    # the first test day whose fit period (ending calibration + embargo days before it) holds
+    # a day of the data, on the plan's grid of offset + k * step
+    first_fit_day = params.calibration_days + embargo + 1
+    first_test = offset + step_days * max(0, -(-(first_fit_day - offset) // step_days))
+    if first_test + test_days > n_days:
         with pytest.raises(DataError, match="one window needs"):
-            plan_window_keys(first, last, params)
+            plan_window_keys(days, params)
         return
-    keys = plan_window_keys(first, last, params)
+    keys = plan_window_keys(days, params)
     windows = [make_window(k, params) for k in keys]
+    assert keys[0] == (first + dt.timedelta(days=first_test)).isoformat()
     for w in windows:
         assert w.train_start < w.fit_end < w.train_end <= w.test_start < w.test_end
         assert (w.test_start - w.train_end).days == embargo
@@ -76,18 +87,38 @@ def test_split_of_labels_each_boundary_day_once():
 
 
 def test_plan_keys_do_not_depend_on_train_days():
-    first, last = D(2024, 1, 1), D(2024, 6, 30)
-    short = make_plan(first, last, WindowParams(train_days=90))
-    long = make_plan(first, last, WindowParams(train_days=120))
+    days = every_day(D(2024, 1, 1), D(2024, 6, 30))
+    short = make_plan(days, WindowParams(train_days=90))
+    long = make_plan(days, WindowParams(train_days=120))
     assert short == long
+
+
+def test_plan_skips_windows_a_gap_in_the_data_leaves_without_a_split():
+    """A season missing from the data: no window tests inside the gap, nor tests the first
+    weeks after it without fit days behind it; the others are planned as without a gap."""
+    params = WindowParams(train_days=28, test_days=7, step_days=7, first_test_offset_days=28)
+    before = every_day(D(2024, 1, 1), D(2024, 3, 31))
+    after = every_day(D(2024, 7, 1), D(2024, 8, 31))
+    keys = plan_window_keys(before + after, params)
+    windows = [make_window(k, params) for k in keys]
+    assert keys[0] == "2024-01-29"
+    assert not any(D(2024, 4, 1) <= w.test_start < D(2024, 7, 1) for w in windows)
+    after_gap = [w for w in windows if w.test_start >= D(2024, 7, 1)]
+    # the first one after the gap is the first on the weekly grid whose fit period holds a day
+    one_week_earlier = make_window(
+        (after_gap[0].test_start - dt.timedelta(days=7)).isoformat(), params
+    )
+    assert after_gap[0].fit_end > D(2024, 7, 1) >= one_week_earlier.fit_end
+    assert all(has_every_split(w, before + after) for w in windows)
+    assert len(keys) == len(plan_window_keys(before, params)) + len(after_gap)
 
 
 def test_check_plan_names_what_is_stale():
     params = WindowParams()
-    plan = make_plan(D(2024, 1, 1), D(2024, 6, 30), params)
-    check_plan(plan, D(2024, 1, 1), D(2024, 6, 30), params)
+    plan = make_plan(every_day(D(2024, 1, 1), D(2024, 6, 30)), params)
+    check_plan(plan, every_day(D(2024, 1, 1), D(2024, 6, 30)), params)
     with pytest.raises(ParamsError) as error:
-        check_plan(plan, D(2024, 1, 1), D(2024, 7, 7), params)
+        check_plan(plan, every_day(D(2024, 1, 1), D(2024, 7, 7)), params)
     message = str(error.value)
     assert "windows.yaml is stale" in message
     assert "last_day: windows.yaml has '2024-06-30', data and params give '2024-07-07'" in message
@@ -95,9 +126,10 @@ def test_check_plan_names_what_is_stale():
 
 
 def test_check_plan_fails_when_test_days_change():
-    plan = make_plan(D(2024, 1, 1), D(2024, 6, 30), WindowParams())
+    days = every_day(D(2024, 1, 1), D(2024, 6, 30))
+    plan = make_plan(days, WindowParams())
     with pytest.raises(ParamsError, match=re.escape("test_days: windows.yaml has 7")):
-        check_plan(plan, D(2024, 1, 1), D(2024, 6, 30), WindowParams(test_days=3))
+        check_plan(plan, days, WindowParams(test_days=3))
 
 
 @pytest.mark.parametrize(
@@ -138,7 +170,7 @@ def test_manifest_hash_changes_only_for_windows_containing_the_changed_day():
     params = WindowParams(4, 2, 2, 0.25, 0, 4)
     days = list(pd.date_range("2024-01-01", periods=12).date)
     rows = feature_rows(days)
-    keys = plan_window_keys(days[0], days[-1], params)
+    keys = plan_window_keys(days, params)
     before = {k: make_manifest(make_window(k, params), daily_digests(rows), params) for k in keys}
     changed_day = D(2024, 1, 9)
     edited = rows.copy()

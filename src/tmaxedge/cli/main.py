@@ -106,8 +106,7 @@ def verify(rev: str, tolerance: float) -> None:
 def plan(features: Path, params_path: Path, out: Path) -> None:
     """Write windows.yaml: the walk-forward windows the data and params.yaml windows.* allow."""
     params = io.load_params("windows", windows.WindowParams, params_path)
-    dates = event_date_range(features)
-    content = windows.make_plan(*dates, params)
+    content = windows.make_plan(event_dates(features), params)
     text = windows.PLAN_HEADER + yaml.safe_dump(content, sort_keys=False)
     with io.atomic_path(out) as tmp:
         tmp.write_text(text)
@@ -426,15 +425,15 @@ def walkforward_outcome(label: str, statuses: list[str], summary: dict) -> str:
     )
 
 
-def event_date_range(features: Path):
+def event_dates(features: Path) -> set:
+    """The event days of a feature folder."""
     files = sorted(Path(features).glob("city=*/month=*/*.parquet"))
     if not files:
         raise DataError(f"{features}: no feature partitions found; run `dvc repro features` first.")
     dates = pd.concat(
         [pd.read_parquet(f, columns=["event_date"])["event_date"] for f in files], ignore_index=True
     )
-    dates = pd.to_datetime(dates).dt.date
-    return dates.min(), dates.max()
+    return set(pd.to_datetime(dates).dt.date)
 
 
 # the data and study commands live in their own modules, which import nothing from this one

@@ -144,16 +144,27 @@ def load_preset(name: str, params_path: Path) -> dict:
 )
 @click.option("--print", "only_print", is_flag=True, help="Print the command; do not run it.")
 @click.option(
+    "--apply",
+    "apply_to_params",
+    is_flag=True,
+    help="Write the preset into the params file instead of running it (a workspace whose "
+    "windows.yaml must be planned from its own data first; then `dvc repro`).",
+)
+@click.option(
     "--record",
     type=click.Path(path_type=Path),
     help="Run it outside the workspace (--temp) and keep its metrics here, with run.json.",
 )
 @params_option()
-def preset_command(name, experiment, extra, only_print, record, params_path) -> None:
+def preset_command(
+    name, experiment, extra, only_print, apply_to_params, record, params_path
+) -> None:
     """Run the preset NAME (presets/NAME.yaml) as `dvc exp run --name NAME -S ...`.
 
     `tmaxedge preset brief` runs the brief's specification as written (docs/brief.md);
-    `--record docs/results/brief` keeps its metrics where the report reads them."""
+    `--record docs/results/brief` keeps its metrics where the report reads them;
+    `tmaxedge preset real_trades --apply` rewrites params.yaml of a real-data workspace
+    (examples/real_trades.sh)."""
     overrides = load_preset(name, params_path)
     params = io.read_yaml(params_path)
     for item in extra:
@@ -161,6 +172,11 @@ def preset_command(name, experiment, extra, only_print, record, params_path) -> 
         if not sep:
             raise ParamsError(f"--set {item!r}: must be KEY=VALUE.")
         overrides.update(checked({key: yaml.safe_load(value)}, params, "--set"))
+    if apply_to_params:
+        with io.atomic_path(params_path) as tmp:
+            tmp.write_text(yaml.safe_dump(apply_overrides(params, overrides), sort_keys=False))
+        click.echo(f"{params_path}: {len(overrides)} keys of presets/{name}.yaml written")
+        return
     experiment = experiment or name
     temp = ["--temp"] if record else []
     command = ["dvc", "exp", "run", *temp, "--name", experiment, *set_arguments(overrides)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,27 +122,43 @@ def planned_keys(plan: dict, params: WindowParams, where: str) -> list[str]:
     return [str(key) for key in plan["window_keys"]]
 
 
-def plan_window_keys(first_day: dt.date, last_day: dt.date, params: WindowParams) -> list[str]:
-    """Test-week start dates from ``first_day + first_test_offset_days`` every ``step_days``,
-    keeping only windows whose whole test period lies inside ``[first_day, last_day]``.
+def plan_window_keys(event_dates: Collection[dt.date], params: WindowParams) -> list[str]:
+    """Test-week start dates from the first event day + ``first_test_offset_days`` every
+    ``step_days``, keeping only windows whose whole test period lies inside the data's range and
+    whose fit, calibration and test splits each hold an event day.
 
-    Raises ``DataError`` when the data are too short for a single window.
+    Why the last rule: data with a gap (a season missing, a feed down for months) would otherwise
+    plan windows that test nothing, or test a week with no training behind it. Without gaps every
+    window qualifies. Raises ``DataError`` when no window does.
     """
+    first_day, last_day = min(event_dates), max(event_dates)
     first_test = first_day + dt.timedelta(days=params.first_test_offset_days)
     keys = []
     test_start = first_test
     while test_start + dt.timedelta(days=params.test_days - 1) <= last_day:
-        keys.append(test_start.isoformat())
+        if has_every_split(make_window(test_start.isoformat(), params), event_dates):
+            keys.append(test_start.isoformat())
         test_start += dt.timedelta(days=params.step_days)
     if not keys:
         need = params.first_test_offset_days + params.test_days
         span = (last_day - first_day).days + 1
         raise DataError(
-            f"the data hold {span} event days ({first_day} .. {last_day}); one window needs "
-            f"{need} (windows.first_test_offset_days {params.first_test_offset_days} + "
-            f"windows.test_days {params.test_days})."
+            f"the data hold {len(set(event_dates))} event days over {span} ({first_day} .. "
+            f"{last_day}); one window needs {need} (windows.first_test_offset_days "
+            f"{params.first_test_offset_days} + windows.test_days {params.test_days}) with event "
+            "days in its fit, calibration and test periods."
         )
     return keys
+
+
+def has_every_split(window: Window, event_dates: Collection[dt.date]) -> bool:
+    """Whether the window's fit, calibration and test periods each hold an event day."""
+    periods = [
+        (window.train_start, window.fit_end),
+        (window.fit_end, window.train_end),
+        (window.test_start, window.test_end),
+    ]
+    return all(any(start <= day < end for day in event_dates) for start, end in periods)
 
 
 def make_window(key: str, params: WindowParams) -> Window:
@@ -154,22 +171,23 @@ def make_window(key: str, params: WindowParams) -> Window:
     return Window(key, train_start, fit_end, train_end, test_start, test_end)
 
 
-def make_plan(first_day: dt.date, last_day: dt.date, params: WindowParams) -> dict:
-    """The content of windows.yaml."""
+def make_plan(event_dates: Collection[dt.date], params: WindowParams) -> dict:
+    """The content of windows.yaml for data holding ``event_dates``."""
+    event_dates = set(event_dates)
     return {
-        "first_day": first_day.isoformat(),
-        "last_day": last_day.isoformat(),
+        "first_day": min(event_dates).isoformat(),
+        "last_day": max(event_dates).isoformat(),
         "first_test_offset_days": params.first_test_offset_days,
         "test_days": params.test_days,
         "step_days": params.step_days,
-        "window_keys": plan_window_keys(first_day, last_day, params),
+        "window_keys": plan_window_keys(event_dates, params),
     }
 
 
-def check_plan(plan: dict, first_day: dt.date, last_day: dt.date, params: WindowParams) -> None:
+def check_plan(plan: dict, event_dates: Collection[dt.date], params: WindowParams) -> None:
     """Raise ``ParamsError`` naming what changed when windows.yaml no longer fits data and
     params."""
-    expected = make_plan(first_day, last_day, params)
+    expected = make_plan(event_dates, params)
     changed = [
         f"  {key}: windows.yaml has {plan.get(key)!r}, data and params give {value!r}"
         for key, value in expected.items()
@@ -177,7 +195,7 @@ def check_plan(plan: dict, first_day: dt.date, last_day: dt.date, params: Window
     ]
     if changed:
         raise ParamsError(
-            "windows.yaml is stale (it no longer matches the data's date range and params "
+            "windows.yaml is stale (it no longer matches the data's event days and params "
             "windows.*):\n" + "\n".join(changed) + "\nRun `tmaxedge plan` and commit windows.yaml."
         )
 

@@ -1,0 +1,163 @@
+"""Helpers of examples/real_trades.sh: the saved five-city trade files as contract tables.
+
+The trade prints (``<series>_trades.parquet``) are Kalshi's trade fields and go through
+``tmaxedge import kalshi-trades`` unchanged. What is not in Kalshi's shape is the market list
+and the highs, which whoever collected the files joined from several sources (their
+PROVENANCE.md, ``cpratim_trades/``). This script only selects and renames; the one thing it has
+to supply is the schedule of the 3,657 markets listed without their API payload:
+
+- ``markets``: ``markets_all_with_results.parquet`` (ticker, event, strikes, Kalshi's result)
+  with ``open_time`` / ``close_time`` from ``markets_from_events.parquet`` where Kalshi's payload
+  is there. Where it is not (Chicago, Miami and New York events before 2024-08-16), each
+  time is the one most of the city's listed markets keep, as an offset from the event day's
+  midnight on New York's clock (open 10:00 the day before, close 23:59 of the event day for
+  all three; the script prints the share of listed markets off that schedule). Kalshi's result
+  is ``result`` where the API payload gave it, else ``result_final`` (matched from another saved
+  copy of Kalshi's results); a result derived from the high is not Kalshi's and counts as none.
+  An event is kept only when each of its markets has Kalshi's result and those results agree
+  with the settled high by the YES rule, and when its listed markets partition the integers
+  (the contract's rule: 375 events lack one to five markets of their ladder, none of which has
+  a trade in the files; the pipeline does not guess them). Both are counted.
+- ``settlements``: ``events_settlements.csv`` (city, date, tmax_f).
+- ``weather``: an empty table (no intraday station observations exist for these days).
+
+Usage: ``python examples/real_trades_inputs.py markets <cpratim_trades folder> <out folder>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tmaxedge.core import io
+from tmaxedge.core.strikes import resolves_yes
+from tmaxedge.inputs.contract import events_not_partitioning
+
+NEW_YORK = "America/New_York"
+TIMES = ("open_time", "close_time")
+KALSHI_RESULT = "kalshi"  # result_basis values that name a result Kalshi published
+MARKET_COLUMNS = [
+    "ticker",
+    "event_ticker",
+    "city",
+    "event_date",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    "open_time",
+    "close_time",
+    "result",
+]
+
+
+def event_midnight(event_date: pd.Series) -> pd.Series:
+    """The start of each event day on New York's clock, in UTC."""
+    return pd.to_datetime(event_date).dt.tz_localize(NEW_YORK).dt.tz_convert("UTC")
+
+
+def kalshi_result(listed: pd.DataFrame) -> pd.Series:
+    """``yes`` / ``no`` where Kalshi published the result, else null."""
+    final = listed["result_final"].map({True: "yes", False: "no"})
+    result = listed["result"].replace("", None).fillna(final)
+    published = listed["result_basis"].fillna("").str.contains(KALSHI_RESULT, case=False)
+    return result.where(published, None)
+
+
+def market_table(listed: pd.DataFrame, payloads: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """The markets in contract columns, and the share of payload times off the city's schedule."""
+    markets = listed.rename(columns={"date": "event_date"}).merge(
+        payloads[["ticker", *TIMES]], on="ticker", how="left"
+    )
+    midnight = event_midnight(markets["event_date"])
+    n_listed = n_off = 0
+    for name in TIMES:
+        offset = pd.to_datetime(markets[name], utc=True) - midnight
+        usual = offset.groupby(markets["city"]).transform(lambda o: o.mode().iloc[0])
+        n_listed += int(offset.notna().sum())
+        n_off += int((offset.notna() & (offset != usual)).sum())
+        markets[name] = midnight + offset.fillna(usual)
+    markets["event_date"] = pd.to_datetime(markets["event_date"]).dt.date
+    markets["result"] = kalshi_result(markets)
+    return markets[MARKET_COLUMNS], n_off / n_listed
+
+
+def settled_events(markets: pd.DataFrame, settlements: pd.DataFrame) -> pd.Series:
+    """Mask of markets whose event has Kalshi's result on every market, each agreeing with the
+    settled high by the YES rule."""
+    highs = settlements.set_index(["city", "date"])["tmax_f"]
+    key = pd.MultiIndex.from_arrays([markets["city"], markets["event_date"]])
+    tmax = highs.reindex(key).to_numpy()
+    by_rule = resolves_yes(
+        markets["strike_type"].to_numpy(),
+        markets["floor_strike"].to_numpy(),
+        markets["cap_strike"].to_numpy(),
+        tmax,
+    )
+    agrees = markets["result"].notna().to_numpy() & ~np.isnan(tmax)
+    agrees &= (markets["result"].to_numpy() == "yes") == by_rule
+    return pd.Series(agrees).groupby(markets["event_ticker"].to_numpy()).transform("all")
+
+
+def settlement_table(events: pd.DataFrame) -> pd.DataFrame:
+    settled = events.dropna(subset=["tmax_f"])
+    return pd.DataFrame(
+        {
+            "city": settled["city"],
+            "date": pd.to_datetime(settled["date"]).dt.date,
+            "tmax_f": settled["tmax_f"].astype("int64"),
+        }
+    ).drop_duplicates(["city", "date"])
+
+
+def write_tables(folder: Path, out: Path) -> None:
+    listed = pd.read_parquet(folder / "markets_all_with_results.parquet")
+    payloads = pd.read_parquet(folder / "markets_from_events.parquet")
+    settlements = settlement_table(pd.read_csv(folder / "events_settlements.csv"))
+    markets, off_schedule = market_table(listed, payloads)
+    settled = settled_events(markets, settlements).to_numpy()
+    incomplete = markets["event_ticker"].isin(events_not_partitioning(markets)["event_ticker"])
+    n_unsettled = markets.loc[~settled, "event_ticker"].nunique()
+    n_incomplete = markets.loc[settled & incomplete, "event_ticker"].nunique()
+    markets = markets[settled & ~incomplete.to_numpy()]
+    settlements = settlements.merge(
+        markets[["city", "event_date"]].drop_duplicates(),
+        left_on=["city", "date"],
+        right_on=["city", "event_date"],
+    )[["city", "date", "tmax_f"]]
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_parquet_atomic(markets, out / "markets.parquet", sort_by=["ticker"])
+    io.write_parquet_atomic(settlements, out / "settlements.parquet", sort_by=["city", "date"])
+    io.write_parquet_atomic(
+        pd.DataFrame(
+            {
+                "city": pd.Series(dtype=str),
+                "ts": pd.Series(dtype="datetime64[us, UTC]"),
+                "temp_f": pd.Series(dtype=float),
+            }
+        ),
+        out / "weather.parquet",
+    )
+    print(
+        f"{out}: {len(markets):,} markets of {markets['event_ticker'].nunique():,} events; "
+        f"dropped {n_unsettled} events without Kalshi's result on every market or whose results "
+        f"disagree with the high, and {n_incomplete} whose listed markets do not partition the "
+        "integers; "
+        f"{off_schedule:.1%} of listed open/close times differ from their city's usual one"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    steps = parser.add_subparsers(dest="step", required=True)
+    step = steps.add_parser("markets", help="markets, settlements and an empty weather table")
+    step.add_argument("folder", type=Path, help="the cpratim_trades folder")
+    step.add_argument("out", type=Path)
+    args = parser.parse_args()
+    write_tables(args.folder, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -125,8 +125,9 @@ def table_trades(table: pd.DataFrame, where: str) -> Read:
     found = {field for field, names in SPELLINGS.items() if set(names) & set(table.columns)}
     missing = [field for field in REQUIRED if field not in found]
     if missing:
+        spellings = " or ".join(f"'{name}'" for name in SPELLINGS[missing[0]])
         raise DataError(
-            f"{where}: column '{' or '.join(SPELLINGS[missing[0]])}' is missing; a Kalshi trade "
+            f"{where}: column {spellings} is missing; a Kalshi trade "
             f"table needs {REQUIRED} (found: {list(map(str, table.columns))})"
         )
     ignored = [str(name) for name in table.columns if name not in _KNOWN]

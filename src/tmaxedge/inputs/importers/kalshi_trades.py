@@ -26,11 +26,12 @@ Which trade is last among trades at the same instant: in a response, the first l
 lists the newest first); in a table, the one with the greatest ``trade_id`` (see
 ``_newest_first``).
 
-What the quote row says about the market when only trades exist: its price is the last trade's
-YES price whichever side took it. The taker side is the side that crossed the spread: a YES
-taker bought at about the ask, a NO taker sold YES at about the bid, so a run of YES takers
-prints near the ask and a run of NO takers near the bid, and the last trade lies somewhere in
-the spread it does not show. The ledger keeps the side; no quote column uses it.
+What the market price is when only trades exist: the last trade's YES price, whichever side
+took it (features: ``p_market`` = the latest trade price /100 when the latest quote row has no
+book; the backtest trades no row without a book). The taker side is the side that crossed the
+spread: a YES taker bought at about the ask, a NO taker sold YES at about the bid, so the last
+trade lies somewhere in a spread the trades do not show, nearer the ask after YES takers and the
+bid after NO takers. The ledger keeps the side; no quote column uses it.
 """
 
 from __future__ import annotations

@@ -155,7 +155,8 @@ def import_kalshi_candles(sources, out, params_path, ticker) -> None:
 @import_group.command("kalshi-trades")
 @_common
 def import_kalshi_trades(sources, out, params_path) -> None:
-    """Kalshi GET /markets/trades pages (JSON) -> price-only quotes, one row per minute."""
+    """Kalshi GET /markets/trades pages (JSON) or trade tables (.parquet, .csv, .jsonl, .json)
+    -> price-only quotes, one row per minute; the trades, with their taker side, in a ledger."""
     _import(kalshi_trades.KIND, sources, out, params_path)
 
 

@@ -114,7 +114,12 @@ def test_import_kalshi_trades_adds_a_later_page_of_a_minute_from_the_ledger(tmp_
     later = write_json(tmp_path, "p2.json", {"trades": [T2, T1]})  # t1 again, t2 new
     counts = run("kalshi-trades", [later], out)
     assert rows(read_out(out)["quotes"], ["ts", "price", "volume"]) == {(MINUTE, 9, 12)}
-    assert counts["trades"] == {"n_imported": 2, "n_already_present": 1, "n_rows": 2}
+    assert counts["trades"] == {
+        "n_imported": 2,
+        "n_already_present": 1,
+        "n_taker_sides_filled": 0,
+        "n_rows": 2,
+    }
     assert counts["quotes"]["n_trade_minutes_recomputed"] == 1
 
 
@@ -135,7 +140,7 @@ def test_import_kalshi_trades_refuses_one_trade_id_for_two_trades(tmp_path):
     with pytest.raises(DataError, match=starts(f"{out / 'trades.parquet'}: column 'trade_id'")):
         run("kalshi-trades", [changed], out)
     assert snapshot(out) == before
-    both = write_json(tmp_path, "p3.json", {"trades": [T1, {**T1, "yes_price": 7}]})
+    both = write_json(tmp_path, "p3.json", {"trades": [T1, {**T1, "yes_price": 7, "no_price": 93}]})
     with pytest.raises(DataError, match=starts(f"{both}: column 'trade_id' must identify one")):
         run("kalshi-trades", [both], tmp_path / "other")
 

@@ -1,7 +1,8 @@
 """Importers: real source files -> the four contract tables in an output folder (data/external).
 
 One module per source format; each has ``parse(files, options) -> Imported``, a pure function
-of ``(file name, text)`` pairs. ``import_files`` is the edge: it reads the files, parses them,
+of ``(file name, text)`` pairs (bytes instead of text for the binary files a kind reads:
+``BINARY_SUFFIXES``). ``import_files`` is the edge: it reads the files, parses them,
 and under the output folder's lock merges the rows into what the folder already holds and
 writes the changed tables (``merge.merge_into``); on any error nothing is written.
 
@@ -10,7 +11,8 @@ kind                       source                                               
 =========================  ====================================================  ===============
 kalshi-markets             Kalshi GET /markets, /historical/markets (JSON)        markets
 kalshi-candles             Kalshi market candlesticks (JSON)                      quotes
-kalshi-trades              Kalshi GET /markets/trades (JSON)                      quotes (trades)
+kalshi-trades              Kalshi GET /markets/trades (JSON), trade tables        quotes (trades)
+                           (Parquet, CSV, JSON)
 orderbook-log              top-of-book change log (CSV)                           quotes
 kalshi-price-history       Kalshi website price-history download (CSV)            quotes, markets
 visual-crossing            Visual Crossing timeline (JSON or CSV)                 weather
@@ -39,7 +41,7 @@ from tmaxedge.inputs.importers import (
 from tmaxedge.inputs.importers.common import Imported, ImportOptions
 from tmaxedge.inputs.importers.merge import merge_into
 
-Parser = Callable[[Sequence[tuple[str, str]], ImportOptions], Imported]
+Parser = Callable[[Sequence[tuple[str, str | bytes]], ImportOptions], Imported]
 KINDS: dict[str, Parser] = {
     module.KIND: module.parse
     for module in (
@@ -54,11 +56,15 @@ KINDS: dict[str, Parser] = {
     )
 }
 
+# kind -> suffixes of the files it reads as bytes (a binary format such as Parquet)
+BINARY_SUFFIXES: dict[str, tuple[str, ...]] = {kalshi_trades.KIND: kalshi_trades.BINARY_SUFFIXES}
+
 __all__ = ["KINDS", "Imported", "ImportOptions", "import_files", "import_parsed", "read_files"]
 
 
-def read_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
-    """``(name, text)`` of each file; a folder stands for its files (sorted, hidden skipped)."""
+def read_files(paths: Sequence[Path], binary: Sequence[str] = ()) -> list[tuple[str, str | bytes]]:
+    """``(name, text)`` of each file, ``(name, bytes)`` for one whose suffix is in ``binary``; a
+    folder stands for its files (sorted, hidden skipped)."""
     found = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -69,7 +75,10 @@ def read_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
             raise DataError(f"{path}: no such file or folder.")
     if not found:
         raise DataError(f"no source files found in {[str(p) for p in paths]}.")
-    return [(str(path), _text(path)) for path in found]
+    return [
+        (str(path), path.read_bytes() if path.suffix.lower() in binary else _text(path))
+        for path in found
+    ]
 
 
 def _text(path: Path) -> str:
@@ -86,7 +95,8 @@ def import_files(
     """Import ``paths`` of ``kind`` into ``out``; returns the counts (``merge.merge_tables``)."""
     if kind not in KINDS:
         raise DataError(f"unknown kind {kind!r}; one of {sorted(KINDS)}.")
-    return import_parsed([KINDS[kind](read_files(paths), options)], out, options)
+    files = read_files(paths, BINARY_SUFFIXES.get(kind, ()))
+    return import_parsed([KINDS[kind](files, options)], out, options)
 
 
 def import_parsed(imports: Sequence[Imported], out: Path, options: ImportOptions) -> dict[str, Any]:

@@ -9,7 +9,14 @@ quote row is recomputed from it whenever a new trade lands in that minute.
 
 One trade_id is one trade: the same id with another ticker, time, price or size is refused,
 never resolved by picking one. Trades at the very same instant keep their listing order (the
-API lists the newest first); a trade imported later sorts after the ones already held (``seq``).
+API lists the newest first; a table is sorted by trade_id, ``kalshi_trades``); a trade imported
+later sorts after the ones already held (``seq``).
+
+``taker_side`` (``yes``/``no``, null when the source does not say) is kept for the record; no
+quote column depends on it. A null side agrees with either side, so a listing without it and one
+with it are the same trade, and the side one of them gives is kept (also for a trade the ledger
+already held without it: ``n_taker_sides_filled``). A ledger written before the column existed
+reads as all null.
 """
 
 from __future__ import annotations
@@ -33,12 +40,15 @@ DTYPES = {
     "yes_price": "int64",  # cents
     "count": "int64",
     "seq": "int64",  # order among trades at one instant: listing order, then import order
+    "taker_side": "str",  # "yes" / "no", null when the source does not say
 }
-# what one trade_id must agree on wherever it is listed
-IDENTITY = ["ticker", "created_time", "yes_price", "count"]
+NULLABLE = {"taker_side"}
+# what one trade_id must agree on wherever it is listed (a null taker_side agrees with any)
+IDENTITY = ["ticker", "created_time", "yes_price", "count", "taker_side"]
 _ONE_TRADE = (
     "must identify one trade: rows with the same trade_id differ in ticker, created_time, "
-    "yes_price or count (column 'source' names the file or ledger of each); nothing was written"
+    "yes_price, count or taker_side (column 'source' names the file or ledger of each); "
+    "nothing was written"
 )
 
 
@@ -52,6 +62,7 @@ class Merged:
     n_new: int
     n_already_present: int
     n_repeated: int  # trades listed by two imports merged at once (``fetch --import-to``)
+    n_sides_filled: int  # trades the ledger held without a taker_side that an import gave
 
 
 def listed_trades(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -80,13 +91,19 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
         "yes_price": frame["yes_price"].astype("int64"),
         "count": frame["count"].astype("int64"),
         "seq": frame["seq"].astype("int64"),
+        "taker_side": frame["taker_side"].astype("str"),  # nulls stay null
         SOURCE: frame[SOURCE].astype("str"),
     }
     return pd.DataFrame(columns).reset_index(drop=True)
 
 
 def read_ledger(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    """A ledger read back from ``where``; DataError when it is not one (edited, truncated)."""
+    """A ledger read back from ``where``; DataError when it is not one (edited, truncated).
+
+    A ledger written before ``taker_side`` existed has no such column: its sides are unknown.
+    """
+    if "taker_side" not in frame.columns:
+        frame = frame.assign(taker_side=pd.Series(None, index=frame.index, dtype="str"))
     missing = [name for name in DTYPES if name not in frame.columns]
     if missing:
         raise DataError(
@@ -98,9 +115,10 @@ def read_ledger(frame: pd.DataFrame, where: str) -> pd.DataFrame:
             f"{where}: column '{wrong[0]}' has type {frame[wrong[0]].dtype}, not "
             f"{DTYPES[wrong[0]]}; not a trade ledger written by tmaxedge."
         )
-    nulls = frame[list(DTYPES)].isna().any(axis=1)
+    required = [name for name in DTYPES if name not in NULLABLE]
+    nulls = frame[required].isna().any(axis=1)
     if nulls.any():
-        raise data_error(where, ", ".join(DTYPES), "must not be null", frame[nulls], len(frame))
+        raise data_error(where, ", ".join(required), "must not be null", frame[nulls], len(frame))
     return typed(frame.assign(**{SOURCE: where}))
 
 
@@ -114,6 +132,7 @@ def _has_type(column: pd.Series, dtype: str) -> bool:
 
 def unique_trades(trades: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Each trade_id once (the first listed kept), and how many repeats were dropped."""
+    trades = with_known_sides(trades)
     repeated = trades.duplicated(["trade_id", *IDENTITY], keep="first")
     trades = trades[~repeated]
     _refuse_clashes(trades, ", ".join(sorted(set(trades[SOURCE]))))
@@ -130,9 +149,11 @@ def merge(old: pd.DataFrame, imports: Sequence[pd.DataFrame], where: str) -> Mer
     held = new["trade_id"].isin(old["trade_id"].unique()).to_numpy()
     fresh = new[~held]
     fresh = fresh.assign(seq=fresh["seq"] + (int(old["seq"].max()) + 1 if len(old) else 0))
-    combined = pd.concat([old, new[held]], ignore_index=True)
+    combined = with_known_sides(pd.concat([old, new[held]], ignore_index=True))
     _refuse_clashes(combined[~combined.duplicated(["trade_id", *IDENTITY])], where)
-    ledger = pd.concat([old, fresh], ignore_index=True)
+    sided = combined["taker_side"].iloc[: len(old)]  # old rows come first, index as old's
+    n_filled = int((old["taker_side"].isna() & sided.notna()).sum())
+    ledger = pd.concat([old.assign(taker_side=sided), fresh], ignore_index=True)
     ledger = ledger.sort_values(["ticker", "created_time", "seq"], kind="mergesort")
     landed = set(_minutes(fresh))
     return Merged(
@@ -142,6 +163,7 @@ def merge(old: pd.DataFrame, imports: Sequence[pd.DataFrame], where: str) -> Mer
         n_new=len(fresh),
         n_already_present=int(held.sum()),
         n_repeated=n_repeated,
+        n_sides_filled=n_filled,
     )
 
 
@@ -169,6 +191,13 @@ def per_minute(trades: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return rows_frame("quotes", table.to_dict("records"))
+
+
+def with_known_sides(trades: pd.DataFrame) -> pd.DataFrame:
+    """A null taker_side takes the side another listing of its trade_id gives: the listing
+    without it is the same trade, and two listings giving two sides still differ."""
+    known = trades.groupby("trade_id", sort=False)["taker_side"].transform("first")
+    return trades.assign(taker_side=trades["taker_side"].fillna(known))
 
 
 def _minutes(trades: pd.DataFrame) -> pd.Series:

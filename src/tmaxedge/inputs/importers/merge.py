@@ -121,11 +121,12 @@ def merge_tables(
             counts[name] = counts.get(name, 0) + value
     book = _merge_ledger(existing, imports, out)
     if book is not None:
-        if book.n_new:
+        if book.n_new or book.n_sides_filled:
             merged[ledger.TABLE] = book.trades[list(ledger.DTYPES)]
         counts[ledger.TABLE] = {
             "n_imported": book.n_new + book.n_already_present,
             "n_already_present": book.n_already_present,
+            "n_taker_sides_filled": book.n_sides_filled,
             "n_rows": len(book.trades),
         }
         counts["n_duplicate_trades"] = counts.get("n_duplicate_trades", 0) + book.n_repeated

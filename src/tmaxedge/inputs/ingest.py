@@ -51,7 +51,8 @@ def validate_tables(
     """Check the contract tables and return them normalised, with ingest metrics.
 
     ``tables`` maps table name (``markets quotes weather settlements``, optional ``oracle`` and
-    ``forecasts``) to the frame as read; string columns (CSV) and typed columns (Parquet) are both accepted.
+    ``forecasts``) to the frame as read; string columns (CSV) and typed columns (Parquet) are
+    both accepted.
     ``cities`` are the known city codes; messages name ``source_label/file_names[table]``
     (default ``source_label/table``) and the row numbers of the frames as given (0-based).
     In a table whose file name ends in ``.parquet`` a numeric column holding text is refused as
@@ -62,8 +63,8 @@ def validate_tables(
     ``close_time`` is kept). Extra columns are ignored and counted.
 
     Returns ``(normalised, metrics)``: ``normalised`` holds all five tables (``oracle`` empty
-    when absent), and ``forecasts`` when given, with the contract columns in order, contract dtypes, rows sorted by
-    ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and JSON-friendly:
+    when absent), and ``forecasts`` when given, with the contract columns in order, contract
+    dtypes, rows sorted by ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and JSON-friendly:
     ``{table: {n_read, n_dropped_duplicate, [n_dropped_after_close,] n_written,
     n_columns_ignored}, has_oracle, n_events, n_markets, n_markets_without_quotes,
     n_markets_without_book}``, and ``forecasts`` counts when that table is given.

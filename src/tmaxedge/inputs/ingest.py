@@ -64,8 +64,8 @@ def validate_tables(
 
     Returns ``(normalised, metrics)``: ``normalised`` holds all five tables (``oracle`` empty
     when absent), and ``forecasts`` when given, with the contract columns in order, contract
-    dtypes, rows sorted by ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and JSON-friendly:
-    ``{table: {n_read, n_dropped_duplicate, [n_dropped_after_close,] n_written,
+    dtypes, rows sorted by ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and
+    JSON-friendly: ``{table: {n_read, n_dropped_duplicate, [n_dropped_after_close,] n_written,
     n_columns_ignored}, has_oracle, n_events, n_markets, n_markets_without_quotes,
     n_markets_without_book}``, and ``forecasts`` counts when that table is given.
     Raises ``DataError`` naming file, column, rule and the first offending rows for anything else

@@ -4,7 +4,8 @@ One module per source format; each has ``parse(files, options) -> Imported``, a 
 of ``(file name, text)`` pairs, or for tabular sources (``TABLE_KINDS``: Parquet or CSV) of
 ``(file name, frame)`` pairs as ``io.read_source_table`` reads them. ``import_files`` is the
 edge: it reads the files, parses them, and under the output folder's lock merges the rows into
-what the folder already holds and writes the changed tables (``merge.merge_into``); on any error nothing is written.
+what the folder already holds and writes the changed tables (``merge.merge_into``); on any
+error nothing is written.
 
 =========================  ====================================================  ===============
 kind                       source                                                tables

@@ -64,7 +64,8 @@ def latest_visible(rows: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
             "key": _target_key(rows["city"], rows["event_date"]),
             "ns": _ns(rows["ts"]),
         }
-    ).sort_values("ns", kind="mergesort")
+    ).astype({"key": "str"})  # one key type on both sides, also for an empty side
+    left = left.sort_values("ns", kind="mergesort")
     right = pd.DataFrame(
         {
             "key": _target_key(ordered["city"], ordered["target_date"]),
@@ -74,7 +75,8 @@ def latest_visible(rows: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
             "previous_high": ordered["previous_high"].to_numpy(np.float64),
             "lead_days": ordered["lead_days"].to_numpy(np.float64),
         }
-    ).sort_values("ns", kind="mergesort")
+    ).astype({"key": "str"})
+    right = right.sort_values("ns", kind="mergesort")
     # backward with exact matches: the forecast issued at ts itself is visible at ts
     joined = pd.merge_asof(
         left, right, on="ns", by="key", direction="backward", allow_exact_matches=True

@@ -113,7 +113,7 @@ def rederive(
                     part.settlements,
                     part.city,
                     params,
-                    None if issued is None else part.forecasts[issued <= cutoff_ns],
+                    **_forecasts_before(part.forecasts, issued, cutoff_ns),
                 )
                 at_cutoff = frame["ts"].eq(cutoff) & frame["ticker"].isin(rows["ticker"])
                 rebuilt.append(frame[at_cutoff])
@@ -123,6 +123,16 @@ def rederive(
     frame = pd.concat(rebuilt, ignore_index=True)
     order = sample[["ticker", "ts"]].merge(frame, on=["ticker", "ts"], how="inner")
     return order, n_cutoffs
+
+
+def _forecasts_before(
+    forecasts: pd.DataFrame | None, issued: np.ndarray | None, cutoff_ns: int
+) -> dict[str, pd.DataFrame]:
+    """``build_partition``'s forecasts argument: those issued at or before the cutoff, or none at
+    all when the table was built without forecasts (the call is then the plain six-argument one)."""
+    if forecasts is None:
+        return {}
+    return {"forecasts": forecasts[issued <= cutoff_ns]}
 
 
 def feature_differences(stored: pd.DataFrame, rebuilt: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from tmaxedge.core import io
 from tmaxedge.core.config import parse_cities
 from tmaxedge.core.failures import run_stage
 from tmaxedge.features import build as features
+from tmaxedge.features.forecasts import read_forecasts
 
 log = logging.getLogger("tmaxedge")
 
@@ -47,7 +48,8 @@ def main() -> None:
     settlements = pd.read_parquet(
         args.raw / "settlements.parquet", columns=features.SETTLEMENT_COLUMNS
     )
-    parts = features.iter_partitions(markets, weather, settlements, cities)
+    forecasts = read_forecasts(args.raw)
+    parts = features.iter_partitions(markets, weather, settlements, cities, forecasts)
     load = functools.partial(read_quotes, args.raw / "quotes.parquet")
     with io.atomic_directory(args.out) as tmp:
         sink = functools.partial(write_partition, tmp)

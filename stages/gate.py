@@ -24,6 +24,7 @@ from tmaxedge.decision import gates as gate
 from tmaxedge.decision import leakage
 from tmaxedge.decision.backtest import BacktestParams, predicted_edges
 from tmaxedge.features import build as features
+from tmaxedge.features.forecasts import read_forecasts
 from tmaxedge.walkforward import layout
 
 DIAGNOSTIC_COLUMNS = ["model", "minutes_to_close", "p_model", "yes_bid", "yes_ask"]
@@ -54,7 +55,7 @@ def audit_features(folder: Path, raw: Path, n_rows: int) -> leakage.LeakageAudit
         len(quotes),
         len(weather),
     )
-    raw_inputs = leakage.RawInputs(markets, quotes, weather, settlements)
+    raw_inputs = leakage.RawInputs(markets, quotes, weather, settlements, read_forecasts(raw))
     return leakage.audit(stored, raw_inputs, cities, params)
 
 

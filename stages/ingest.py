@@ -25,13 +25,21 @@ def write_checked_tables(source: Path, out: Path, cities: dict) -> dict:
     All tables or none: they go to a temporary sibling folder that then replaces ``out``, so an
     error in a later slice, a full disk or a kill leaves ``out`` as the last run wrote it.
     """
-    paths = io.find_source_tables(source, contract.TABLES, contract.OPTIONAL_TABLES)
+    tables = (*contract.TABLES, *contract.SIDE_TABLES)
+    paths = io.find_source_tables(
+        source, tables, (*contract.OPTIONAL_TABLES, *contract.SIDE_TABLES)
+    )
     names = {name: path.name for name, path in paths.items()}
     where = ingest.table_locations(str(source), names)
-    typed = {name: ingest.table_is_typed(name, names) for name in contract.TABLES}
+    typed = {name: ingest.table_is_typed(name, names) for name in tables}
     reference = {name: io.read_source_table(paths[name]) for name in ingest.REFERENCE_TABLES}
     checked, metrics = ingest.check_reference_tables(reference, cities, where, typed)
     del reference
+    if "forecasts" in paths:  # written only when present: without it data/raw is as before
+        forecasts = io.read_source_table(paths["forecasts"])
+        checked["forecasts"], metrics["forecasts"] = ingest.check_forecasts(
+            forecasts, cities, where["forecasts"], typed
+        )
     markets = checked["markets"]
     # quotes and oracle a slice of tickers at a time, so memory stays bounded at any size
     slices = ingest.ticker_slices(io.count_values(paths["quotes"], "ticker"), ROWS_PER_SLICE)

@@ -94,7 +94,8 @@ def _echo_counts(counts: dict[str, Any], out: Path) -> None:
 
 @click.group("import")
 def import_group() -> None:
-    """Import source files into the contract tables (markets, quotes, weather, settlements).
+    """Import source files into the contract tables (markets, quotes, weather, settlements,
+    forecasts).
 
     Rows are merged into the Parquet tables already in --out: repeats are skipped and counted,
     rows with the same key but other values are refused, and on any error nothing is written.
@@ -227,6 +228,23 @@ def import_price_history(
 def import_visual_crossing(sources, out, params_path, city, tz, units) -> None:
     """Visual Crossing timeline weather (JSON or CSV) -> weather."""
     _import("visual-crossing", sources, out, params_path, city=city, tz=tz, units=units)
+
+
+@import_group.command("vc-forecasts")
+@_common
+@click.option("--city", required=True, help="City code, e.g. chi.")
+@click.option(
+    "--visible-from",
+    type=click.Choice(["end", "start"]),
+    default="end",
+    show_default=True,
+    help="When a forecast counts as public, in the city's time zone: the end of its basis date "
+    "(local midnight starting the next day; a same-day forecast is never used on its own target "
+    "day) or its start (local midnight starting the basis date).",
+)
+def import_vc_forecasts(sources, out, params_path, city, visible_from) -> None:
+    """Visual Crossing historical daily forecasts (Parquet or CSV) -> forecasts."""
+    _import("vc-forecasts", sources, out, params_path, city=city, visible_from=visible_from)
 
 
 @import_group.command("asos")

@@ -1,9 +1,10 @@
 """The leakage gate's evidence: feature rows re-derived from raw inputs cut off at their timestamp.
 
 The feature table promises that a row stamped ``t`` uses only quote and weather rows stamped at
-or before ``t`` (``tmaxedge.features.build``). The brief asks for that promise to be shown on the
-table the models were fitted on: take a seeded sample of its rows, delete every quote and weather
-row stamped after each row's ``t``, build the row again with the features layer's own
+or before ``t``, and forecasts issued at or before ``t`` (``tmaxedge.features.build``). The brief
+asks for that promise to be shown on the table the models were fitted on: take a seeded sample of
+its rows, delete every quote and weather row stamped after each row's ``t`` and every forecast
+issued after it, build the row again with the features layer's own
 ``build_partition`` and require every feature column to come out the same.
 
 Each sampled row's whole event is rebuilt, because its event features read every sibling market
@@ -79,6 +80,7 @@ class RawInputs:
     quotes: pd.DataFrame
     weather: pd.DataFrame
     settlements: pd.DataFrame
+    forecasts: pd.DataFrame | None = None  # None: the feature table was built without forecasts
 
 
 def rederive(
@@ -95,8 +97,9 @@ def rederive(
     quotes_of = _grouped(quotes, quotes["ticker"].map(sampled.set_index("ticker")["event_ticker"]))
     rebuilt, n_cutoffs = [], 0
     # the features stage's own split, so each rebuild sees the weather its partition saw
-    for part in iter_partitions(sampled, raw.weather, raw.settlements, cities):
+    for part in iter_partitions(sampled, raw.weather, raw.settlements, cities, raw.forecasts):
         weather_ts = _nanoseconds(part.weather["ts"])
+        issued = None if part.forecasts is None else _nanoseconds(part.forecasts["issued_at"])
         in_part = sample[sample["event_ticker"].isin(part.markets["event_ticker"])]
         for event, event_rows in in_part.groupby("event_ticker", sort=True):
             own = part.markets[part.markets["event_ticker"] == event]
@@ -110,6 +113,7 @@ def rederive(
                     part.settlements,
                     part.city,
                     params,
+                    **_forecasts_before(part.forecasts, issued, cutoff_ns),
                 )
                 at_cutoff = frame["ts"].eq(cutoff) & frame["ticker"].isin(rows["ticker"])
                 rebuilt.append(frame[at_cutoff])
@@ -119,6 +123,16 @@ def rederive(
     frame = pd.concat(rebuilt, ignore_index=True)
     order = sample[["ticker", "ts"]].merge(frame, on=["ticker", "ts"], how="inner")
     return order, n_cutoffs
+
+
+def _forecasts_before(
+    forecasts: pd.DataFrame | None, issued: np.ndarray | None, cutoff_ns: int
+) -> dict[str, pd.DataFrame]:
+    """``build_partition``'s forecasts argument: those issued at or before the cutoff, or none at
+    all when the table was built without forecasts (the call is then the plain six-argument one)."""
+    if forecasts is None:
+        return {}
+    return {"forecasts": forecasts[issued <= cutoff_ns]}
 
 
 def feature_differences(stored: pd.DataFrame, rebuilt: pd.DataFrame) -> pd.DataFrame:

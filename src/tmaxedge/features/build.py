@@ -47,6 +47,10 @@ Cities with ``weather_features: false`` get **no weather information**: the colu
 :func:`weather_columns` (and ``weather_ts``) are entirely null for them. Every partition keeps
 the same schema so partitions concatenate; the model stage drops all-null columns, which gives
 those cities their own weather-free model.
+
+With a ``forecasts`` table (optional in the data contract) the rows also get
+``forecasts.FORECAST_COLUMNS``, after ``COLUMNS``, from the forecasts issued at or before each
+row's ``ts`` (``tmaxedge.features.forecasts``); without one the table is as it was.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from tmaxedge.features.event_features import (
     IMPLIED_EXCEEDANCE_COLUMNS,
     event_columns,
 )
+from tmaxedge.features.forecasts import FORECAST_INPUTS, forecast_columns
 
 T = TypeVar("T")
 
@@ -208,11 +213,15 @@ class FeatureParams(Params):
         every_minutes=Interval(int, 1, None),
         eligible_start_hour=Interval(int, 0, 23),
         one_sided_book=Options(ONE_SIDED_BOOK),
+        forecast_sd_f=Interval(float, 0, None, closed="neither"),
     )
 
     every_minutes: int = 5
     eligible_start_hour: int = 6
     one_sided_book: str = "bounds"  # among ONE_SIDED_BOOK; p_market is priced "bounds" either way
+    # sd (°F) of the normal around the forecast high behind fc_bin_logit; read only when a
+    # forecasts table exists
+    forecast_sd_f: float = 3.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,6 +235,7 @@ def build_partition(
     settlements: pd.DataFrame,
     city: City,
     params: FeatureParams,
+    forecasts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Build the feature rows of one city's markets (normally one month of event dates).
 
@@ -236,7 +246,8 @@ def build_partition(
 
     Returns one row per (market, eligible minute) with the columns ``COLUMNS`` (keys, label ``y``,
     ``p_market``, source timestamps, then ``FEATURE_SETS["rich"]`` and the columns only
-    ``FEATURE_SETS["rich_climate"]`` has), sorted by ticker and ts.
+    ``FEATURE_SETS["rich_climate"]`` has), sorted by ticker and ts; with ``forecasts`` (the
+    contract's forecasts table; other cities' rows are ignored) also ``FORECAST_COLUMNS``.
     Raises ``DataError`` for a missing column, a market of another city, an unknown strike type or
     a market without settlement.
     """
@@ -263,7 +274,12 @@ def build_partition(
     else:
         temp = {name: np.full(grid.n_rows, np.nan) for name in ("temp_now", "ema5", "ema15", "max")}
         temp["weather_ns"] = np.full(grid.n_rows, NAT)
-    return _assemble(markets, grid, label, high, book, temp, city)
+    frame = _assemble(markets, grid, label, high, book, temp, city)
+    if forecasts is None:
+        return frame
+    _require(forecasts, FORECAST_INPUTS, "forecasts")
+    own = forecasts[forecasts["city"] == city.code]
+    return pd.concat([frame, forecast_columns(frame, own, params.forecast_sd_f)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -765,6 +781,7 @@ class Partition:
     markets: pd.DataFrame
     weather: pd.DataFrame
     settlements: pd.DataFrame
+    forecasts: pd.DataFrame | None = None  # its city's forecasts of its days; None: no table
 
     @property
     def tickers(self) -> list[str]:
@@ -776,12 +793,14 @@ def iter_partitions(
     weather: pd.DataFrame,
     settlements: pd.DataFrame,
     cities: Mapping[str, City],
+    forecasts: pd.DataFrame | None = None,
 ) -> Iterator[Partition]:
     """Split the inputs by (city, month of event_date), in sorted order.
 
     Each partition's weather is its city's rows up to the last close, from the last observation
     before its earliest grid minute on (so carrying forward gives the same answer as on the full
-    table). Raises ``DataError`` for a market whose city is not in ``cities``.
+    table); its forecasts (when ``forecasts`` is given) are its city's forecasts of its event
+    dates. Raises ``DataError`` for a market whose city is not in ``cities``.
     """
     _require(markets, MARKET_COLUMNS, "markets")
     _require(weather, WEATHER_COLUMNS, "weather")
@@ -805,6 +824,7 @@ def iter_partitions(
         w_rows = w_rows[np.argsort(weather_ns[w_rows], kind="stable")]
         w_ns = weather_ns[w_rows]
         own_settlements = settlements[settlements["city"] == code]
+        own_forecasts = None if forecasts is None else forecasts[forecasts["city"] == code]
         for key in sorted(set(month[in_city])):
             rows = in_city & (month == key)
             first_ns = (days[rows].min() - 1) * 1440 * NS_PER_MINUTE  # before any grid start
@@ -816,7 +836,16 @@ def iter_partitions(
                 markets=markets.loc[rows].reset_index(drop=True),
                 weather=weather.iloc[w_rows[lo:hi]].reset_index(drop=True),
                 settlements=own_settlements.reset_index(drop=True),
+                forecasts=_forecasts_of_days(own_forecasts, days[rows]),
             )
+
+
+def _forecasts_of_days(forecasts: pd.DataFrame | None, days: np.ndarray) -> pd.DataFrame | None:
+    """The forecasts whose target_date is one of ``days`` (int days since 1970-01-01)."""
+    if forecasts is None:
+        return None
+    wanted = np.isin(_to_days(forecasts["target_date"]), np.unique(days))
+    return forecasts[wanted].reset_index(drop=True)
 
 
 def build_features(
@@ -845,7 +874,13 @@ def _run_partition(
     sink: Callable[[Partition, pd.DataFrame], Any] | None,
 ) -> Any:
     frame = build_partition(
-        part.markets, load_quotes(part), part.weather, part.settlements, part.city, params
+        part.markets,
+        load_quotes(part),
+        part.weather,
+        part.settlements,
+        part.city,
+        params,
+        part.forecasts,
     )
     return frame if sink is None else sink(part, frame)
 

@@ -5,7 +5,8 @@ open interest, its log-odds; tmax_dist's implied S(k)). ``weather``: readings an
 to the strikes (tmax_dist: k above the running maximum and the current temperature). ``nowcast``:
 the weather-only probabilities fitted in the window. ``time``: clock and calendar (tmax_dist: its
 intercept at each hour). ``event``: the event's implied distribution (the extra feature
-``event``). ``city``: a pooled model's 0/1 city columns.
+``event``). ``forecast``: what the latest public weather forecast says (the extra feature
+``forecast``). ``city``: a pooled model's 0/1 city columns.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import re
 
 from tmaxedge.features.event_features import EVENT_COLUMNS
+from tmaxedge.features.forecasts import FORECAST_COLUMNS
 from tmaxedge.features.nowcast import COLUMNS as NOWCAST_COLUMNS
 from tmaxedge.features.scopes import CITY_PREFIX
 
-GROUPS = ("market", "weather", "nowcast", "time", "event", "city")
+GROUPS = ("market", "weather", "nowcast", "time", "event", "forecast", "city")
 _TIME = {
     "minutes_to_close",
     "hour_of_day_local",
@@ -41,6 +43,8 @@ def feature_group(column: str) -> str:
         return "nowcast"
     if base in EVENT_COLUMNS:
         return "event"
+    if base in FORECAST_COLUMNS:
+        return "forecast"
     if base in _TIME:
         return "time"
     if "temp" in base or "running_max" in base or base.startswith("gap_"):

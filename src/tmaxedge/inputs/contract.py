@@ -12,7 +12,9 @@ date                ``object`` of datetime.date date32
 cents, counts       ``Int64`` (nullable)        int64 (null = not quoted / not reported)
 tmax_f              ``int64``                   int64
 strikes, temp_f,    ``float64``                 double
-p_true
+p_true,
+tmax_forecast_f
+lead_days           ``int64``                   int64
 ==================  ==========================  ==========================================
 
 The schemas check one column at a time (type, range, allowed values, nulls, uniqueness); the
@@ -21,6 +23,8 @@ rule holds, so the caller can name them in a ``DataError``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,6 +36,9 @@ from tmaxedge.core.strikes import resolves_yes, yes_interval
 TIME_DTYPE = "datetime64[us, UTC]"
 TABLES = ("markets", "quotes", "weather", "settlements", "oracle")
 OPTIONAL_TABLES = ("oracle",)
+# optional tables that ingest copies to data/raw only when the source holds them, so a source
+# without one gives the same data/raw as before the table existed
+SIDE_TABLES = ("forecasts",)
 RESULTS = ("yes", "no")
 TEMP_RANGE_F = (-100, 150)  # far outside any US station record: catches -9999 style sentinels
 
@@ -61,6 +68,13 @@ RAW_DTYPES: dict[str, dict[str, str]] = {
     "weather": {"city": "str", "ts": TIME_DTYPE, "temp_f": "float64"},
     "settlements": {"city": "str", "date": "date", "tmax_f": "int64"},
     "oracle": {"ticker": "str", "ts": TIME_DTYPE, "p_true": "float64"},
+    "forecasts": {
+        "city": "str",
+        "target_date": "date",
+        "issued_at": TIME_DTYPE,
+        "lead_days": "int64",
+        "tmax_forecast_f": "float64",
+    },
 }
 
 # rows of one table are unique on these columns, and written sorted by them
@@ -70,6 +84,7 @@ KEYS: dict[str, list[str]] = {
     "weather": ["city", "ts"],
     "settlements": ["city", "date"],
     "oracle": ["ticker", "ts"],
+    "forecasts": ["city", "target_date", "issued_at"],
 }
 
 _FINITE = pa.Check(lambda s: np.isfinite(s.astype("float64")), error="must be a finite number")
@@ -154,12 +169,23 @@ ORACLE = _schema(
         ),
     },
 )
+FORECASTS = _schema(
+    "forecasts",
+    {
+        "city": _column("forecasts", "city"),
+        "target_date": _column("forecasts", "target_date"),
+        "issued_at": _column("forecasts", "issued_at"),
+        "lead_days": _column("forecasts", "lead_days", _COUNT),
+        "tmax_forecast_f": _column("forecasts", "tmax_forecast_f", _FINITE, _TEMP),
+    },
+)
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "markets": MARKETS,
     "quotes": QUOTES,
     "weather": WEATHER,
     "settlements": SETTLEMENTS,
     "oracle": ORACLE,
+    "forecasts": FORECASTS,
 }
 
 
@@ -370,6 +396,22 @@ def _same_keys_in_order(frame: pd.DataFrame, other: pd.DataFrame, key: list[str]
     if len(frame) != len(other):
         return False
     return all(bool(np.all(frame[c].array == other[c].array)) for c in key)
+
+
+def issued_before_issue_date(forecasts: pd.DataFrame, zones: Mapping[str, str]) -> pd.DataFrame:
+    """Forecasts public (``issued_at``) before the local day they were made on
+    (``target_date - lead_days``), in the zone ``zones`` gives their city: a forecast cannot be
+    seen before it exists. Cities missing from ``zones`` are left to the city check."""
+    made = pd.to_datetime(pd.Series(forecasts["target_date"], dtype=object)) - pd.to_timedelta(
+        forecasts["lead_days"].astype("int64"), unit="D"
+    )
+    early = pd.Series(False, index=forecasts.index)
+    for city, rows in forecasts.groupby("city", sort=True).groups.items():
+        if city not in zones:
+            continue
+        local_day = forecasts.loc[rows, "issued_at"].dt.tz_convert(zones[city]).dt.tz_localize(None)
+        early.loc[rows] = local_day.dt.normalize() < made.loc[rows]
+    return forecasts[early.to_numpy()]
 
 
 def markets_without_book(markets: pd.DataFrame, quotes: pd.DataFrame) -> pd.Series:

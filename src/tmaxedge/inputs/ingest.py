@@ -50,8 +50,9 @@ def validate_tables(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Check the contract tables and return them normalised, with ingest metrics.
 
-    ``tables`` maps table name (``markets quotes weather settlements`` and optional ``oracle``)
-    to the frame as read; string columns (CSV) and typed columns (Parquet) are both accepted.
+    ``tables`` maps table name (``markets quotes weather settlements``, optional ``oracle`` and
+    ``forecasts``) to the frame as read; string columns (CSV) and typed columns (Parquet) are
+    both accepted.
     ``cities`` are the known city codes; messages name ``source_label/file_names[table]``
     (default ``source_label/table``) and the row numbers of the frames as given (0-based).
     In a table whose file name ends in ``.parquet`` a numeric column holding text is refused as
@@ -62,11 +63,11 @@ def validate_tables(
     ``close_time`` is kept). Extra columns are ignored and counted.
 
     Returns ``(normalised, metrics)``: ``normalised`` holds all five tables (``oracle`` empty
-    when absent) with the contract columns in order, contract dtypes, rows sorted by
-    ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and JSON-friendly:
-    ``{table: {n_read, n_dropped_duplicate, [n_dropped_after_close,] n_written,
+    when absent), and ``forecasts`` when given, with the contract columns in order, contract
+    dtypes, rows sorted by ``contract.KEYS`` and a fresh RangeIndex. ``metrics`` is small and
+    JSON-friendly: ``{table: {n_read, n_dropped_duplicate, [n_dropped_after_close,] n_written,
     n_columns_ignored}, has_oracle, n_events, n_markets, n_markets_without_quotes,
-    n_markets_without_book}``.
+    n_markets_without_book}``, and ``forecasts`` counts when that table is given.
     Raises ``DataError`` naming file, column, rule and the first offending rows for anything else
     that breaks the contract.
 
@@ -81,7 +82,10 @@ def validate_tables(
             f"{source_label}: table(s) {missing} missing; the contract needs markets, quotes, "
             "weather and settlements (as .parquet or .csv)."
         )
-    typed = {table: table_is_typed(table, file_names) for table in contract.TABLES}
+    typed = {
+        table: table_is_typed(table, file_names)
+        for table in (*contract.TABLES, *contract.SIDE_TABLES)
+    }
     # messages number the rows by position in the frames as given
     tables = {table: frame.reset_index(drop=True) for table, frame in tables.items()}
     normalised, metrics = check_reference_tables(tables, cities, where, typed)
@@ -91,13 +95,21 @@ def validate_tables(
     tally.add(checked)
     normalised.update(checked.frames)
     metrics.update(tally.metrics(normalised["markets"]))
-    return {table: normalised[table] for table in contract.TABLES}, metrics
+    out = {table: normalised[table] for table in contract.TABLES}
+    if "forecasts" in tables:
+        out["forecasts"], metrics["forecasts"] = check_forecasts(
+            tables["forecasts"], cities, where["forecasts"], typed
+        )
+    return out, metrics
 
 
 def table_locations(source_label: str, file_names: Mapping[str, str] | None) -> dict[str, str]:
     """What messages call each table: ``source_label/<file name>``."""
     names = dict(file_names or {})
-    return {table: f"{source_label}/{names.get(table, table)}" for table in contract.TABLES}
+    return {
+        table: f"{source_label}/{names.get(table, table)}"
+        for table in (*contract.TABLES, *contract.SIDE_TABLES)
+    }
 
 
 def table_is_typed(table: str, file_names: Mapping[str, str] | None) -> bool:
@@ -127,6 +139,26 @@ def check_reference_tables(
         frames[table] = contract.sort_by_key(frame, contract.KEYS[table])
         metrics[table]["n_written"] = len(frame)
     return frames, metrics
+
+
+def check_forecasts(
+    raw: pd.DataFrame, cities: Mapping[str, City], where: str, typed: Mapping[str, bool]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The optional ``forecasts`` table checked and normalised (sorted by key), with its counts:
+    the schema, known cities, one forecast per (city, target_date, issued_at), and no forecast
+    public before the local day it was made on."""
+    frame, counts, ignored = _checked_rows(raw, "forecasts", where, typed)
+    warn_ignored(where, ignored)
+    unknown = contract.unknown_values(frame, "city", cities)
+    _require(where, "city", _city_rule(set(cities)), unknown, frame)
+    repeated = contract.conflicting_duplicates(frame, contract.KEYS["forecasts"])
+    _require(where, "city, target_date, issued_at", _ONE_FORECAST, repeated, frame)
+    zones = {code: city.tz for code, city in cities.items()}
+    early = contract.issued_before_issue_date(frame, zones)
+    _require(where, "issued_at", _ISSUED, early, frame)
+    frame = contract.sort_by_key(frame, contract.KEYS["forecasts"])
+    counts["n_written"] = len(frame)
+    return frame, counts
 
 
 def _checked_rows(
@@ -279,6 +311,11 @@ _SETTLED = "must have a settlement: every event (city, event_date) needs a row i
 _RESULT = "must agree with the settlement when present (YES rule on settlements.tmax_f)"
 _ONE_HIGH = "must be unique (conflicting official highs for one city-day)"
 _ONE_OBSERVATION = "must be unique (conflicting observations at one time)"
+_ONE_FORECAST = "must be unique (conflicting forecasts for one city, target day and issue time)"
+_ISSUED = (
+    "must not precede the local day the forecast was made on (target_date - lead_days, in the "
+    "city's time zone)"
+)
 _TICKER = "must name a market in markets (unknown ticker)"
 _ONE_QUOTE = "must be unique (duplicate (ticker, ts) rows disagree)"
 _CROSSED = "must satisfy yes_bid < yes_ask when both are present"
@@ -419,7 +456,7 @@ def coerce_table(
             if dtype in ("float64", "Int64", "int64"):
                 _refuse_text(frame[name], where, name, len(frame))
     columns = {
-        name: _coerce_column(frame[name], dtype, where, name, len(frame))
+        name: coerce_column(frame[name], dtype, where, name, len(frame))
         for name, dtype in dtypes.items()
     }
     return pd.DataFrame(columns, index=frame.index), ignored
@@ -441,7 +478,9 @@ def _refuse_text(values: pd.Series, where: str, name: str, n: int) -> None:
         raise _wrong_type(where, name, _TEXT_NUMBER, values, bad, n)
 
 
-def _coerce_column(values: pd.Series, dtype: str, where: str, name: str, n: int) -> pd.Series:
+def coerce_column(values: pd.Series, dtype: str, where: str, name: str, n: int) -> pd.Series:
+    """One column as the contract dtype ``dtype`` (see ``coerce_table``); ``n`` rows checked in
+    all, for the message. Importers use it for source columns outside the contract."""
     if dtype == "str":
         return _to_text(values, where, name, n)
     if dtype == "date":

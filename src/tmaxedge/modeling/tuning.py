@@ -58,8 +58,9 @@ if TYPE_CHECKING:
 SCOPES = ("city", "pooled")
 # beyond the brief's feature sets: the market's log-odds, the weather nowcast of the bin
 # (tmaxedge.features.nowcast), fitted inside each training window, and the event's implied
-# distribution of the high (tmaxedge.features.event_features)
-EXTRA_FEATURES = ("mid_logit", "nowcast", "event")
+# distribution of the high (tmaxedge.features.event_features), and what the latest public
+# weather forecast says of the bin (tmaxedge.features.forecasts; needs a forecasts table)
+EXTRA_FEATURES = ("mid_logit", "nowcast", "event", "forecast")
 
 
 CLASS_WEIGHTS = ("none", "balanced")

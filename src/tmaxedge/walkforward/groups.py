@@ -14,6 +14,7 @@ from tmaxedge.core.keys import Group
 from tmaxedge.features import nowcast, scopes
 from tmaxedge.features.build import FEATURE_SETS, MARKET_LOGIT
 from tmaxedge.features.event_features import EVENT_COLUMNS
+from tmaxedge.features.forecasts import FORECAST_COLUMNS
 from tmaxedge.modeling import distribution
 from tmaxedge.modeling.cards import ModelCard
 
@@ -48,7 +49,25 @@ def model_columns(frame: pd.DataFrame, feature_set: str, extra: list[str] = ()) 
         wanted += nowcast.COLUMNS
     if "event" in extra:
         wanted += EVENT_COLUMNS
+    if "forecast" in extra:
+        wanted += FORECAST_COLUMNS
     return [c for c in wanted if frame[c].notna().any()]
+
+
+def require_extra_columns(entry: str, extra: list[str], frame: pd.DataFrame) -> None:
+    """ParamsError when ``tune.<entry>`` asks for the extra feature ``forecast`` and the feature
+    table has no forecast columns: they exist only when ingest found a forecasts table, and a
+    model silently fitted without them would not be the one asked for."""
+    if "forecast" not in extra:
+        return
+    missing = [c for c in FORECAST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ParamsError(
+            f"tune.{entry}: extra_features 'forecast' needs the forecast columns {missing} in "
+            "the feature table, which has none: there is no forecasts table (data/raw/"
+            "forecasts.parquet; put forecasts.parquet or .csv in the ingest source, e.g. with "
+            "`tmaxedge import vc-forecasts`), or drop 'forecast' from extra_features."
+        )
 
 
 def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -25,7 +25,7 @@ from tmaxedge.modeling.tuning import (
     tune_group,
 )
 from tmaxedge.walkforward.compute import ComputeParams, largest_first, stream_jobs
-from tmaxedge.walkforward.groups import design_matrix, model_columns
+from tmaxedge.walkforward.groups import design_matrix, model_columns, require_extra_columns
 
 DISTRIBUTION_MODEL = "tmax_dist"  # one model per city of its event's high (tmaxedge.distribution)
 
@@ -123,6 +123,7 @@ def entry_jobs(
     kind = model_type(model, params)
     if kind == DISTRIBUTION_MODEL:
         check_distribution_params(params)
+    require_extra_columns(model, params.extra_features, fit_rows)
     units = list(
         scopes.fit_units(fit_rows, params.scope, per_strike=kind != DISTRIBUTION_MODEL).items()
     )

@@ -1,10 +1,12 @@
-"""Importers: real source files -> the four contract tables in an output folder (data/external).
+"""Importers: real source files -> the contract tables in an output folder (data/external).
 
 One module per source format; each has ``parse(files, options) -> Imported``, a pure function
 of ``(file name, text)`` pairs (bytes instead of text for the binary files a kind reads:
-``BINARY_SUFFIXES``). ``import_files`` is the edge: it reads the files, parses them,
-and under the output folder's lock merges the rows into what the folder already holds and
-writes the changed tables (``merge.merge_into``); on any error nothing is written.
+``BINARY_SUFFIXES``), or for tabular sources (``TABLE_KINDS``: Parquet or CSV) of
+``(file name, frame)`` pairs as ``io.read_source_table`` reads them. ``import_files`` is the
+edge: it reads the files, parses them, and under the output folder's lock merges the rows into
+what the folder already holds and writes the changed tables (``merge.merge_into``); on any
+error nothing is written.
 
 =========================  ====================================================  ===============
 kind                       source                                                tables
@@ -18,6 +20,8 @@ kalshi-price-history       Kalshi website price-history download (CSV)          
 visual-crossing            Visual Crossing timeline (JSON or CSV)                 weather
 asos                       IEM ASOS one- and five-minute (CSV)                    weather
 nws-cli                    NWS Daily Climate Report text, or IEM CLI CSV          settlements
+vc-forecasts               Visual Crossing historical daily forecasts (Parquet    forecasts
+                           or CSV)
 =========================  ====================================================  ===============
 """
 
@@ -27,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tmaxedge.core import io
 from tmaxedge.core.errors import DataError
 from tmaxedge.inputs.importers import (
     asos,
@@ -36,6 +41,7 @@ from tmaxedge.inputs.importers import (
     nws_cli,
     orderbook_log,
     price_history,
+    vc_forecasts,
     visual_crossing,
 )
 from tmaxedge.inputs.importers.common import Imported, ImportOptions
@@ -55,16 +61,47 @@ KINDS: dict[str, Parser] = {
         nws_cli,
     )
 }
+# kinds whose files are tables (Parquet or CSV), parsed from frames instead of text
+TABLE_KINDS: dict[str, Callable[[Sequence[tuple[str, Any]], ImportOptions], Imported]] = {
+    vc_forecasts.KIND: vc_forecasts.parse
+}
 
 # kind -> suffixes of the files it reads as bytes (a binary format such as Parquet)
 BINARY_SUFFIXES: dict[str, tuple[str, ...]] = {kalshi_trades.KIND: kalshi_trades.BINARY_SUFFIXES}
 
-__all__ = ["KINDS", "Imported", "ImportOptions", "import_files", "import_parsed", "read_files"]
+__all__ = [
+    "KINDS",
+    "TABLE_KINDS",
+    "Imported",
+    "ImportOptions",
+    "import_files",
+    "import_parsed",
+    "read_files",
+    "read_tables",
+]
 
 
 def read_files(paths: Sequence[Path], binary: Sequence[str] = ()) -> list[tuple[str, str | bytes]]:
     """``(name, text)`` of each file, ``(name, bytes)`` for one whose suffix is in ``binary``; a
     folder stands for its files (sorted, hidden skipped)."""
+    return [
+        (str(path), path.read_bytes() if path.suffix.lower() in binary else _text(path))
+        for path in _source_files(paths)
+    ]
+
+
+def read_tables(paths: Sequence[Path]) -> list[tuple[str, Any]]:
+    """``(name, frame)`` of each Parquet or CSV file (``io.read_source_table``: Parquet typed,
+    CSV as text); a folder stands for its files."""
+    found = _source_files(paths)
+    other = [str(path) for path in found if path.suffix not in (".parquet", ".csv")]
+    if other:
+        raise DataError(f"{other[0]}: expected a .parquet or .csv file.")
+    return [(str(path), io.read_source_table(path)) for path in found]
+
+
+def _source_files(paths: Sequence[Path]) -> list[Path]:
+    """The files ``paths`` name; a folder stands for its files (sorted, hidden skipped)."""
     found = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -75,10 +112,7 @@ def read_files(paths: Sequence[Path], binary: Sequence[str] = ()) -> list[tuple[
             raise DataError(f"{path}: no such file or folder.")
     if not found:
         raise DataError(f"no source files found in {[str(p) for p in paths]}.")
-    return [
-        (str(path), path.read_bytes() if path.suffix.lower() in binary else _text(path))
-        for path in found
-    ]
+    return found
 
 
 def _text(path: Path) -> str:
@@ -93,8 +127,10 @@ def import_files(
     kind: str, paths: Sequence[Path], out: Path, options: ImportOptions
 ) -> dict[str, Any]:
     """Import ``paths`` of ``kind`` into ``out``; returns the counts (``merge.merge_tables``)."""
+    if kind in TABLE_KINDS:
+        return import_parsed([TABLE_KINDS[kind](read_tables(paths), options)], out, options)
     if kind not in KINDS:
-        raise DataError(f"unknown kind {kind!r}; one of {sorted(KINDS)}.")
+        raise DataError(f"unknown kind {kind!r}; one of {sorted([*KINDS, *TABLE_KINDS])}.")
     files = read_files(paths, BINARY_SUFFIXES.get(kind, ()))
     return import_parsed([KINDS[kind](files, options)], out, options)
 

@@ -23,7 +23,7 @@ from tmaxedge.inputs import contract
 from tmaxedge.inputs.ingest import coerce_table
 
 SOURCE = "source"  # extra column: the file a row came from (never written)
-IMPORT_TABLES = ("markets", "quotes", "weather", "settlements")
+IMPORT_TABLES = ("markets", "quotes", "weather", "settlements", "forecasts")
 # the CLI reads params.yaml `cities` when it exists, else these
 DEFAULT_CITIES: dict[str, City] = config.DEFAULT_CITIES
 PRICE_UNITS = ("cents", "dollars")
@@ -46,6 +46,7 @@ class ImportOptions:
     price_units: str | None = None  # kalshi-price-history: "cents", "dollars" or None (detect)
     start: dt.date | None = None  # kalshi-markets: keep events on or after this date
     end: dt.date | None = None  # ... and on or before this one
+    visible_from: str = "end"  # vc-forecasts: issued_at at the "end" or "start" of the basis date
 
 
 @dataclasses.dataclass

@@ -249,7 +249,7 @@ def _drop_after_close(
 
 def _check_rules(table: str, frame: pd.DataFrame, cities: Mapping[str, City], where: str) -> None:
     """The contract rules that need no other table (ingest checks the rest)."""
-    if table in ("markets", "weather", "settlements"):
+    if table in ("markets", "weather", "settlements", "forecasts"):
         unknown = contract.unknown_values(frame, "city", cities)
         rule = f"must be a city code from params.yaml 'cities' ({sorted(cities)})"
         _require(where, "city", rule, unknown, frame)

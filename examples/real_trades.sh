@@ -6,7 +6,9 @@
 #      metrics never mix with the synthetic default's;
 #   2. write the contract tables into the workspace's data/external: markets and settlements
 #      from the saved market list (examples/real_trades_inputs.py), the trade prints with
-#      `tmaxedge import kalshi-trades`, an empty weather table;
+#      `tmaxedge import kalshi-trades`, Visual Crossing's daily forecasts as issued (Austin,
+#      Chicago, Denver, Miami; none for New York) with `tmaxedge import vc-forecasts`, an empty
+#      weather table (no intraday station observations exist for these days);
 #   3. `tmaxedge preset real_trades --apply`, then `dvc repro features && tmaxedge plan &&
 #      dvc repro`: every stage, every window, as on the synthetic default.
 #
@@ -15,7 +17,7 @@
 #   examples/real_trades.sh
 #
 # Environment (all optional):
-#   TMAXEDGE_REAL_DATA   folder of the saved trade files (default: ../shared/data/real/more/cpratim_trades)
+#   TMAXEDGE_REAL_DATA   folder holding cpratim_trades/ and vc_forecasts/ (default: ../shared/data/real/more)
 #   TMAXEDGE_REAL_WORK   the workspace (default: runs/real_trades, gitignored); rerunning the
 #                        script there reruns only what changed, as `dvc repro` does
 #
@@ -25,11 +27,11 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-REAL="${TMAXEDGE_REAL_DATA:-../shared/data/real/more/cpratim_trades}"
+REAL="${TMAXEDGE_REAL_DATA:-../shared/data/real/more}"
 WORK="${TMAXEDGE_REAL_WORK:-runs/real_trades}"
-if [[ ! -f "$REAL/markets_all_with_results.parquet" ]]; then
-  echo "real_trades.sh: $REAL/markets_all_with_results.parquet not found;" \
-    "set TMAXEDGE_REAL_DATA to the folder of the saved trade files" >&2
+if [[ ! -f "$REAL/cpratim_trades/markets_all_with_results.parquet" ]]; then
+  echo "real_trades.sh: $REAL/cpratim_trades/markets_all_with_results.parquet not found;" \
+    "set TMAXEDGE_REAL_DATA to the folder of the saved files (cpratim_trades/, vc_forecasts/)" >&2
   exit 1
 fi
 REAL="$(cd "$REAL" && pwd)"
@@ -45,8 +47,13 @@ cd "$WORK"
 # the workspace's own code, not the installed copy, runs its stages
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
-python examples/real_trades_inputs.py markets "$REAL" data/external
-tmaxedge import kalshi-trades "$REAL"/*_trades.parquet --out data/external --params params.yaml
+rm -rf data/external
+python examples/real_trades_inputs.py markets "$REAL/cpratim_trades" data/external
+tmaxedge import kalshi-trades "$REAL"/cpratim_trades/*_trades.parquet --out data/external
+for city in aus:austin chi:chicago den:denver mia:miami; do
+  tmaxedge import vc-forecasts "$REAL/vc_forecasts/${city#*:}_forecasts_daily.parquet" \
+    --city "${city%%:*}" --out data/external
+done
 tmaxedge preset real_trades --apply
 dvc repro features
 tmaxedge plan

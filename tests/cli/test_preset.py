@@ -173,7 +173,8 @@ def test_apply_writes_the_preset_into_a_workspaces_params_file(in_repo, tmp_path
     assert after["models"] == ["ridge", "elasticnet"]
     assert not any(city["weather_features"] for city in after["cities"].values())
     assert after["cities"]["chi"]["tz"] == before["cities"]["chi"]["tz"]  # the rest kept
-    assert after["tune"]["ridge"]["extra_features"] == ["mid_logit"]  # no weather: no nowcast
+    # no book: the last trade's log-odds; no weather: no nowcast; forecasts as issued
+    assert after["tune"]["ridge"]["extra_features"] == ["market_logit", "forecast"]
     assert after["tune"]["ridge"]["n_trials"] == before["tune"]["ridge"]["n_trials"]
     assert after["windows"] == before["windows"]  # the brief's 90/7/7
     entries = load_entry_params(params_file)

@@ -14,8 +14,8 @@ from tmaxedge.core.errors import DataError, ParamsError
 from tmaxedge.walkforward.windows import (
     WindowParams,
     check_plan,
-    has_every_split,
     daily_digests,
+    has_every_split,
     make_manifest,
     make_plan,
     make_window,

@@ -147,6 +147,10 @@ _RICH_CLIMATE = [_CLIMATE.get(name, name) for name in _RICH] + [
     "running_max_to_cap",
 ]
 MARKET_LOGIT = "mid_logit"  # log-odds of the mid: the market's own forecast on the model's scale
+# log-odds of p_market, the price every model is scored against: the mid, or without a book the
+# last trade (a trade-only source has no mid, so mid_logit is null there). Computed where a model
+# asks for it (walkforward.groups), not stored: the feature table already holds p_market.
+PRICE_LOGIT = "market_logit"
 FEATURE_SETS: dict[str, list[str]] = {
     "baseline": _BASELINE,
     "ridge_safe": _RIDGE_SAFE,
@@ -580,7 +584,7 @@ def _assemble(
         running_max=running,
         running_max_to_floor=running - floor,
         running_max_to_cap=cap - running,
-        mid_logit=np.log(np.clip(mid, 0.5, 99.5) / (100 - np.clip(mid, 0.5, 99.5))),
+        mid_logit=cents_logit(mid),
     )
     low, high_yes = strikes.yes_interval(markets)
     events = markets["event_ticker"].astype("str").to_numpy(object)
@@ -591,6 +595,12 @@ def _assemble(
         )
     )
     return pd.DataFrame({name: columns[name] for name in COLUMNS})
+
+
+def cents_logit(cents: np.ndarray) -> np.ndarray:
+    """Log-odds of a price in cents, clipped to [0.5, 99.5] (a 0 or 100 would be infinite)."""
+    clipped = np.clip(cents, 0.5, 99.5)
+    return np.log(clipped / (100 - clipped))
 
 
 def empty_features() -> pd.DataFrame:

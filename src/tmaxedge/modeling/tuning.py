@@ -56,11 +56,12 @@ if TYPE_CHECKING:
 # column per city, so a tail's few YES days are pooled across cities; a city without weather
 # features keeps its own
 SCOPES = ("city", "pooled")
-# beyond the brief's feature sets: the market's log-odds, the weather nowcast of the bin
+# beyond the brief's feature sets: the market's log-odds (of the mid; market_logit: of the price
+# the market is scored by, the last trade where there is no book), the weather nowcast of the bin
 # (tmaxedge.features.nowcast), fitted inside each training window, and the event's implied
 # distribution of the high (tmaxedge.features.event_features), and what the latest public
 # weather forecast says of the bin (tmaxedge.features.forecasts; needs a forecasts table)
-EXTRA_FEATURES = ("mid_logit", "nowcast", "event", "forecast")
+EXTRA_FEATURES = ("mid_logit", "market_logit", "nowcast", "event", "forecast")
 
 
 CLASS_WEIGHTS = ("none", "balanced")

@@ -12,7 +12,7 @@ import pandas as pd
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.core.keys import Group
 from tmaxedge.features import nowcast, scopes
-from tmaxedge.features.build import FEATURE_SETS, MARKET_LOGIT
+from tmaxedge.features.build import FEATURE_SETS, MARKET_LOGIT, PRICE_LOGIT, cents_logit
 from tmaxedge.features.event_features import EVENT_COLUMNS
 from tmaxedge.features.forecasts import FORECAST_COLUMNS
 from tmaxedge.modeling import distribution
@@ -45,12 +45,15 @@ def model_columns(frame: pd.DataFrame, feature_set: str, extra: list[str] = ()) 
     wanted = list(FEATURE_SETS[feature_set])
     if "mid_logit" in extra:
         wanted.append(MARKET_LOGIT)
+    if "market_logit" in extra:
+        wanted.append(PRICE_LOGIT)
     if "nowcast" in extra:
         wanted += nowcast.COLUMNS
     if "event" in extra:
         wanted += EVENT_COLUMNS
     if "forecast" in extra:
         wanted += FORECAST_COLUMNS
+    frame = with_price_logit(frame, wanted)
     return [c for c in wanted if frame[c].notna().any()]
 
 
@@ -70,8 +73,17 @@ def require_extra_columns(entry: str, extra: list[str], frame: pd.DataFrame) -> 
         )
 
 
+def with_price_logit(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with ``market_logit`` (log-odds of ``p_market``) when ``columns`` name it."""
+    if PRICE_LOGIT not in columns or PRICE_LOGIT in frame.columns:
+        return frame
+    cents = 100 * frame["p_market"].to_numpy(dtype=float, na_value=np.nan)
+    return frame.assign(**{PRICE_LOGIT: cents_logit(cents)})
+
+
 def design_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return scopes.with_city_columns(frame, columns)[columns].to_numpy(dtype=float, na_value=np.nan)
+    frame = with_price_logit(scopes.with_city_columns(frame, columns), columns)
+    return frame[columns].to_numpy(dtype=float, na_value=np.nan)
 
 
 def with_nowcast(part: pd.DataFrame, card: ModelCard) -> pd.DataFrame:

@@ -47,9 +47,11 @@ cd "$WORK"
 # the workspace's own code, not the installed copy, runs its stages
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
-rm -rf data/external
+rm -rf data/external data/kept_trades
 python examples/real_trades_inputs.py markets "$REAL/cpratim_trades" data/external
-tmaxedge import kalshi-trades "$REAL"/cpratim_trades/*_trades.parquet --out data/external
+python examples/real_trades_inputs.py trades "$REAL/cpratim_trades" data/external/markets.parquet \
+  data/kept_trades
+tmaxedge import kalshi-trades data/kept_trades/*_trades.parquet --out data/external
 for city in aus:austin chi:chicago den:denver mia:miami; do
   tmaxedge import vc-forecasts "$REAL/vc_forecasts/${city#*:}_forecasts_daily.parquet" \
     --city "${city%%:*}" --out data/external

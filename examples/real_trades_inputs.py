@@ -20,8 +20,11 @@ to supply is the schedule of the 3,657 markets listed without their API payload:
   a trade in the files; the pipeline does not guess them). Both are counted.
 - ``settlements``: ``events_settlements.csv`` (city, date, tmax_f).
 - ``weather``: an empty table (no intraday station observations exist for these days).
+- ``trades``: the trade prints of the kept markets only (``ingest`` refuses a quote of a market
+  the markets table lacks), every column and value as saved, for ``import kalshi-trades``.
 
-Usage: ``python examples/real_trades_inputs.py markets <cpratim_trades folder> <out folder>``.
+Usage: ``python examples/real_trades_inputs.py markets <cpratim_trades folder> <out folder>``,
+``python examples/real_trades_inputs.py trades <cpratim_trades folder> <markets.parquet> <out>``.
 """
 
 from __future__ import annotations
@@ -149,14 +152,29 @@ def write_tables(folder: Path, out: Path) -> None:
     )
 
 
+def write_kept_trades(folder: Path, markets: Path, out: Path) -> None:
+    kept = set(pd.read_parquet(markets, columns=["ticker"])["ticker"])
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.glob("*_trades.parquet")):
+        trades = pd.read_parquet(path)
+        io.write_parquet_atomic(trades[trades["ticker"].isin(kept)], out / path.name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
     step = steps.add_parser("markets", help="markets, settlements and an empty weather table")
     step.add_argument("folder", type=Path, help="the cpratim_trades folder")
     step.add_argument("out", type=Path)
+    step = steps.add_parser("trades", help="the trade prints of the kept markets")
+    step.add_argument("folder", type=Path, help="the cpratim_trades folder")
+    step.add_argument("markets", type=Path, help="the markets table the markets step wrote")
+    step.add_argument("out", type=Path)
     args = parser.parse_args()
-    write_tables(args.folder, args.out)
+    if args.step == "markets":
+        write_tables(args.folder, args.out)
+    else:
+        write_kept_trades(args.folder, args.markets, args.out)
 
 
 if __name__ == "__main__":

@@ -37,23 +37,12 @@ import pandas as pd
 
 from tmaxedge.core import io
 from tmaxedge.core.strikes import resolves_yes
-from tmaxedge.inputs.contract import events_not_partitioning
+from tmaxedge.inputs.contract import RAW_DTYPES, events_not_partitioning
 
 NEW_YORK = "America/New_York"
 TIMES = ("open_time", "close_time")
 KALSHI_RESULT = "kalshi"  # result_basis values that name a result Kalshi published
-MARKET_COLUMNS = [
-    "ticker",
-    "event_ticker",
-    "city",
-    "event_date",
-    "strike_type",
-    "floor_strike",
-    "cap_strike",
-    "open_time",
-    "close_time",
-    "result",
-]
+MARKET_COLUMNS = list(RAW_DTYPES["markets"])  # the contract's columns, in its order
 
 
 def event_midnight(event_date: pd.Series) -> pd.Series:

@@ -14,6 +14,7 @@ from PIL import Image
 from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.core.probability import brier
+from tmaxedge.modeling import coherence
 from tmaxedge.modeling.scoring import score
 from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.reporting import summarize
@@ -169,6 +170,38 @@ def test_evidence_gives_intervals_around_the_pooled_improvement_and_both_decompo
     assert hours["n_rows"].sum() == len(predictions)
     metrics = summarize.flat_metrics(found)
     assert "by_hours_to_close" not in metrics and "brier_improvement_low" in metrics
+    assert "brier_improvement_vs_coherent_market_low" in metrics
+
+
+def test_a_forecast_that_only_makes_the_market_coherent_beats_the_market_not_its_coherent_self():
+    """Stale or overround prices that do not sum to 1 over the ladder: the step alone beats
+    them, and the comparison with the coherent market says there is nothing beyond it."""
+    rng = np.random.default_rng(5)
+    n_events, bins, minutes = 60, 3, 4
+    event = np.repeat([f"E{i}" for i in range(n_events)], bins * minutes)
+    position = np.tile(np.repeat(np.arange(bins), minutes), n_events)
+    winner = np.repeat(rng.integers(0, bins, n_events), bins * minutes)
+    y = (position == winner).astype(float)
+    p_market = np.clip(0.45 + 0.4 * (y - 0.33) + rng.normal(0, 0.1, len(y)), 0.02, 0.98)
+    predictions = pd.DataFrame(
+        {
+            "event_ticker": event,
+            "market_ticker": [f"{e}-{k}" for e, k in zip(event, position, strict=True)],
+            "timestamp": np.tile(np.arange(minutes), n_events * bins),
+            "y": y,
+            "p_market": p_market,
+        }
+    )
+    predictions["p_model"] = coherence.coherent_probabilities(predictions, "p_market")
+    sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
+    np.testing.assert_allclose(sums, 1.0)
+    found = summarize.coherent_market_evidence(predictions, Bootstrap(n_resamples=300))
+    assert score(predictions)["brier_improvement"] > 0.05  # the overround market is beaten
+    assert found["brier_improvement_vs_coherent_market"] == pytest.approx(0.0, abs=1e-12)
+    assert found["brier_improvement_vs_coherent_market_low"] == pytest.approx(0.0, abs=1e-12)
+    assert found["coherent_market_brier"] == pytest.approx(
+        brier(y, predictions["p_model"].to_numpy())
+    )
 
 
 # --- the stage: edge diagnostics as Parquet and, when asked, the brief's CSV; the diagrams ------

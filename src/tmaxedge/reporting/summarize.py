@@ -12,6 +12,7 @@ from tmaxedge.core.keys import Group
 from tmaxedge.core.params import Options, Params, declare
 from tmaxedge.core.probability import brier
 from tmaxedge.modeling import skill
+from tmaxedge.modeling.coherence import coherent_probabilities
 from tmaxedge.modeling.scoring import score
 from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.modeling.tuning import NOT_CONVERGED
@@ -198,6 +199,10 @@ METRIC_KEYS = [
     "market_resolution",
     "rps",
     "market_rps",
+    "coherent_market_brier",
+    "brier_improvement_vs_coherent_market",
+    "brier_improvement_vs_coherent_market_low",
+    "brier_improvement_vs_coherent_market_high",
 ]
 
 
@@ -268,4 +273,27 @@ def evidence(predictions: pd.DataFrame, positions: pd.Series, bootstrap: Bootstr
         result[f"{prefix}rps"] = skill.ranked_probability_score(ladders, column)
     by_hours = skill.improvement_by_hours_to_close(both)
     result["by_hours_to_close"] = by_hours.reset_index(names="hours_to_close").to_dict("records")
+    result.update(coherent_market_evidence(predictions, bootstrap))
     return result
+
+
+def coherent_market_evidence(predictions: pd.DataFrame, bootstrap: Bootstrap) -> dict:
+    """The Brier improvement over the market's prices made coherent the way the forecasts are
+    (one logit shift per event and minute over the rows priced), with its interval.
+
+    Why: prices that do not sum to 1 over an event's ladder (stale last trades, an overround
+    book) are beaten by any forecast made coherent; this comparison says how much of an edge is
+    more than that step. Only the sets complete in ``predictions`` are shifted, as for p_model.
+    """
+    market = predictions.assign(p_coherent_market=coherent_probabilities(predictions, "p_market"))
+    sums = skill.event_score_sums(market, "p_model", "p_coherent_market")
+    if sums.empty:
+        return {}
+    interval = skill.improvement_interval(sums, "brier", bootstrap)
+    name = "brier_improvement_vs_coherent_market"
+    return {
+        "coherent_market_brier": float(sums["brier_reference"].sum() / sums["n"].sum()),
+        name: interval.point,
+        f"{name}_low": interval.low,
+        f"{name}_high": interval.high,
+    }

@@ -9,7 +9,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from tmaxedge.core import probability
 from tmaxedge.core.probability import brier
 from tmaxedge.modeling import coherence
 from tmaxedge.modeling.cards import ModelCard
@@ -63,7 +62,7 @@ def evaluate_window(
         tables.append(prediction_table(part, p_model, model, window, p_alone))
     merged = pd.concat(tables, ignore_index=True)
     if coherent.method == "logit_shift":
-        merged["p_model"] = coherent_probabilities(merged)
+        merged["p_model"] = coherence.coherent_probabilities(merged)
     merged = attach_oracle(merged, oracle)
     bounds = np.cumsum([0] + [len(t) for t in tables])
     results = {}
@@ -109,19 +108,6 @@ def prediction_table(
             "p_incoherent": p_model,
         }
     )[PREDICTION_COLUMNS + BOOK_COLUMNS + STEP_COLUMNS]
-
-
-def coherent_probabilities(predictions: pd.DataFrame) -> np.ndarray:
-    """``p_model`` after the common logit shift per event and minute."""
-    n_markets = probability.markets_per_event(
-        predictions["event_ticker"], predictions["market_ticker"]
-    )
-    return probability.logit_shift(
-        predictions["p_model"].to_numpy(float),
-        predictions["event_ticker"].to_numpy(),
-        predictions["timestamp"].to_numpy(),
-        n_markets,
-    )
 
 
 def attach_oracle(predictions: pd.DataFrame, oracle: pd.DataFrame | None) -> pd.DataFrame:

@@ -164,7 +164,7 @@ def preset_command(
     `tmaxedge preset brief` runs the brief's specification as written (docs/brief.md);
     `--record docs/results/brief` keeps its metrics where the report reads them;
     `tmaxedge preset real_trades --apply` rewrites params.yaml of a real-data workspace
-    (examples/real_trades.sh)."""
+    (examples/real_markets.sh trades)."""
     overrides = load_preset(name, params_path)
     params = io.read_yaml(params_path)
     for item in extra:

@@ -1,4 +1,8 @@
-"""Helpers of examples/real_trades.sh: the saved five-city trade files as contract tables.
+"""Helpers of examples/real_markets.sh: saved real Kalshi files as contract tables.
+
+Two datasets (their PROVENANCE.md: ``cpratim_trades/`` and ``sameeres_hourly/``).
+
+**trades**: five cities' complete trade prints, Dec 2023 - Dec 2024.
 
 The trade prints (``<series>_trades.parquet``) are Kalshi's trade fields and go through
 ``tmaxedge import kalshi-trades`` unchanged. What is not in Kalshi's shape is the market list
@@ -23,8 +27,23 @@ to supply is the schedule of the 3,657 markets listed without their API payload:
 - ``trades``: the trade prints of the kept markets only (``ingest`` refuses a quote of a market
   the markets table lacks), every column and value as saved, for ``import kalshi-trades``.
 
-Usage: ``python examples/real_trades_inputs.py markets <cpratim_trades folder> <out folder>``,
-``python examples/real_trades_inputs.py trades <cpratim_trades folder> <markets.parquet> <out>``.
+**hourly**: hourly Kalshi candlesticks with the best bid and ask at each hour's end, NYC and
+Chicago, Nov 2025 - Mar 2026 (``hourly`` writes every table):
+
+- ``quotes``: one row per market and hour, ``ts`` = the candle's end (``ts_utc``), the bid and
+  ask as saved, ``volume``; ``price`` is left null, since the saved ``price_close_or_mid`` is
+  the last trade or, without one, the mid, and the two cannot be told apart.
+- ``markets``: tickers, strikes and close times as saved; ``open_time`` the city's usual (10:00
+  New York time the day before: the five cities' Kalshi payloads above, and the first candles,
+  which begin after it); ``result`` null: the saved ``result_yes`` was derived from the settled
+  high, not read from Kalshi (it agrees with Kalshi wherever both exist, PROVENANCE.md).
+- ``settlements``: the saved highs (NWS CLI for New York, GHCND Midway for Chicago); an event
+  without one is left out.
+- ``weather``: empty.
+
+Usage: ``python examples/real_markets_inputs.py markets <cpratim_trades folder> <out folder>``,
+``python examples/real_markets_inputs.py trades <cpratim_trades folder> <markets.parquet> <out>``,
+``python examples/real_markets_inputs.py hourly <sameeres_hourly folder> <out folder>``.
 """
 
 from __future__ import annotations
@@ -141,6 +160,76 @@ def write_tables(folder: Path, out: Path) -> None:
     )
 
 
+HOURLY_FILES = {
+    "quotes": "sameeres_hourly_quotes_nyc_chi_2025-11_2026-03.parquet",
+    "markets": "sameeres_markets_results_nyc_chi_2025-11_2026-03.csv",
+    "settlements": "sameeres_settlements_nyc_chi_2025-11_2026-03.csv",
+}
+OPEN_BEFORE_EVENT_DAY = pd.Timedelta(hours=14)  # 10:00 New York time the day before
+
+
+def hourly_tables(
+    candles: pd.DataFrame, listed: pd.DataFrame, highs: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """The contract tables of the hourly dataset (module docstring)."""
+    settlements = settlement_table(highs)
+    events = highs.drop_duplicates("event_ticker").set_index("event_ticker")
+    event_day = listed["event_ticker"].map(events["date"])
+    markets = pd.DataFrame(
+        {
+            "ticker": listed["market_ticker"],
+            "event_ticker": listed["event_ticker"],
+            "city": listed["event_ticker"].map(events["city"]),
+            "event_date": pd.to_datetime(event_day).dt.date,
+            "strike_type": listed["strike_type"],
+            "floor_strike": listed["floor_strike"],
+            "cap_strike": listed["cap_strike"],
+            "open_time": event_midnight(event_day) - OPEN_BEFORE_EVENT_DAY,
+            "close_time": pd.to_datetime(listed["close_time"], utc=True),
+            "result": None,
+        }
+    )[MARKET_COLUMNS]
+    settled = pd.MultiIndex.from_frame(settlements[["city", "date"]])
+    markets = markets[
+        pd.MultiIndex.from_arrays([markets["city"], markets["event_date"]]).isin(settled)
+    ]
+    quotes = pd.DataFrame(
+        {
+            "ticker": candles["market_ticker"],
+            "ts": candles["ts_utc"],
+            "yes_bid": candles["yes_bid"].astype("Int64"),
+            "yes_ask": candles["yes_ask"].astype("Int64"),
+            "price": pd.array([pd.NA] * len(candles), dtype="Int64"),
+            "volume": candles["volume"].astype("Int64"),
+        }
+    )
+    quotes = quotes[quotes["ticker"].isin(markets["ticker"])]
+    weather = pd.DataFrame(
+        {
+            "city": pd.Series(dtype=str),
+            "ts": pd.Series(dtype="datetime64[us, UTC]"),
+            "temp_f": pd.Series(dtype=float),
+        }
+    )
+    return {"markets": markets, "quotes": quotes, "settlements": settlements, "weather": weather}
+
+
+def write_hourly_tables(folder: Path, out: Path) -> None:
+    read = {
+        name: (pd.read_parquet if file.endswith(".parquet") else pd.read_csv)(folder / file)
+        for name, file in HOURLY_FILES.items()
+    }
+    tables = hourly_tables(read["quotes"], read["markets"], read["settlements"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        io.write_parquet_atomic(table, out / f"{name}.parquet")
+    print(
+        f"{out}: {len(tables['markets']):,} markets of "
+        f"{tables['markets']['event_ticker'].nunique():,} events, "
+        f"{len(tables['quotes']):,} hourly quote rows"
+    )
+
+
 def write_kept_trades(folder: Path, markets: Path, out: Path) -> None:
     kept = set(pd.read_parquet(markets, columns=["ticker"])["ticker"])
     out.mkdir(parents=True, exist_ok=True)
@@ -159,11 +248,16 @@ def main() -> None:
     step.add_argument("folder", type=Path, help="the cpratim_trades folder")
     step.add_argument("markets", type=Path, help="the markets table the markets step wrote")
     step.add_argument("out", type=Path)
+    step = steps.add_parser("hourly", help="every table of the hourly dataset")
+    step.add_argument("folder", type=Path, help="the sameeres_hourly folder")
+    step.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.step == "markets":
         write_tables(args.folder, args.out)
-    else:
+    elif args.step == "trades":
         write_kept_trades(args.folder, args.markets, args.out)
+    else:
+        write_hourly_tables(args.folder, args.out)
 
 
 if __name__ == "__main__":

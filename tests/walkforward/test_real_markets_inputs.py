@@ -1,4 +1,4 @@
-"""The helpers of examples/real_trades.sh that turn the saved five-city files into contract
+"""The helpers of examples/real_markets.sh that turn the saved five-city files into contract
 tables: schedules where Kalshi's payload is missing, Kalshi's result only, complete events."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-_PATH = Path(__file__).parents[2] / "examples" / "real_trades_inputs.py"
-_SPEC = importlib.util.spec_from_file_location("real_trades_inputs", _PATH)
-real_trades_inputs = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(real_trades_inputs)
+_PATH = Path(__file__).parents[2] / "examples" / "real_markets_inputs.py"
+_SPEC = importlib.util.spec_from_file_location("real_markets_inputs", _PATH)
+real_markets_inputs = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(real_markets_inputs)
 
 
 def listed(tickers, dates, results, finals, basis="kalshi_api_result"):
@@ -42,7 +42,7 @@ def test_missing_times_take_the_citys_usual_offset_from_the_event_day_on_new_yor
             "close_time": ["2024-08-21T03:59:00Z"] * 3,  # 23:59 EDT
         }
     )
-    markets, off = real_trades_inputs.market_table(pd.concat([summer, winter]), payloads)
+    markets, off = real_markets_inputs.market_table(pd.concat([summer, winter]), payloads)
     assert off == 0.0
     january = markets[markets["event_ticker"] == "E2"].iloc[0]
     assert january["open_time"] == pd.Timestamp("2024-01-09T15:00:00Z")  # 10:00 EST
@@ -74,7 +74,7 @@ def test_only_kalshis_result_counts_and_an_event_needs_it_on_every_market():
             "close_time": ["2024-08-21T03:59:00Z"],
         }
     )
-    markets, _ = real_trades_inputs.market_table(pd.concat([api, copied, derived]), payloads)
+    markets, _ = real_markets_inputs.market_table(pd.concat([api, copied, derived]), payloads)
     assert markets["result"].tolist()[:6] == ["no", "yes", "no", "yes", "no", "no"]
     assert markets["result"].iloc[6:].isna().all()  # derived from the high: not Kalshi's
     highs = pd.DataFrame(
@@ -84,8 +84,8 @@ def test_only_kalshis_result_counts_and_an_event_needs_it_on_every_market():
             "tmax_f": [50, 49, 51],
         }
     )
-    kept = real_trades_inputs.settled_events(markets, highs)
+    kept = real_markets_inputs.settled_events(markets, highs)
     # E1: 50 is the between bin's, as Kalshi said; E2: 49 < 50, the low tail's; E3: no result
     assert kept.tolist() == [True] * 6 + [False] * 3
     wrong = highs.assign(tmax_f=[52, 49, 51])  # E1's results disagree with a high of 52
-    assert real_trades_inputs.settled_events(markets, wrong).tolist()[:3] == [False] * 3
+    assert real_markets_inputs.settled_events(markets, wrong).tolist()[:3] == [False] * 3

@@ -201,6 +201,7 @@ def hourly_tables(
             "yes_ask": candles["yes_ask"].astype("Int64"),
             "price": pd.array([pd.NA] * len(candles), dtype="Int64"),
             "volume": candles["volume"].astype("Int64"),
+            "open_interest": pd.array([pd.NA] * len(candles), dtype="Int64"),  # not saved
         }
     )
     quotes = quotes[quotes["ticker"].isin(markets["ticker"])]

@@ -14,7 +14,7 @@ from PIL import Image
 from tmaxedge.core import io
 from tmaxedge.core.errors import ParamsError
 from tmaxedge.core.probability import brier
-from tmaxedge.modeling import coherence
+from tmaxedge.modeling import coherence, pooling
 from tmaxedge.modeling.scoring import score
 from tmaxedge.modeling.skill import Bootstrap
 from tmaxedge.reporting import summarize
@@ -73,6 +73,16 @@ def test_pool_weight_table_keeps_groups_with_a_pool_fit():
     assert table["window"].tolist() == ["2024-06-30", "2024-07-07"]
     assert table["strike"].tolist() == ["less", "less"]
     assert table["w"].isna().tolist() == [True, False]
+
+
+def test_a_scope_without_calibration_rows_is_recorded_like_one_with_nothing_to_fit():
+    """A window whose calibration split has no row of a pooling scope (a season's first weeks
+    on real data) keeps the record's shape, so the pool-weight table still reads it."""
+    empty = pooling.fit_pool_weight(np.array([]), np.array([]), np.array([]), pooling.PoolParams())
+    assert set(pooling.NO_POOL_FIT) == set(empty)
+    record = {"method": "none", "pool": {"scope": "less", **pooling.NO_POOL_FIT}}
+    table = pool_weight_table([("ridge", "2026-01-29", "nyc_less", record)])
+    assert table["n_rows"].tolist() == [0] and table["w"].isna().all()
 
 
 def test_fits_stopped_at_the_iteration_limit_are_counted_per_entry():

@@ -89,3 +89,42 @@ def test_only_kalshis_result_counts_and_an_event_needs_it_on_every_market():
     assert kept.tolist() == [True] * 6 + [False] * 3
     wrong = highs.assign(tmax_f=[52, 49, 51])  # E1's results disagree with a high of 52
     assert real_markets_inputs.settled_events(markets, wrong).tolist()[:3] == [False] * 3
+
+
+def test_hourly_candles_keep_the_book_leave_the_ambiguous_price_out_and_settled_events_only():
+    candles = pd.DataFrame(
+        {
+            "market_ticker": ["KXHIGHNY-26JAN05-B40.5", "KXHIGHNY-26JAN06-B40.5"],
+            "ts_utc": pd.to_datetime(["2026-01-05 15:00", "2026-01-06 15:00"], utc=True),
+            "yes_bid": [20.0, 30.0],
+            "yes_ask": [24.0, 33.0],
+            "price_close_or_mid": [22.0, 31.5],  # a mid: not a trade
+            "volume": [61.0, 0.0],
+        }
+    )
+    listed = pd.DataFrame(
+        {
+            "event_ticker": ["KXHIGHNY-26JAN05", "KXHIGHNY-26JAN06"],
+            "market_ticker": ["KXHIGHNY-26JAN05-B40.5", "KXHIGHNY-26JAN06-B40.5"],
+            "strike_type": "between",
+            "floor_strike": 40.0,
+            "cap_strike": 41.0,
+            "close_time": ["2026-01-06T04:59:00Z", "2026-01-07T04:59:00Z"],
+        }
+    )
+    highs = pd.DataFrame(
+        {
+            "event_ticker": ["KXHIGHNY-26JAN05", "KXHIGHNY-26JAN06"],
+            "city": "nyc",
+            "date": ["2026-01-05", "2026-01-06"],
+            "tmax_f": [41.0, None],  # the second event has no settled high
+        }
+    )
+    tables = real_markets_inputs.hourly_tables(candles, listed, highs)
+    markets, quotes = tables["markets"], tables["quotes"]
+    assert markets["ticker"].tolist() == ["KXHIGHNY-26JAN05-B40.5"]
+    assert markets["open_time"].iloc[0] == pd.Timestamp("2026-01-04T15:00:00Z")  # 10:00 EST
+    assert markets["result"].isna().all()  # derived from the high, not Kalshi's
+    assert quotes[["yes_bid", "yes_ask"]].iloc[0].tolist() == [20, 24]
+    assert quotes["price"].isna().all() and len(quotes) == 1
+    assert tables["settlements"]["tmax_f"].tolist() == [41]

@@ -50,7 +50,7 @@ class PoolEvidence(NamedTuple):
 
 
 # a group whose scope had no calibration rows keeps the model's own forecast
-NO_POOL_FIT = {"w": None, "reason": "no calibration rows in scope"}
+NO_POOL_FIT = {"w": None, "reason": "no calibration rows in scope", "n_rows": 0, "n_positive": 0}
 
 
 def pool_probability(p_model: np.ndarray, p_market: np.ndarray, w: float | None) -> np.ndarray:

@@ -149,26 +149,31 @@ def test_window_means_weigh_each_window_alike_and_keep_the_lowest_coverage():
     assert means["coverage_lowest_window"] == table["coverage"].min() == 100 / 200
 
 
-def test_evidence_gives_intervals_around_the_pooled_improvement_and_both_decompositions():
-    rng = np.random.default_rng(11)
-    n_events, bins, minutes = 40, 3, 6
+def ladder_rows(rng, n_events: int, bins: int, minutes: int) -> pd.DataFrame:
+    """Events of ``bins`` markets priced at ``minutes`` times; one market of each event wins."""
     event = np.repeat([f"E{i}" for i in range(n_events)], bins * minutes)
     position = np.tile(np.repeat(np.arange(bins), minutes), n_events)
     winner = np.repeat(rng.integers(0, bins, n_events), bins * minutes)
-    y = (position == winner).astype(float)
-    p_market = np.clip(0.33 + 0.4 * (y - 0.33) + rng.normal(0, 0.2, len(y)), 0.02, 0.98)
-    p_model = np.clip(0.33 + 0.5 * (y - 0.33) + rng.normal(0, 0.1, len(y)), 0.02, 0.98)
-    predictions = pd.DataFrame(
+    return pd.DataFrame(
         {
             "event_ticker": event,
             "market_ticker": [f"{e}-{k}" for e, k in zip(event, position, strict=True)],
+            "position": position,
             "timestamp": np.tile(np.arange(minutes), n_events * bins),
-            "y": y,
-            "p_model": p_model,
-            "p_market": p_market,
+            "y": (position == winner).astype(float),
             "minutes_to_close": np.tile(np.arange(minutes) * 90.0, n_events * bins),
         }
     )
+
+
+def test_evidence_gives_intervals_around_the_pooled_improvement_and_both_decompositions():
+    rng = np.random.default_rng(11)
+    n_events, bins, minutes = 40, 3, 6
+    predictions = ladder_rows(rng, n_events, bins, minutes)
+    y, position = predictions["y"].to_numpy(), predictions.pop("position").to_numpy()
+    p_market = np.clip(0.33 + 0.4 * (y - 0.33) + rng.normal(0, 0.2, len(y)), 0.02, 0.98)
+    p_model = np.clip(0.33 + 0.5 * (y - 0.33) + rng.normal(0, 0.1, len(y)), 0.02, 0.98)
+    predictions = predictions.assign(p_model=p_model, p_market=p_market)
     positions = pd.Series(position, index=predictions["market_ticker"]).groupby(level=0).first()
     found = summarize.evidence(predictions, positions, Bootstrap(n_resamples=500))
     point = score(predictions)["brier_improvement"]
@@ -187,21 +192,10 @@ def test_a_forecast_that_only_makes_the_market_coherent_beats_the_market_not_its
     """Stale or overround prices that do not sum to 1 over the ladder: the step alone beats
     them, and the comparison with the coherent market says there is nothing beyond it."""
     rng = np.random.default_rng(5)
-    n_events, bins, minutes = 60, 3, 4
-    event = np.repeat([f"E{i}" for i in range(n_events)], bins * minutes)
-    position = np.tile(np.repeat(np.arange(bins), minutes), n_events)
-    winner = np.repeat(rng.integers(0, bins, n_events), bins * minutes)
-    y = (position == winner).astype(float)
+    predictions = ladder_rows(rng, n_events=60, bins=3, minutes=4)
+    y = predictions["y"].to_numpy()
     p_market = np.clip(0.45 + 0.4 * (y - 0.33) + rng.normal(0, 0.1, len(y)), 0.02, 0.98)
-    predictions = pd.DataFrame(
-        {
-            "event_ticker": event,
-            "market_ticker": [f"{e}-{k}" for e, k in zip(event, position, strict=True)],
-            "timestamp": np.tile(np.arange(minutes), n_events * bins),
-            "y": y,
-            "p_market": p_market,
-        }
-    )
+    predictions["p_market"] = p_market
     predictions["p_model"] = coherence.coherent_probabilities(predictions, "p_market")
     sums = predictions.groupby(["event_ticker", "timestamp"])["p_model"].sum()
     np.testing.assert_allclose(sums, 1.0)
